@@ -1,0 +1,88 @@
+# Jokster — build, run and test. docs/setup.md explains what each step does.
+#
+#   make run     services, web UI, binary, migrate, seed, then serve (API + worker)
+#   make test    services, web UI, gofmt + go vet, then all Go tests with -race
+#
+# Settings come from the environment; these are only the defaults.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+BIN := bin/jokster
+
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jokster?sslmode=disable
+REDIS_URL ?= redis://127.0.0.1:6379/0
+export DATABASE_URL REDIS_URL
+
+# Sets the shell variable pkgs to the module's Go packages, leaving out
+# web/node_modules (some npm packages carry .go files, which `./...` includes).
+LIST_PACKAGES = pkgs=$$($(GO) list -e ./... | grep -v '/node_modules/')
+# Go files for gofmt, the same way.
+GO_FILES = find . \( -name node_modules -o -name .git -o -name vendor \) -prune -o -type f -name '*.go' -print0
+
+.PHONY: help run test check build web services clean
+
+help:
+	@echo "make run       start PostgreSQL/Redis if needed, build the web UI and bin/jokster, migrate, seed, serve"
+	@echo "make test      start PostgreSQL/Redis if needed, build the web UI, run 'make check' and go test -race ./..."
+	@echo "make check     gofmt (must print nothing) and go vet"
+	@echo "make build     build $(BIN)"
+	@echo "make web       build the web UI (web/dist) with npm, if web/package.json exists"
+	@echo "make services  make sure PostgreSQL and Redis answer (scripts/services.sh ensure)"
+	@echo "make clean     remove build output (bin/)"
+
+run:
+	@echo "==> run: services, web UI, $(BIN), migrate, seed, serve"
+	scripts/services.sh ensure
+	$(MAKE) web
+	$(MAKE) build
+	@echo "==> run: $(BIN) migrate"
+	$(BIN) migrate
+	@echo "==> run: $(BIN) seed"
+	$(BIN) seed
+	@echo "==> run: $(BIN) all (API, WebSocket and worker in one process; Ctrl-C stops it)"
+	exec $(BIN) all
+
+test:
+	@echo "==> test: services, web UI, check, go test -race"
+	scripts/services.sh ensure cgo
+	$(MAKE) web
+	$(MAKE) check
+	@echo "==> test: go test -race -count=1 -timeout 30m (all packages)"
+	$(LIST_PACKAGES); $(GO) test -race -count=1 -timeout 30m $$pkgs
+
+check:
+	@echo "==> check: gofmt -l (must print nothing)"
+	@unformatted=$$($(GO_FILES) | xargs -0r gofmt -l); \
+	if [ -n "$$unformatted" ]; then \
+		echo "these files need gofmt -w:"; echo "$$unformatted" | sed 's/^/    /'; exit 1; \
+	fi
+	@echo "==> check: go vet"
+	$(LIST_PACKAGES); $(GO) vet $$pkgs
+
+build:
+	@echo "==> build: $(GO) build -o $(BIN) ./cmd/jokster"
+	$(GO) build -o $(BIN) ./cmd/jokster
+
+web:
+	@if [ -f web/package.json ]; then \
+		echo "==> web: npm ci && npm run build (in web/)"; \
+		scripts/services.sh node; \
+		cd web; \
+		if [ -f package-lock.json ]; then npm ci; \
+		else echo "==> web: no web/package-lock.json, so npm install instead of npm ci"; npm install; fi; \
+		npm run build; \
+	else \
+		echo "==> web: no web/package.json yet, so there is no web build to do"; \
+	fi
+
+services:
+	@echo "==> services: scripts/services.sh ensure"
+	scripts/services.sh ensure
+
+clean:
+	@echo "==> clean: removing bin/"
+	rm -rf bin

@@ -1,0 +1,122 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/jokster/jokster"
+)
+
+// dbtx is what both a pool and a transaction offer.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// openSession issues an access token and a refresh token in family.
+func (s *Service) openSession(ctx context.Context, q dbtx, u jokster.User, family uuid.UUID) (Session, error) {
+	access, err := s.tokens.Issue(u)
+	if err != nil {
+		return Session{}, err
+	}
+	tok, hash := opaque()
+	if _, err := q.Exec(ctx, `INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
+		u.ID, family, hash, time.Now().Add(s.set.RefreshTTL)); err != nil {
+		return Session{}, err
+	}
+	return Session{AccessToken: access, RefreshToken: tok, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
+}
+
+var errBadRefresh = jokster.Errorf(jokster.EUNAUTHORIZED, "the refresh token is not valid; log in again")
+
+// Refresh exchanges a refresh token for a new session. Each token works
+// once: presenting one that was already used (a stolen copy, or the
+// legitimate owner after a thief got there first) revokes its whole family.
+func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
+	if token == "" || len(token) > 200 {
+		return Session{}, errBadRefresh
+	}
+	var sess Session
+	var reused bool
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var id, uid int64
+		var family uuid.UUID
+		var expires time.Time
+		var used, revoked *time.Time
+		err := tx.QueryRow(ctx, `SELECT id, user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
+			hashToken(token)).Scan(&id, &uid, &family, &expires, &used, &revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errBadRefresh
+		} else if err != nil {
+			return err
+		}
+		if revoked != nil {
+			return errBadRefresh
+		}
+		if used != nil {
+			reused = true
+			_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL`, family)
+			return err
+		}
+		if time.Now().After(expires) {
+			return errBadRefresh
+		}
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = now() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, uid))
+		if err != nil {
+			return err
+		}
+		sess, err = s.openSession(ctx, tx, u, family)
+		return err
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if reused {
+		slog.Warn("a used refresh token was presented again: its family is revoked")
+		return Session{}, jokster.Errorf(jokster.EUNAUTHORIZED, "this refresh token was already used; for safety every session it led to is signed out: log in again")
+	}
+	return sess, nil
+}
+
+// Logout revokes the family of token. Unknown tokens are ignored: the
+// caller is logged out either way.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	if token == "" || len(token) > 200 {
+		return nil
+	}
+	_, err := s.db.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now()
+		WHERE family = (SELECT family FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL`, hashToken(token))
+	return err
+}
+
+// User returns account id.
+func (s *Service) User(ctx context.Context, id int64) (jokster.User, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A valid token of an account deleted since it was issued.
+		return u, jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+	}
+	return u, err
+}
+
+// Purge deletes expired and long-revoked tokens; the scheduler runs it.
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	a, err := s.db.Exec(ctx, `DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '7 days'`)
+	if err != nil {
+		return 0, err
+	}
+	b, err := s.db.Exec(ctx, `DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day'`)
+	if err != nil {
+		return 0, err
+	}
+	return a.RowsAffected() + b.RowsAffected(), nil
+}

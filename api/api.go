@@ -1,0 +1,155 @@
+// Package api is the Fiber application: routes, handlers, authentication,
+// the error table, the OpenAPI document and the Redoc page.
+package api
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/helmet"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/accounts"
+	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/profiles"
+)
+
+// Deps are what the handlers need; cmd/jokster wires them.
+type Deps struct {
+	Config        config.Config
+	DB            *pgxpool.Pool
+	Redis         redis.UniversalClient
+	Accounts      *accounts.Service
+	Profiles      *profiles.Service
+	Notifications *notifications.Service
+	// Web is the built browser app (index.html at its root), or nil.
+	Web fs.FS
+	// ReadyChecks are extra /readyz checks (name → check) added by other
+	// parts of the process.
+	ReadyChecks map[string]func(context.Context) error
+}
+
+type server struct {
+	Deps
+	cfg config.Config
+}
+
+// New builds the Fiber application.
+func New(d Deps) *fiber.App {
+	cfg := d.Config
+	s := &server{Deps: d, cfg: cfg}
+	// Fiber's body limit is global, so it is the largest upload; JSON routes
+	// get their own, much smaller limit from jsonOnly.
+	limit := max(int(cfg.PhotoMaxBytes)+64<<10, cfg.JSONBodyLimit)
+	app := fiber.New(fiber.Config{
+		AppName:                 "jokster",
+		BodyLimit:               limit,
+		ErrorHandler:            errorHandler,
+		DisableStartupMessage:   true,
+		ReadTimeout:             60 * time.Second,
+		WriteTimeout:            60 * time.Second,
+		IdleTimeout:             120 * time.Second,
+		ProxyHeader:             proxyHeader(cfg),
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		StrictRouting:           false,
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		slog.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", e)
+	}}))
+	app.Use(requestid.New())
+	app.Use(accessLog)
+	app.Use(helmet.New(helmet.Config{
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; " +
+			"script-src 'self'; worker-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+		CrossOriginEmbedderPolicy: "unsafe-none",
+		ReferrerPolicy:            "strict-origin-when-cross-origin",
+	}))
+	if len(cfg.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{AllowOrigins: strings.Join(cfg.CORSOrigins, ","), AllowCredentials: true,
+			AllowHeaders: "Authorization, Content-Type", MaxAge: 600}))
+	}
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/api/openapi.yaml", openAPIDoc)
+	app.Get("/redoc", redocPage)
+	app.Get("/redoc/redoc.standalone.js", redocScript)
+	s.mediaRoutes(app)
+
+	v1 := app.Group("/api/v1", jsonOnly(cfg.JSONBodyLimit))
+	a := v1.Group("/auth")
+	a.Post("/register", s.register)
+	a.Post("/login", s.login)
+	a.Post("/refresh", s.refresh)
+	a.Post("/logout", s.logout)
+	a.Post("/verify", s.verifyEmail)
+	a.Get("/verify", s.verifyEmailLink)
+	a.Post("/verify/resend", s.auth, s.resendVerification)
+	a.Post("/password/forgot", s.forgotPassword)
+	a.Post("/password/reset", s.resetPassword)
+	a.Post("/email/confirm", s.confirmEmail)
+	a.Get("/email/confirm", s.confirmEmailLink)
+
+	v1.Get("/me", s.auth, s.me)
+	v1.Delete("/me", s.auth, s.deleteMe)
+	v1.Get("/me/export", s.auth, s.exportMe)
+	v1.Post("/me/password", s.auth, s.changePassword)
+	v1.Post("/me/email", s.auth, s.changeEmail)
+	v1.Patch("/me/profile", s.auth, s.updateProfile)
+	v1.Put("/me/profile/photo", s.auth, s.setPhoto)
+	v1.Delete("/me/profile/photo", s.auth, s.deletePhoto)
+
+	v1.Get("/profiles", s.optionalAuth, s.listProfiles)
+	v1.Get("/profiles/:username", s.optionalAuth, s.getProfile)
+	v1.Post("/profiles/:username/follow", s.auth, s.follow)
+	v1.Delete("/profiles/:username/follow", s.auth, s.unfollow)
+	v1.Get("/profiles/:username/followers", s.optionalAuth, s.followers)
+	v1.Get("/profiles/:username/following", s.optionalAuth, s.following)
+
+	v1.Get("/notifications", s.auth, s.listNotifications)
+	v1.Get("/notifications/unread-count", s.auth, s.unreadCount)
+	v1.Post("/notifications/read", s.auth, s.markRead)
+
+	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	s.webRoutes(app)
+	return app
+}
+
+func proxyHeader(cfg config.Config) string {
+	if len(cfg.TrustedProxies) > 0 {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+// accessLog writes one structured line per request.
+func accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		// The error handler runs after this middleware returns; log the
+		// status it will choose.
+		status = statusOf(err)
+	}
+	observe(c, status, time.Since(start))
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	} else if c.Path() == "/healthz" || c.Path() == "/readyz" || strings.HasPrefix(c.Path(), "/assets/") {
+		level = slog.LevelDebug
+	}
+	slog.Log(c.UserContext(), level, "http", "method", c.Method(), "path", c.Path(), "status", status,
+		"took", time.Since(start).Round(time.Microsecond), "ip", c.IP(), "request_id", requestID(c))
+	return err
+}

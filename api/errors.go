@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jokster/jokster"
+)
+
+// statuses is the one table from domain error codes to HTTP statuses.
+var statuses = map[string]int{
+	jokster.EINVALID:      fiber.StatusBadRequest,
+	jokster.EUNAUTHORIZED: fiber.StatusUnauthorized,
+	jokster.EFORBIDDEN:    fiber.StatusForbidden,
+	jokster.ENOTFOUND:     fiber.StatusNotFound,
+	jokster.ECONFLICT:     fiber.StatusConflict,
+	jokster.ETOOLARGE:     fiber.StatusRequestEntityTooLarge,
+	jokster.ETOOMANY:      fiber.StatusTooManyRequests,
+	jokster.EUNSUPPORTED:  fiber.StatusUnsupportedMediaType,
+	jokster.EUNAVAILABLE:  fiber.StatusServiceUnavailable,
+	jokster.EINTERNAL:     fiber.StatusInternalServerError,
+}
+
+// fiberCodes names the errors Fiber itself raises (routing, body limits).
+var fiberCodes = map[int]string{
+	fiber.StatusBadRequest:                  jokster.EINVALID,
+	fiber.StatusNotFound:                    jokster.ENOTFOUND,
+	fiber.StatusMethodNotAllowed:            "method_not_allowed",
+	fiber.StatusRequestEntityTooLarge:       jokster.ETOOLARGE,
+	fiber.StatusRequestHeaderFieldsTooLarge: jokster.ETOOLARGE,
+	fiber.StatusRequestTimeout:              "timeout",
+	fiber.StatusUnsupportedMediaType:        jokster.EUNSUPPORTED,
+	fiber.StatusTooManyRequests:             jokster.ETOOMANY,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// errorHandler writes every error as {"error":{"code","message","fields"}}.
+// Unexpected errors are logged with the request id and reported as
+// "internal" without details.
+func errorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	var je *jokster.Error
+	status, body := fiber.StatusInternalServerError, errorDetail{Code: jokster.EINTERNAL, Message: jokster.ErrorMessage(err)}
+	switch {
+	case errors.As(err, &je):
+		status = statuses[je.Code]
+		if status == 0 {
+			status = fiber.StatusInternalServerError
+		}
+		body = errorDetail{Code: je.Code, Message: je.Message, Fields: je.Fields}
+		if je.RetryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
+		}
+	case errors.As(err, &fe):
+		status = fe.Code
+		code, ok := fiberCodes[fe.Code]
+		if !ok {
+			code = jokster.EINTERNAL
+			if fe.Code < 500 {
+				code = jokster.EINVALID
+			}
+		}
+		msg := fe.Message
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			msg = "no such route: " + c.Method() + " " + c.Path()
+		case fiber.StatusRequestEntityTooLarge:
+			msg = "the request body is too large"
+		}
+		body = errorDetail{Code: code, Message: msg}
+	}
+	if status >= 500 {
+		slog.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
+	}
+	return c.Status(status).JSON(errorBody{Error: body})
+}
+
+func requestID(c *fiber.Ctx) string {
+	if v, ok := c.Locals("requestid").(string); ok {
+		return v
+	}
+	return ""
+}

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/accounts"
+)
+
+// jsonOnly caps non-multipart request bodies at limit bytes: Fiber's own
+// limit is sized for uploads.
+func jsonOnly(limit int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ct := string(c.Request().Header.ContentType())
+		if !strings.HasPrefix(ct, fiber.MIMEMultipartForm) && len(c.Body()) > limit {
+			return jokster.Errorf(jokster.ETOOLARGE, "the request body is larger than %d bytes", limit)
+		}
+		return c.Next()
+	}
+}
+
+// decode reads a JSON object body into v strictly: unknown fields, wrong
+// types, trailing data and non-JSON content types are 4xx errors that say
+// what is wrong.
+func decode(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if ct := string(c.Request().Header.ContentType()); ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return jokster.Errorf(jokster.EUNSUPPORTED, "send the body as application/json, not %s", ct)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return jokster.Errorf(jokster.EINVALID, "a JSON object body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return jokster.Errorf(jokster.EINVALID, "malformed JSON: unexpected data after the object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return jokster.Errorf(jokster.EINVALID, "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return jokster.Errorf(jokster.EINVALID, "the body must be a JSON object")
+		}
+		return &jokster.Error{Code: jokster.EINVALID, Message: "some fields have the wrong type",
+			Fields: map[string]string{field: fmt.Sprintf("must be a %s", jsonType(typ.Type.Kind().String()))}}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return jokster.Errorf(jokster.EINVALID, "malformed JSON: the body ends too soon")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &jokster.Error{Code: jokster.EINVALID, Message: "unknown field " + strconv.Quote(name), Fields: map[string]string{name: "unknown field"}}
+	}
+	return jokster.Errorf(jokster.EINVALID, "malformed JSON: %v", err)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct":
+		return "object"
+	}
+	return "number"
+}
+
+// page reads ?cursor= and ?limit= (1..100, default 20).
+func page(c *fiber.Ctx) (string, int, error) {
+	limit := 20
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return "", 0, jokster.Invalid(map[string]string{"limit": "a whole number from 1 to 100"})
+		}
+		limit = n
+	}
+	cursor := c.Query("cursor")
+	if len(cursor) > 200 {
+		return "", 0, jokster.Invalid(map[string]string{"cursor": "not a cursor this list gave out"})
+	}
+	return cursor, limit, nil
+}
+
+type list[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func listOf[T, U any](p jokster.Page[T], conv func(T) U) list[U] {
+	out := list[U]{Items: make([]U, 0, len(p.Items))}
+	for _, it := range p.Items {
+		out.Items = append(out.Items, conv(it))
+	}
+	if p.NextCursor != "" {
+		out.NextCursor = &p.NextCursor
+	}
+	return out
+}
+
+// auth requires a valid access token.
+func (s *server) auth(c *fiber.Ctx) error {
+	claims, err := s.bearer(c)
+	if err != nil {
+		return err
+	}
+	if claims == nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster"`)
+		return jokster.Errorf(jokster.EUNAUTHORIZED, "sign in: send Authorization: Bearer <access_token>")
+	}
+	c.Locals("claims", *claims)
+	return c.Next()
+}
+
+// optionalAuth reads a token when one is sent; a bad one is still an error
+// so that clients notice an expired token instead of silently seeing less.
+func (s *server) optionalAuth(c *fiber.Ctx) error {
+	claims, err := s.bearer(c)
+	if err != nil {
+		return err
+	}
+	if claims != nil {
+		c.Locals("claims", *claims)
+	}
+	return c.Next()
+}
+
+func (s *server) bearer(c *fiber.Ctx) (*accounts.Claims, error) {
+	h := c.Get(fiber.HeaderAuthorization)
+	if h == "" {
+		return nil, nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster"`)
+		return nil, jokster.Errorf(jokster.EUNAUTHORIZED, "the Authorization header must be: Bearer <access_token>")
+	}
+	claims, err := s.Accounts.Tokens().Parse(strings.TrimSpace(tok))
+	if err != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster", error="invalid_token"`)
+		return nil, err
+	}
+	return &claims, nil
+}
+
+// viewer returns the signed-in user's id, or 0.
+func viewer(c *fiber.Ctx) int64 {
+	if cl, ok := c.Locals("claims").(accounts.Claims); ok {
+		return cl.UserID
+	}
+	return 0
+}
+
+func statusOf(err error) int {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	if s, ok := statuses[jokster.ErrorCode(err)]; ok {
+		return s
+	}
+	return fiber.StatusInternalServerError
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/profiles"
+)
+
+func (s *server) me(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	u, err := s.Accounts.User(ctx, viewer(c))
+	if err != nil {
+		return err
+	}
+	p, err := s.Profiles.ByID(ctx, u.ID, 0)
+	if err != nil {
+		return err
+	}
+	return c.JSON(meOut(u, p))
+}
+
+type passwordBody struct {
+	Password string `json:"password"`
+}
+
+func (s *server) deleteMe(c *fiber.Ctx) error {
+	var in passwordBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	photo, err := s.Accounts.Delete(c.UserContext(), viewer(c), in.Password)
+	if err != nil {
+		return err
+	}
+	s.Profiles.RemovePhotoFile(c.UserContext(), photo)
+	s.clearRefreshCookie(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *server) exportMe(c *fiber.Ctx) error {
+	data, err := s.Accounts.Export(c.UserContext(), viewer(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="jokster-export.json"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(data)
+}
+
+func (s *server) changePassword(c *fiber.Ctx) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	sess, err := s.Accounts.ChangePassword(c.UserContext(), viewer(c), in.CurrentPassword, in.NewPassword)
+	if err != nil {
+		return err
+	}
+	s.setRefreshCookie(c, sess.RefreshToken, s.cfg.RefreshTokenTTL)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(sessionOut(sess))
+}
+
+func (s *server) changeEmail(c *fiber.Ctx) error {
+	var in struct {
+		NewEmail string `json:"new_email"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := s.Accounts.RequestEmailChange(c.UserContext(), viewer(c), in.NewEmail, in.Password); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"message": "confirm the change with the link sent to the new address"})
+}
+
+func (s *server) updateProfile(c *fiber.Ctx) error {
+	var in struct {
+		DisplayName *string `json:"display_name"`
+		About       *string `json:"about"`
+		Country     *string `json:"country"`
+		City        *string `json:"city"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	p, err := s.Profiles.Update(c.UserContext(), viewer(c), profiles.Update{DisplayName: in.DisplayName, About: in.About, Country: in.Country, City: in.City})
+	if err != nil {
+		return err
+	}
+	p.FollowedByMe = nil
+	return c.JSON(profileOut(p))
+}
+
+func (s *server) setPhoto(c *fiber.Ctx) error {
+	if !strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEMultipartForm) {
+		return jokster.Errorf(jokster.EUNSUPPORTED, "send the photo as multipart/form-data in a field named photo")
+	}
+	fh, err := c.FormFile("photo")
+	if err != nil {
+		return &jokster.Error{Code: jokster.EINVALID, Message: "the photo is missing", Fields: map[string]string{"photo": "required: a JPEG, PNG, GIF or WebP image"}}
+	}
+	if fh.Size > s.cfg.PhotoMaxBytes {
+		return jokster.Errorf(jokster.ETOOLARGE, "the photo is larger than %d bytes", s.cfg.PhotoMaxBytes)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p, err := s.Profiles.SetPhoto(c.UserContext(), viewer(c), f)
+	if err != nil {
+		return err
+	}
+	p.FollowedByMe = nil
+	return c.JSON(profileOut(p))
+}
+
+func (s *server) deletePhoto(c *fiber.Ctx) error {
+	p, err := s.Profiles.DeletePhoto(c.UserContext(), viewer(c))
+	if err != nil {
+		return err
+	}
+	p.FollowedByMe = nil
+	return c.JSON(profileOut(p))
+}

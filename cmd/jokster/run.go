@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/accounts"
+	"github.com/jokster/jokster/api"
+	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/mail"
+	"github.com/jokster/jokster/media"
+	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/profiles"
+	"github.com/jokster/jokster/ratelimit"
+	"github.com/jokster/jokster/seed"
+	"github.com/jokster/jokster/store"
+	"github.com/jokster/jokster/web"
+	"github.com/jokster/jokster/worker"
+)
+
+type roles struct{ api, worker bool }
+
+// deps are the long-lived clients and services of one process.
+type deps struct {
+	cfg      config.Config
+	db       *pgxpool.Pool
+	rdb      *redis.Client
+	redisOpt asynq.RedisConnOpt
+	queue    *asynq.Client
+	outbox   *mail.Outbox
+	accounts *accounts.Service
+	profiles *profiles.Service
+	notify   *notifications.Service
+}
+
+func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error) {
+	d := &deps{cfg: cfg}
+	var err error
+	if d.db, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := store.Migrate(ctx, d.db); err != nil {
+			d.db.Close()
+			return nil, err
+		}
+	}
+	ropt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	d.rdb = redis.NewClient(ropt)
+	if d.redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+		d.close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	d.queue = asynq.NewClient(d.redisOpt)
+	key, err := accounts.SigningKey(ctx, d.db, cfg.JWTSecret)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	tokens, err := accounts.NewTokens(key, cfg.AccessTokenTTL)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.outbox = mail.NewOutbox(d.db, worker.NewQueue(d.queue), cfg.MailFrom)
+	d.accounts = accounts.New(d.db, tokens, d.outbox, ratelimit.NewBackoff(d.rdb, cfg.RedisPrefix, cfg.LoginMaxDelay), accounts.Settings{
+		PublicURL: cfg.PublicURL, RefreshTTL: cfg.RefreshTokenTTL, VerifyTTL: cfg.VerifyTokenTTL, ResetTTL: cfg.ResetTokenTTL,
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail, LoginFreeAttempts: cfg.LoginFreeAttempts, LoginIPFreeAttempts: cfg.LoginIPFreeAttempts,
+	})
+	d.notify = notifications.New(d.db, nil)
+	d.profiles = profiles.New(d.db, d.notify, profiles.Settings{
+		MediaRoot: cfg.MediaRoot, PhotoSize: cfg.PhotoSize,
+		PhotoLimit: media.Limits{MaxBytes: cfg.PhotoMaxBytes, MaxPixels: cfg.PhotoMaxPixels},
+	})
+	return d, nil
+}
+
+func (d *deps) close() {
+	if d.queue != nil {
+		_ = d.queue.Close()
+	}
+	if d.rdb != nil {
+		_ = d.rdb.Close()
+	}
+	d.db.Close()
+}
+
+// run starts the roles of this process and stops them in the documented
+// order when ctx ends (README, "Shutdown"):
+//  1. the public listener stops accepting and finishes in-flight requests;
+//  2. the scheduler stops, then the worker finishes running tasks
+//     (unfinished ones go back to the queue);
+//  3. the Redis clients and then the PostgreSQL pool close;
+//  4. the operations listener closes last, so metrics stay readable to the end.
+func run(ctx context.Context, cfg config.Config, r roles) error {
+	d, err := connect(ctx, cfg, cfg.MigrateOnStart)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+
+	ops := &http.Server{Addr: cfg.OpsAddr, Handler: opsMux(d), ReadHeaderTimeout: 10 * time.Second}
+	opsLn, err := net.Listen("tcp", cfg.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("operations listener: %w", err)
+	}
+	go func() {
+		if err := ops.Serve(opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("operations listener failed", "err", err)
+		}
+	}()
+	slog.Info("operations listener up", "addr", opsLn.Addr().String(), "paths", "/metrics /monitor/")
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = ops.Shutdown(sctx)
+		slog.Info("shutdown: operations listener closed; bye")
+	}()
+
+	var w *worker.Worker
+	if r.worker {
+		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Log: func(m string, a ...any) { slog.Info(m, a...) },
+			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge}}
+		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), worker.DefaultPeriodic()); err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		slog.Info("worker up", "concurrency", cfg.WorkerConcurrency)
+	}
+
+	errc := make(chan error, 1)
+	var app interface{ ShutdownWithTimeout(time.Duration) error }
+	if r.api {
+		a := api.New(api.Deps{Config: cfg, DB: d.db, Redis: d.rdb, Accounts: d.accounts, Profiles: d.profiles,
+			Notifications: d.notify, Web: web.Dist()})
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			if w != nil {
+				w.Shutdown()
+			}
+			return fmt.Errorf("public listener: %w", err)
+		}
+		app = a
+		go func() { errc <- a.Listener(ln) }()
+		slog.Info("public listener up", "addr", ln.Addr().String(), "url", cfg.PublicURL)
+	}
+
+	select {
+	case <-ctx.Done():
+		slog.Info("shutdown: signal received")
+	case err = <-errc:
+		slog.Error("public listener failed", "err", err)
+	}
+	if app != nil {
+		if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+			slog.Warn("shutdown: public listener", "err", err)
+		}
+		slog.Info("shutdown: public listener closed")
+	}
+	if w != nil {
+		w.Shutdown()
+		slog.Info("shutdown: worker stopped")
+	}
+	return err
+}
+
+func opsMux(d *deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.Handle("/monitor/", worker.Monitor(d.redisOpt, "/monitor", d.cfg.OpsUser, d.cfg.OpsPassword))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux
+}
+
+func mailSender(cfg config.Config) mail.Sender {
+	if cfg.SMTPURL == "" {
+		slog.Info("SMTP_URL is not set: mails are written to the log")
+		return mail.LogSender{}
+	}
+	s, err := mail.NewSMTPSender(cfg.SMTPURL)
+	if err != nil {
+		slog.Error("SMTP_URL is not usable; mails are written to the log instead", "err", err)
+		return mail.LogSender{}
+	}
+	return s
+}
+
+func migrate(ctx context.Context, cfg config.Config) error {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return store.Migrate(ctx, db)
+}
+
+func seedDemo(ctx context.Context, cfg config.Config) error {
+	d, err := connect(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if err := seed.Run(ctx, d.db, d.accounts, d.profiles); err != nil {
+		return err
+	}
+	fmt.Printf("demo users alice (admin), bob, carol, dave, erin — password %q\n", seed.Password)
+	return nil
+}
+
+func admin(ctx context.Context, cfg config.Config, args []string) error {
+	if len(args) != 2 || (args[0] != "grant" && args[0] != "revoke") {
+		return errors.New("usage: jokster admin grant|revoke <username>")
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := db.Exec(ctx, `UPDATE users SET is_admin = $2 WHERE lower(username) = lower($1)`, args[1], args[0] == "grant")
+	if err != nil {
+		return err
+	}
+	if t.RowsAffected() == 0 {
+		return fmt.Errorf("no user %q", args[1])
+	}
+	fmt.Printf("%s: admin %s\n", args[1], map[bool]string{true: "granted", false: "revoked"}[args[0] == "grant"])
+	return nil
+}

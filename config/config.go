@@ -1,0 +1,95 @@
+// Package config reads Jokster's settings from environment variables. Every
+// setting has a default that suits `make run` on a developer machine; the
+// README lists them (a test keeps that table in step with this struct).
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of every process. Fields are grouped by concern.
+type Config struct {
+	// Listeners.
+	Addr      string `env:"ADDR" envDefault:":8080" doc:"public listener: REST API, WebSocket, web UI, /healthz, /readyz"`
+	OpsAddr   string `env:"OPS_ADDR" envDefault:"127.0.0.1:8081" doc:"operations listener: /metrics, /monitor/ (asynqmon)"`
+	PublicURL string `env:"PUBLIC_URL" envDefault:"http://localhost:8080" doc:"base of links in e-mails"`
+
+	// Backing services.
+	DatabaseURL    string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/jokster?sslmode=disable" doc:"PostgreSQL; the database is created if missing"`
+	RedisURL       string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" doc:"Redis for rankings, fan-out, rate limits and the asynq queues"`
+	RedisPrefix    string `env:"REDIS_PREFIX" envDefault:"jokster:" doc:"prefix of every Redis key Jokster owns (asynq keeps its own)"`
+	MigrateOnStart bool   `env:"MIGRATE_ON_START" envDefault:"true" doc:"apply pending migrations when serve/worker/all start"`
+
+	// Accounts and tokens.
+	JWTSecret            string        `env:"JWT_SECRET" doc:"HS256 key, 32+ bytes; when empty a random key is generated once and kept in PostgreSQL so every node shares it"`
+	AccessTokenTTL       time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m" doc:"lifetime of JWT access tokens"`
+	RefreshTokenTTL      time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h" doc:"lifetime of refresh tokens"`
+	RequireVerifiedEmail bool          `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"false" doc:"refuse log-in until the e-mail address is verified"`
+	VerifyTokenTTL       time.Duration `env:"VERIFY_TOKEN_TTL" envDefault:"48h" doc:"lifetime of e-mail verification and change links"`
+	ResetTokenTTL        time.Duration `env:"RESET_TOKEN_TTL" envDefault:"1h" doc:"lifetime of password-reset links"`
+	LoginFreeAttempts    int           `env:"LOGIN_FREE_ATTEMPTS" envDefault:"5" doc:"failed log-ins per account before delays start"`
+	LoginIPFreeAttempts  int           `env:"LOGIN_IP_FREE_ATTEMPTS" envDefault:"50" doc:"failed log-ins per client IP before delays start"`
+	LoginMaxDelay        time.Duration `env:"LOGIN_MAX_DELAY" envDefault:"15m" doc:"longest delay imposed after repeated failures (it doubles from 1s)"`
+
+	// Mail.
+	SMTPURL  string `env:"SMTP_URL" doc:"smtp://user:pass@host:port (smtps:// for TLS); empty: mails are written to the log"`
+	MailFrom string `env:"MAIL_FROM" envDefault:"Jokster <no-reply@jokster.localhost>" doc:"From: of every mail"`
+
+	// Media.
+	MediaRoot      string `env:"MEDIA_ROOT" envDefault:"./data/media" doc:"folder of uploaded files, served at /media/"`
+	PhotoMaxBytes  int64  `env:"PHOTO_MAX_BYTES" envDefault:"8388608" doc:"largest profile photo upload, in bytes"`
+	PhotoMaxPixels int64  `env:"PHOTO_MAX_PIXELS" envDefault:"40000000" doc:"largest profile photo, in pixels (width × height), checked before decoding"`
+	PhotoSize      int    `env:"PHOTO_SIZE" envDefault:"512" doc:"profile photos are resized to fit this square"`
+
+	// HTTP.
+	JSONBodyLimit  int      `env:"JSON_BODY_LIMIT" envDefault:"65536" doc:"largest JSON request body, in bytes"`
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," doc:"addresses or CIDRs of proxies whose X-Forwarded-For is believed (nginx)"`
+	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:"," doc:"origins allowed by CORS; empty: CORS off"`
+
+	// Operations.
+	OpsUser           string        `env:"OPS_USER" envDefault:"admin" doc:"basic-auth user of /monitor/"`
+	OpsPassword       string        `env:"OPS_PASSWORD" doc:"basic-auth password of /monitor/; empty: /monitor/ is open (the ops listener is loopback by default)"`
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" doc:"asynq tasks run at once per worker process"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"how long each shutdown step may take"`
+	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
+	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text" doc:"text or json"`
+}
+
+// Load reads the environment.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate rejects settings that would make the service unsafe or unusable.
+func (c Config) Validate() error {
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		return fmt.Errorf("config: JWT_SECRET must be at least 32 bytes (256 bits)")
+	}
+	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
+		return fmt.Errorf("config: token lifetimes must be positive")
+	}
+	if c.JSONBodyLimit < 1024 {
+		return fmt.Errorf("config: JSON_BODY_LIMIT below 1024 bytes")
+	}
+	if c.PhotoMaxBytes <= 0 || c.PhotoMaxPixels <= 0 || c.PhotoSize < 16 {
+		return fmt.Errorf("config: photo limits must be positive")
+	}
+	return nil
+}
+
+// Default returns the configuration with every default and no environment:
+// tests start from it.
+func Default() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic(err)
+	}
+	return c
+}

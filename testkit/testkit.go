@@ -1,0 +1,234 @@
+// Package testkit gives tests real backing services: a fresh PostgreSQL
+// database per test (cloned from a migrated template) and a Redis database
+// number plus key prefix per test on a redis-server this test binary starts
+// for itself, so no test can disturb another or the developer's data.
+//
+// A package that uses it calls testkit.Main from its TestMain.
+package testkit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/store"
+)
+
+var (
+	tplOnce sync.Once
+	tplName string
+	tplErr  error
+
+	redisOnce sync.Once
+	redisSrv  *RedisServer
+	redisErr  error
+	redisDB   atomic.Int32
+)
+
+// Main runs the tests and then removes what testkit created.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if tplName != "" {
+		if conn, err := pgx.Connect(context.Background(), AdminURL()); err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+tplName+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+	}
+	if redisSrv != nil {
+		redisSrv.Stop()
+	}
+	return code
+}
+
+// AdminURL is a connection to the server's maintenance database, from
+// TEST_DATABASE_URL, else DATABASE_URL's server, else local defaults.
+func AdminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		cfg, err := pgx.ParseConfig(u)
+		if err == nil {
+			return fmt.Sprintf("postgres://%s@%s:%d/postgres?sslmode=disable", cfg.User, cfg.Host, cfg.Port)
+		}
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// template migrates one database per test binary; each test clones it,
+// which is much faster than migrating every time.
+func template() (string, error) {
+	tplOnce.Do(func() {
+		ctx := context.Background()
+		name := "jokster_tpl_" + randomSuffix()
+		conn, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			tplErr = fmt.Errorf("testkit: PostgreSQL is not reachable at %s (run `make test`, which starts it): %w", AdminURL(), err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			tplErr = err
+			return
+		}
+		tplName = name
+		pool, err := store.Open(ctx, dbURL(name))
+		if err != nil {
+			tplErr = err
+			return
+		}
+		tplErr = store.Migrate(ctx, pool)
+		pool.Close()
+	})
+	return tplName, tplErr
+}
+
+func dbURL(name string) string {
+	cfg, err := pgx.ParseConfig(AdminURL())
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+}
+
+// DB returns the URL of a new, migrated database that is dropped when the
+// test ends.
+func DB(t testing.TB) string {
+	t.Helper()
+	tpl, err := template()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := "jokster_test_" + randomSuffix()
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tpl); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			return
+		}
+		defer conn.Close(ctx)
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return dbURL(name)
+}
+
+// Pool opens a pool on a new database (see DB), closed when the test ends.
+func Pool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	u := DB(t)
+	pool, err := pgxpool.New(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, u
+}
+
+// Redis returns a client on a database number of its own (asynq's keys have
+// no prefix, so the number is what separates tests), the matching URL and a
+// key prefix of its own.
+func Redis(t testing.TB) (*redis.Client, string, string) {
+	t.Helper()
+	redisOnce.Do(func() { redisSrv, redisErr = StartRedis() })
+	if redisErr != nil {
+		t.Fatal(redisErr)
+	}
+	db := int(redisDB.Add(1))
+	if db >= redisDatabases {
+		t.Fatal("testkit: out of Redis database numbers")
+	}
+	u := fmt.Sprintf("redis://%s/%d", redisSrv.Addr, db)
+	opt, _ := redis.ParseURL(u)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb, u, "t" + randomSuffix() + ":"
+}
+
+const redisDatabases = 4096
+
+// RedisServer is a redis-server process owned by a test.
+type RedisServer struct {
+	Addr string
+	Port int
+	cmd  *exec.Cmd
+}
+
+// StartRedis starts a redis-server that keeps nothing on disk on a free
+// loopback port. Tests that flush or restart Redis use one of their own.
+func StartRedis() (*RedisServer, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return StartRedisOn(port)
+}
+
+// StartRedisOn starts a redis-server on the given port (used to restart one
+// at the same address).
+func StartRedisOn(port int) (*RedisServer, error) {
+	bin := os.Getenv("REDIS_SERVER")
+	if bin == "" {
+		bin = "redis-server"
+	}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--databases", strconv.Itoa(redisDatabases))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("testkit: start redis-server (run `make test`, which installs it): %w", err)
+	}
+	s := &RedisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, cmd: cmd}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	for i := 0; ; i++ {
+		if c.Ping(context.Background()).Err() == nil {
+			return s, nil
+		}
+		if i > 200 {
+			s.Stop()
+			return nil, fmt.Errorf("testkit: redis-server on %s did not answer", s.Addr)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits for it to exit.
+func (s *RedisServer) Stop() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// FreePort asks the kernel for a loopback port nobody listens on.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

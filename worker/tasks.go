@@ -1,0 +1,117 @@
+// Package worker runs Jokster's background and periodic work on asynq: the
+// task types and their handlers, the scheduler, and the asynqmon mount.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/jokster/jokster/mail"
+)
+
+// Task types.
+const (
+	TypeSendMail    = "mail:send"
+	TypeRequeueLost = "maintenance:requeue"
+	TypePurge       = "maintenance:purge"
+)
+
+// Queues, by priority: mail a user waits for goes before housekeeping.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueLow      = "low"
+)
+
+type sendMailPayload struct {
+	ID uuid.UUID `json:"id"`
+}
+
+// NewSendMailTask delivers outbox row id. The task id is derived from the
+// row so that enqueueing it twice (the re-enqueue job) is a no-op.
+func NewSendMailTask(id uuid.UUID) *asynq.Task {
+	b, _ := json.Marshal(sendMailPayload{ID: id})
+	return asynq.NewTask(TypeSendMail, b, asynq.TaskID("mail:"+id.String()), asynq.Queue(QueueCritical),
+		asynq.MaxRetry(25), asynq.Timeout(time.Minute))
+}
+
+// Queue enqueues tasks; it implements mail.Enqueuer.
+type Queue struct {
+	client *asynq.Client
+}
+
+// NewQueue returns a Queue on client.
+func NewQueue(client *asynq.Client) *Queue { return &Queue{client: client} }
+
+// EnqueueMail schedules delivery of outbox row id.
+func (q *Queue) EnqueueMail(ctx context.Context, id uuid.UUID) error {
+	_, err := q.client.EnqueueContext(ctx, NewSendMailTask(id))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil // already queued
+	}
+	return err
+}
+
+var _ mail.Enqueuer = (*Queue)(nil)
+
+// Handlers are the task handlers; build them with the services they use.
+type Handlers struct {
+	Outbox *mail.Outbox
+	Sender mail.Sender
+	// Purgers delete expired data; each returns how many rows went.
+	Purgers map[string]func(context.Context) (int64, error)
+	Log     func(msg string, args ...any)
+}
+
+// HandleSendMail delivers one outbox row. Asynq retries failures with
+// backoff; a row that no longer exists (its account was deleted) is done.
+func (h *Handlers) HandleSendMail(ctx context.Context, t *asynq.Task) error {
+	var p sendMailPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ID == uuid.Nil {
+		return fmt.Errorf("bad %s payload %q: %w", TypeSendMail, t.Payload(), asynq.SkipRetry)
+	}
+	err := h.Outbox.Deliver(ctx, h.Sender, p.ID)
+	if errors.Is(err, mail.ErrGone) {
+		return nil
+	}
+	return err
+}
+
+// HandleRequeueLost re-enqueues recorded work whose task went missing (for
+// example after Redis lost its data).
+func (h *Handlers) HandleRequeueLost(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.Outbox.Requeue(ctx, 2*time.Minute)
+	if n > 0 {
+		h.Log("re-enqueued unsent mail", "count", n)
+	}
+	return err
+}
+
+// HandlePurge deletes expired tokens and old notifications.
+func (h *Handlers) HandlePurge(ctx context.Context, _ *asynq.Task) error {
+	var errs []error
+	for name, purge := range h.Purgers {
+		n, err := purge(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		} else if n > 0 {
+			h.Log("purged expired rows", "what", name, "count", n)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Mux routes task types to handlers.
+func (h *Handlers) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeSendMail, h.HandleSendMail)
+	mux.HandleFunc(TypeRequeueLost, h.HandleRequeueLost)
+	mux.HandleFunc(TypePurge, h.HandlePurge)
+	return mux
+}

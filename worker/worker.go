@@ -1,0 +1,109 @@
+package worker
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+)
+
+// Periodic is one scheduled task.
+type Periodic struct {
+	Spec string // cron spec or "@every 1m"
+	Task func() *asynq.Task
+	// Unique makes every scheduler that fires within this window enqueue
+	// the task once between them (several workers may run schedulers).
+	Unique time.Duration
+}
+
+// DefaultPeriodic is the housekeeping every deployment runs.
+func DefaultPeriodic() []Periodic {
+	return []Periodic{
+		{Spec: "@every 1m", Task: func() *asynq.Task { return asynq.NewTask(TypeRequeueLost, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Second},
+		{Spec: "@every 1h", Task: func() *asynq.Task { return asynq.NewTask(TypePurge, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Minute},
+	}
+}
+
+// Worker is the asynq server and scheduler of one process.
+type Worker struct {
+	srv   *asynq.Server
+	sched *asynq.Scheduler
+	mux   *asynq.ServeMux
+}
+
+// New builds a worker on Redis r running concurrency tasks at once.
+func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []Periodic) (*Worker, error) {
+	log := slogLogger{}
+	srv := asynq.NewServer(r, asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+		Logger:          log,
+		ShutdownTimeout: 15 * time.Second,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
+			slog.Warn("task failed", "type", t.Type(), "err", err)
+		}),
+	})
+	sched := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: log, Location: time.UTC})
+	for _, p := range periodic {
+		opts := []asynq.Option{}
+		if p.Unique > 0 {
+			opts = append(opts, asynq.Unique(p.Unique))
+		}
+		if _, err := sched.Register(p.Spec, p.Task(), opts...); err != nil {
+			return nil, fmt.Errorf("worker: schedule %s: %w", p.Spec, err)
+		}
+	}
+	return &Worker{srv: srv, sched: sched, mux: mux}, nil
+}
+
+// Start begins processing tasks and firing the schedule.
+func (w *Worker) Start() error {
+	if err := w.srv.Start(w.mux); err != nil {
+		return err
+	}
+	return w.sched.Start()
+}
+
+// Shutdown stops the scheduler, then lets running tasks finish (up to the
+// server's shutdown timeout; unfinished ones return to the queue).
+func (w *Worker) Shutdown() {
+	w.sched.Shutdown()
+	w.srv.Shutdown()
+}
+
+// Monitor returns asynqmon mounted at root ("/monitor"), behind basic auth
+// when password is set.
+func Monitor(r asynq.RedisConnOpt, root, user, password string) http.Handler {
+	h := asynqmon.New(asynqmon.Options{RootPath: root, RedisConnOpt: r})
+	if password == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u, p, ok := req.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="jokster monitor"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// slogLogger adapts asynq's logger to log/slog.
+type slogLogger struct{}
+
+func msg(args []any) string {
+	return strings.TrimSpace(fmt.Sprintln(args...))
+}
+
+func (slogLogger) Debug(args ...any) { slog.Debug(msg(args), "component", "asynq") }
+func (slogLogger) Info(args ...any)  { slog.Info(msg(args), "component", "asynq") }
+func (slogLogger) Warn(args ...any)  { slog.Warn(msg(args), "component", "asynq") }
+func (slogLogger) Error(args ...any) { slog.Error(msg(args), "component", "asynq") }
+func (slogLogger) Fatal(args ...any) { slog.Error(msg(args), "component", "asynq", "fatal", true) }
