@@ -111,6 +111,7 @@ func New(d Deps) *fiber.App {
 
 	v1.Get("/profiles", s.optionalAuth, s.listProfiles)
 	v1.Get("/profiles/:username", s.optionalAuth, s.getProfile)
+	v1.Patch("/profiles/:username", s.auth, s.updateProfileOf)
 	v1.Post("/profiles/:username/follow", s.auth, s.follow)
 	v1.Delete("/profiles/:username/follow", s.auth, s.unfollow)
 	v1.Get("/profiles/:username/followers", s.optionalAuth, s.followers)

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/profiles"
 )
 
@@ -80,6 +81,18 @@ func (s *server) changeEmail(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"message": "confirm the change with the link sent to the new address"})
+}
+
+// updateProfileOf is PATCH /profiles/{username}: the same as PATCH
+// /me/profile for your own name, 403 for anyone else's.
+func (s *server) updateProfileOf(c *fiber.Ctx) error {
+	if cl, _ := c.Locals("claims").(accounts.Claims); !strings.EqualFold(cl.Username, c.Params("username")) {
+		if _, err := s.Profiles.Get(c.UserContext(), c.Params("username"), 0); err != nil {
+			return err
+		}
+		return jokster.Errorf(jokster.EFORBIDDEN, "you can only edit your own profile")
+	}
+	return s.updateProfile(c)
 }
 
 func (s *server) updateProfile(c *fiber.Ctx) error {
