@@ -47,6 +47,9 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if msg := checkPassword(next, u.Username, u.Email); msg != "" {
 		return Session{}, jokster.Invalid(map[string]string{"new_password": msg})
 	}
+	if next == current {
+		return Session{}, jokster.Invalid(map[string]string{"new_password": "must differ from the current password"})
+	}
 	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return Session{}, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/testkit"
 )
 
 func TestRegisterLogin_201_200(t *testing.T) {
@@ -456,5 +457,40 @@ func TestDeleteAccountAndExport_200_204(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM notifications WHERE actor_id IS NULL`); n != 1 {
 		t.Fatalf("rita's follow notification from quinn should remain without its actor, got %d", n)
+	}
+}
+
+// TestRedisDown_503 stops Redis under a running server: readiness says so,
+// while log-in (throttling fails open) and reads that need only PostgreSQL
+// keep working; when Redis is back, readiness recovers.
+func TestRedisDown_503(t *testing.T) {
+	srv, err := testkit.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	e := newEnv(t, func(c *config.Config) { c.RedisURL = "redis://" + srv.Addr + "/0" })
+	e.signup("uma")
+	c := e.client()
+	c.get("/readyz").want(200)
+	srv.Stop()
+	r := c.get("/readyz").want(503).m()
+	checks := r["checks"].(map[string]any)
+	if checks["postgres"] != "ok" || checks["redis"] == "ok" {
+		t.Fatal(r)
+	}
+	c.post("/api/v1/auth/login", map[string]string{"username": "uma", "password": testPassword}).want(200)
+	c.get("/api/v1/profiles/uma").want(200)
+	srv2, err := testkit.StartRedisOn(srv.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.Stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for c.get("/readyz").Status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("readiness did not recover")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

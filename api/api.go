@@ -86,7 +86,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/redoc/redoc.standalone.js", redocScript)
 	s.mediaRoutes(app)
 
-	v1 := app.Group("/api/v1", jsonOnly(cfg.JSONBodyLimit))
+	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo"))
 	a := v1.Group("/auth")
 	a.Post("/register", s.register)
 	a.Post("/login", s.login)
@@ -121,7 +121,6 @@ func New(d Deps) *fiber.App {
 	v1.Get("/notifications/unread-count", s.auth, s.unreadCount)
 	v1.Post("/notifications/read", s.auth, s.markRead)
 
-	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	s.webRoutes(app)
 	return app
 }

@@ -15,12 +15,15 @@ import (
 	"github.com/jokster/jokster/accounts"
 )
 
-// jsonOnly caps non-multipart request bodies at limit bytes: Fiber's own
-// limit is sized for uploads.
-func jsonOnly(limit int) fiber.Handler {
+// bodyLimit caps request bodies at limit bytes except on the upload
+// routes listed: Fiber's own limit is global and sized for uploads.
+func bodyLimit(limit int, uploads ...string) fiber.Handler {
+	exempt := map[string]bool{}
+	for _, u := range uploads {
+		exempt[u] = true
+	}
 	return func(c *fiber.Ctx) error {
-		ct := string(c.Request().Header.ContentType())
-		if !strings.HasPrefix(ct, fiber.MIMEMultipartForm) && len(c.Body()) > limit {
+		if !exempt[c.Path()] && len(c.Body()) > limit {
 			return jokster.Errorf(jokster.ETOOLARGE, "the request body is larger than %d bytes", limit)
 		}
 		return c.Next()

@@ -39,7 +39,6 @@ type Enqueuer interface {
 	EnqueueMail(ctx context.Context, id uuid.UUID) error
 }
 
-
 // Outbox records and dispatches mail.
 type Outbox struct {
 	db    *pgxpool.Pool

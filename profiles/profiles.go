@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -133,7 +134,7 @@ func checkText(fields map[string]string, name string, v *string, maxLen int) {
 		fields[name] = "not valid UTF-8"
 	case utf8.RuneCountInString(*v) > maxLen:
 		fields[name] = "at most " + strconv.Itoa(maxLen) + " characters"
-	case strings.ContainsFunc(*v, func(r rune) bool { return r < 0x20 && r != '\n' }):
+	case strings.ContainsFunc(*v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }):
 		fields[name] = "control characters are not allowed"
 	}
 }
@@ -146,6 +147,8 @@ func (s *Service) Update(ctx context.Context, id int64, in Update) (jokster.Prof
 	checkText(fields, "city", in.City, 100)
 	if in.DisplayName != nil && strings.Contains(*in.DisplayName, "\n") {
 		fields["display_name"] = "one line only"
+	} else if in.DisplayName != nil && *in.DisplayName == "" {
+		fields["display_name"] = "1 to 50 characters"
 	}
 	if in.City != nil && strings.Contains(*in.City, "\n") {
 		fields["city"] = "one line only"

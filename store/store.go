@@ -63,7 +63,9 @@ func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig) error {
 	defer conn.Close(ctx)
 	slog.Info("creating database", "name", cc.Database)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cc.Database}.Sanitize())
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
+	// A concurrent CREATE DATABASE shows up as duplicate_database, or, in the
+	// race inside the catalog, as a unique violation on pg_database.
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
 		return nil
 	}
 	return err

@@ -111,7 +111,15 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 	if err != nil {
 		return err
 	}
-	defer d.close()
+	closed := false
+	closeStores := func() {
+		if !closed {
+			closed = true
+			d.close()
+			slog.Info("shutdown: Redis and PostgreSQL clients closed")
+		}
+	}
+	defer closeStores()
 
 	ops := &http.Server{Addr: cfg.OpsAddr, Handler: opsMux(d), ReadHeaderTimeout: 10 * time.Second}
 	opsLn, err := net.Listen("tcp", cfg.OpsAddr)
@@ -125,6 +133,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 	}()
 	slog.Info("operations listener up", "addr", opsLn.Addr().String(), "paths", "/metrics /monitor/")
 	defer func() {
+		closeStores()
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		_ = ops.Shutdown(sctx)
