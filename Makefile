@@ -35,8 +35,8 @@ help:
 	@echo "make clean     remove build output (bin/)"
 
 run:
-	@echo "==> run: services, web UI, $(BIN), migrate, seed, serve"
-	scripts/services.sh ensure
+	@echo "==> run: services, tools (ffmpeg), web UI, $(BIN), migrate, seed, serve"
+	scripts/services.sh ensure tools
 	$(MAKE) web
 	$(MAKE) build
 	@echo "==> run: $(BIN) migrate"
@@ -47,8 +47,8 @@ run:
 	exec $(BIN) all
 
 test:
-	@echo "==> test: services, web UI, check, go test -race"
-	scripts/services.sh ensure cgo
+	@echo "==> test: services, tools (ffmpeg), web UI, check, go test -race"
+	scripts/services.sh ensure cgo tools
 	$(MAKE) web
 	$(MAKE) check
 	@echo "==> test: go test -race -count=1 -timeout 30m (all packages)"

@@ -50,3 +50,78 @@ type Page[T any] struct {
 	Items      []T
 	NextCursor string // "" at the end
 }
+
+// Post statuses.
+const (
+	PostProcessing = "processing"
+	PostReady      = "ready"
+	PostFailed     = "failed"
+	PostCulled     = "culled"
+	PostRemoved    = "removed"
+)
+
+// Post kinds.
+const (
+	KindText  = "text"
+	KindImage = "image"
+	KindGIF   = "gif"
+	KindVideo = "video"
+)
+
+// More notification kinds.
+const (
+	NotifyCommented = "commented"
+	NotifyReacted   = "reacted"
+	NotifyDuplicate = "duplicate"
+	NotifyRemoved   = "removed"
+	NotifyFailed    = "processing_failed"
+)
+
+// Post is one post as a reader sees it.
+type Post struct {
+	ID          int64
+	AuthorID    int64
+	Author      string // username
+	AuthorName  string // display name
+	AuthorPhoto string // URL or ""
+	Caption     string
+	Tags        []string
+	Kind        string
+	Status      string
+	Failure     string // why processing failed (author and admins only)
+	Format      string
+	// URLs of the renditions ("" when absent).
+	MediaURL, ThumbURL, PosterURL string
+	Width, Height, DurationMS     int
+	DuplicateOf                   int64
+	CommentCount                  int
+	Reactions                     map[string]int
+	MyReactions                   []string
+	CreatedAt, UpdatedAt          time.Time
+	RemovedAt                     *time.Time
+	RemovalReason                 string
+}
+
+// Comment is a plain-text comment on a post.
+type Comment struct {
+	ID          int64
+	PostID      int64
+	AuthorID    int64
+	Author      string
+	AuthorName  string
+	AuthorPhoto string
+	Body        string
+	CreatedAt   time.Time
+}
+
+// Report is a user's (or the system's) complaint about a post.
+type Report struct {
+	ID         int64
+	PostID     int64
+	Reporter   string // "" when filed by the system
+	Reason     string
+	Note       string
+	CreatedAt  time.Time
+	ResolvedAt *time.Time
+	Resolution string
+}

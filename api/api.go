@@ -20,6 +20,7 @@ import (
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/config"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
 )
 
@@ -31,6 +32,7 @@ type Deps struct {
 	Accounts      *accounts.Service
 	Profiles      *profiles.Service
 	Notifications *notifications.Service
+	Posts         *posts.Service
 	// Web is the built browser app (index.html at its root), or nil.
 	Web fs.FS
 	// ReadyChecks are extra /readyz checks (name → check) added by other
@@ -47,21 +49,24 @@ type server struct {
 func New(d Deps) *fiber.App {
 	cfg := d.Config
 	s := &server{Deps: d, cfg: cfg}
-	// Fiber's body limit is global, so it is the largest upload; JSON routes
-	// get their own, much smaller limit from jsonOnly.
-	limit := max(int(cfg.PhotoMaxBytes)+64<<10, cfg.JSONBodyLimit)
+	// Bodies stream: Fiber reads at most JSONBodyLimit bytes before the
+	// handler runs, and upload handlers read the rest from the socket as
+	// they store it, so no upload is ever held in memory whole. bodyLimit
+	// refuses larger bodies on every other route from their Content-Length.
 	app := fiber.New(fiber.Config{
-		AppName:                 "jokster",
-		BodyLimit:               limit,
-		ErrorHandler:            errorHandler,
-		DisableStartupMessage:   true,
-		ReadTimeout:             60 * time.Second,
-		WriteTimeout:            60 * time.Second,
-		IdleTimeout:             120 * time.Second,
-		ProxyHeader:             proxyHeader(cfg),
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
-		TrustedProxies:          cfg.TrustedProxies,
-		StrictRouting:           false,
+		AppName:                      "jokster",
+		BodyLimit:                    cfg.JSONBodyLimit,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 errorHandler,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		ProxyHeader:                  proxyHeader(cfg),
+		EnableTrustedProxyCheck:      len(cfg.TrustedProxies) > 0,
+		TrustedProxies:               cfg.TrustedProxies,
+		StrictRouting:                false,
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		slog.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", e)
@@ -86,40 +91,63 @@ func New(d Deps) *fiber.App {
 	app.Get("/redoc/redoc.standalone.js", redocScript)
 	s.mediaRoutes(app)
 
-	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo"))
+	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo", "/api/v1/posts"), s.rate("ip"))
+	// Every signed-in write is rate-limited per user; the actions with
+	// their own budget say so.
+	write := s.rate("write")
 	a := v1.Group("/auth")
-	a.Post("/register", s.register)
-	a.Post("/login", s.login)
-	a.Post("/refresh", s.refresh)
+	login := s.rate("login")
+	a.Post("/register", s.rate("register"), s.register)
+	a.Post("/login", login, s.login)
+	a.Post("/refresh", login, s.refresh)
 	a.Post("/logout", s.logout)
-	a.Post("/verify", s.verifyEmail)
-	a.Get("/verify", s.verifyEmailLink)
-	a.Post("/verify/resend", s.auth, s.resendVerification)
-	a.Post("/password/forgot", s.forgotPassword)
-	a.Post("/password/reset", s.resetPassword)
-	a.Post("/email/confirm", s.confirmEmail)
-	a.Get("/email/confirm", s.confirmEmailLink)
+	a.Post("/verify", login, s.verifyEmail)
+	a.Get("/verify", login, s.verifyEmailLink)
+	a.Post("/verify/resend", s.auth, write, s.resendVerification)
+	a.Post("/password/forgot", login, s.forgotPassword)
+	a.Post("/password/reset", login, s.resetPassword)
+	a.Post("/email/confirm", login, s.confirmEmail)
+	a.Get("/email/confirm", login, s.confirmEmailLink)
 
 	v1.Get("/me", s.auth, s.me)
-	v1.Delete("/me", s.auth, s.deleteMe)
-	v1.Get("/me/export", s.auth, s.exportMe)
-	v1.Post("/me/password", s.auth, s.changePassword)
-	v1.Post("/me/email", s.auth, s.changeEmail)
-	v1.Patch("/me/profile", s.auth, s.updateProfile)
-	v1.Put("/me/profile/photo", s.auth, s.setPhoto)
-	v1.Delete("/me/profile/photo", s.auth, s.deletePhoto)
+	v1.Delete("/me", s.auth, write, s.deleteMe)
+	v1.Get("/me/export", s.auth, write, s.exportMe)
+	v1.Post("/me/password", s.auth, write, s.changePassword)
+	v1.Post("/me/email", s.auth, write, s.changeEmail)
+	v1.Patch("/me/profile", s.auth, write, s.updateProfile)
+	v1.Put("/me/profile/photo", s.auth, s.rate("upload"), s.setPhoto)
+	v1.Delete("/me/profile/photo", s.auth, write, s.deletePhoto)
 
 	v1.Get("/profiles", s.optionalAuth, s.listProfiles)
 	v1.Get("/profiles/:username", s.optionalAuth, s.getProfile)
-	v1.Patch("/profiles/:username", s.auth, s.updateProfileOf)
-	v1.Post("/profiles/:username/follow", s.auth, s.follow)
-	v1.Delete("/profiles/:username/follow", s.auth, s.unfollow)
+	v1.Patch("/profiles/:username", s.auth, write, s.updateProfileOf)
+	v1.Post("/profiles/:username/follow", s.auth, write, s.follow)
+	v1.Delete("/profiles/:username/follow", s.auth, write, s.unfollow)
 	v1.Get("/profiles/:username/followers", s.optionalAuth, s.followers)
 	v1.Get("/profiles/:username/following", s.optionalAuth, s.following)
 
+	v1.Post("/posts", s.auth, s.rate("upload"), s.createPost)
+	v1.Get("/posts", s.optionalAuth, s.listPosts)
+	v1.Get("/feed", s.auth, s.feed)
+	v1.Get("/posts/:id", s.optionalAuth, s.getPost)
+	v1.Patch("/posts/:id", s.auth, write, s.updatePost)
+	v1.Delete("/posts/:id", s.auth, write, s.deletePost)
+	v1.Get("/posts/:id/comments", s.optionalAuth, s.listComments)
+	v1.Post("/posts/:id/comments", s.auth, s.rate("comment"), s.addComment)
+	v1.Delete("/posts/:id/comments/:commentId", s.auth, write, s.deleteComment)
+	v1.Put("/posts/:id/reactions/:kind", s.auth, s.rate("react"), s.react)
+	v1.Delete("/posts/:id/reactions/:kind", s.auth, s.rate("react"), s.unreact)
+	v1.Post("/posts/:id/report", s.auth, s.rate("report"), s.reportPost)
+
+	v1.Get("/admin/reports", s.auth, s.listReports)
+	v1.Post("/admin/reports/:reportId/resolve", s.auth, write, s.resolveReport)
+	v1.Post("/admin/posts/:id/remove", s.auth, write, s.removePost)
+	v1.Put("/admin/users/:username/ban", s.auth, write, s.banUser)
+	v1.Delete("/admin/users/:username/ban", s.auth, write, s.unbanUser)
+
 	v1.Get("/notifications", s.auth, s.listNotifications)
 	v1.Get("/notifications/unread-count", s.auth, s.unreadCount)
-	v1.Post("/notifications/read", s.auth, s.markRead)
+	v1.Post("/notifications/read", s.auth, write, s.markRead)
 
 	s.webRoutes(app)
 	return app

@@ -31,6 +31,7 @@ import (
 	"github.com/jokster/jokster/mail"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
 	"github.com/jokster/jokster/ratelimit"
 	"github.com/jokster/jokster/store"
@@ -42,12 +43,15 @@ func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // env is one running server on its own database and Redis database.
 type env struct {
-	t    *testing.T
-	cfg  config.Config
-	db   *pgxpool.Pool
-	rdb  *redis.Client
-	base string
-	acc  *accounts.Service
+	t     *testing.T
+	cfg   config.Config
+	db    *pgxpool.Pool
+	rdb   *redis.Client
+	base  string
+	acc   *accounts.Service
+	posts *posts.Service
+	ropt  asynq.RedisConnOpt
+	out   *mail.Outbox
 }
 
 // fastHash keeps argon2id's shape with a test-friendly cost; production
@@ -103,14 +107,44 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	notify := notifications.New(db, nil)
 	prof := profiles.New(db, notify, profiles.Settings{MediaRoot: cfg.MediaRoot, PhotoSize: cfg.PhotoSize,
 		PhotoLimit: media.Limits{MaxBytes: cfg.PhotoMaxBytes, MaxPixels: cfg.PhotoMaxPixels}})
-	app := api.New(api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify})
+	ps := posts.New(db, worker.NewQueue(qc), notify, posts.Settings{MediaRoot: cfg.MediaRoot, Tools: media.FindTools(),
+		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels, MaxGIFFrames: cfg.GIFMaxFrames,
+			MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds}})
+	app := api.New(api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc}
+	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc, posts: ps, ropt: ropt, out: outbox}
+}
+
+// startWorker runs a real asynq worker for this env (media processing,
+// collection, mail) until the test ends.
+func (e *env) startWorker() {
+	e.t.Helper()
+	h := &worker.Handlers{Outbox: e.out, Sender: mail.LogSender{}, Posts: e.posts, Log: func(string, ...any) {}}
+	w, err := worker.New(e.ropt, 4, h.Mux(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(w.Shutdown)
+}
+
+// eventually polls cond until it holds or a generous deadline passes.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 var (

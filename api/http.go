@@ -23,11 +23,39 @@ func bodyLimit(limit int, uploads ...string) fiber.Handler {
 		exempt[u] = true
 	}
 	return func(c *fiber.Ctx) error {
-		if !exempt[c.Path()] && len(c.Body()) > limit {
-			return jokster.Errorf(jokster.ETOOLARGE, "the request body is larger than %d bytes", limit)
+		if exempt[c.Path()] {
+			return c.Next()
+		}
+		tooLarge := jokster.Errorf(jokster.ETOOLARGE, "the request body is larger than %d bytes", limit)
+		n := c.Request().Header.ContentLength()
+		switch {
+		case n > limit:
+			return tooLarge
+		case n == -1: // chunked: read at most limit+1 bytes of the stream
+			if st := c.Context().RequestBodyStream(); st != nil {
+				b, err := io.ReadAll(io.LimitReader(st, int64(limit)+1))
+				if err != nil {
+					return jokster.Errorf(jokster.EINVALID, "the request body could not be read: %v", err)
+				}
+				if len(b) > limit {
+					return tooLarge
+				}
+				c.Request().SetBody(b)
+			}
 		}
 		return c.Next()
 	}
+}
+
+// jsonHasKey reports whether a JSON object body has a top-level key (to
+// tell an explicit empty list from an absent field).
+func jsonHasKey(body []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
 }
 
 // decode reads a JSON object body into v strictly: unknown fields, wrong

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"mime/multipart"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -113,28 +114,28 @@ func (s *server) updateProfile(c *fiber.Ctx) error {
 	return c.JSON(profileOut(p))
 }
 
+// setPhoto takes multipart/form-data with the image in a field named photo.
 func (s *server) setPhoto(c *fiber.Ctx) error {
-	if !strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEMultipartForm) {
-		return jokster.Errorf(jokster.EUNSUPPORTED, "send the photo as multipart/form-data in a field named photo")
-	}
-	fh, err := c.FormFile("photo")
+	var p *jokster.Profile
+	err := parts(c, s.cfg.PhotoMaxBytes+64<<10, func(part *multipart.Part) error {
+		if part.FormName() != "photo" {
+			return jokster.Invalid(map[string]string{part.FormName(): "unknown field; send the image in a field named photo"})
+		}
+		if p != nil {
+			return jokster.Invalid(map[string]string{"photo": "one photo at a time"})
+		}
+		prof, err := s.Profiles.SetPhoto(c.UserContext(), viewer(c), part)
+		p = &prof
+		return err
+	})
 	if err != nil {
+		return err
+	}
+	if p == nil {
 		return &jokster.Error{Code: jokster.EINVALID, Message: "the photo is missing", Fields: map[string]string{"photo": "required: a JPEG, PNG, GIF or WebP image"}}
 	}
-	if fh.Size > s.cfg.PhotoMaxBytes {
-		return jokster.Errorf(jokster.ETOOLARGE, "the photo is larger than %d bytes", s.cfg.PhotoMaxBytes)
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	p, err := s.Profiles.SetPhoto(c.UserContext(), viewer(c), f)
-	if err != nil {
-		return err
-	}
 	p.FollowedByMe = nil
-	return c.JSON(profileOut(p))
+	return c.JSON(profileOut(*p))
 }
 
 func (s *server) deletePhoto(c *fiber.Ctx) error {

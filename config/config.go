@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/jokster/jokster/ratelimit"
 )
 
 // Config is every setting of every process. Fields are grouped by concern.
@@ -44,6 +46,13 @@ type Config struct {
 	PhotoMaxPixels int64  `env:"PHOTO_MAX_PIXELS" envDefault:"40000000" doc:"largest profile photo, in pixels (width × height), checked before decoding"`
 	PhotoSize      int    `env:"PHOTO_SIZE" envDefault:"512" doc:"profile photos are resized to fit this square"`
 
+	// Posts and their media.
+	UploadMaxBytes  int64   `env:"UPLOAD_MAX_BYTES" envDefault:"52428800" doc:"largest post upload, in bytes (streamed to disk, never held in memory)"`
+	UploadMaxPixels int64   `env:"UPLOAD_MAX_PIXELS" envDefault:"40000000" doc:"largest image or GIF frame, in pixels, checked from the header before decoding"`
+	GIFMaxFrames    int     `env:"GIF_MAX_FRAMES" envDefault:"500" doc:"most frames in a GIF"`
+	GIFMaxPixels    int64   `env:"GIF_MAX_PIXELS" envDefault:"200000000" doc:"most pixels in all of a GIF's frames together (its decoded cost)"`
+	VideoMaxSeconds float64 `env:"VIDEO_MAX_SECONDS" envDefault:"60" doc:"longest video"`
+
 	// HTTP.
 	JSONBodyLimit  int      `env:"JSON_BODY_LIMIT" envDefault:"65536" doc:"largest JSON request body, in bytes"`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," doc:"addresses or CIDRs of proxies whose X-Forwarded-For is believed (nginx)"`
@@ -56,6 +65,20 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"how long each shutdown step may take"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text" doc:"text or json"`
+
+	// Rate limits, shared by every API node through Redis: "N/period" with
+	// period s, m, h or d (or a Go duration such as 30s), optionally
+	// "burst B" (requests allowed at once; default N); "0" is unlimited.
+	// Over the limit a request gets 429 with Retry-After.
+	RateIP       ratelimit.Rule `env:"RATE_IP" envDefault:"6000/m burst 1000" doc:"every API request, per client IP"`
+	RateRegister ratelimit.Rule `env:"RATE_REGISTER" envDefault:"120/h burst 60" doc:"registrations, per client IP"`
+	RateLogin    ratelimit.Rule `env:"RATE_LOGIN" envDefault:"300/m burst 100" doc:"log-in requests, per client IP (on top of the back-off after failed log-ins)"`
+	RateUpload   ratelimit.Rule `env:"RATE_UPLOAD" envDefault:"120/h burst 60" doc:"new posts (uploads and text posts), per user"`
+	RateComment  ratelimit.Rule `env:"RATE_COMMENT" envDefault:"300/h burst 60" doc:"comments, per user"`
+	RateReport   ratelimit.Rule `env:"RATE_REPORT" envDefault:"60/h burst 20" doc:"reports of posts, per user"`
+	RateReact    ratelimit.Rule `env:"RATE_REACT" envDefault:"1200/m burst 300" doc:"reactions set or removed, per user"`
+	RateRate     ratelimit.Rule `env:"RATE_RATE" envDefault:"1200/m burst 300" doc:"ratings given, changed or withdrawn, per user"`
+	RateWrite    ratelimit.Rule `env:"RATE_WRITE" envDefault:"600/m burst 200" doc:"any other signed-in write (profile, follow, password, …), per user"`
 }
 
 // Load reads the environment.
@@ -80,6 +103,16 @@ func (c Config) Validate() error {
 	}
 	if c.PhotoMaxBytes <= 0 || c.PhotoMaxPixels <= 0 || c.PhotoSize < 16 {
 		return fmt.Errorf("config: photo limits must be positive")
+	}
+	if c.UploadMaxBytes <= 0 || c.UploadMaxPixels <= 0 || c.GIFMaxFrames <= 0 || c.GIFMaxPixels <= 0 || c.VideoMaxSeconds <= 0 {
+		return fmt.Errorf("config: upload limits must be positive")
+	}
+	for name, r := range map[string]ratelimit.Rule{"RATE_IP": c.RateIP, "RATE_REGISTER": c.RateRegister,
+		"RATE_LOGIN": c.RateLogin, "RATE_UPLOAD": c.RateUpload, "RATE_COMMENT": c.RateComment, "RATE_REPORT": c.RateReport,
+		"RATE_REACT": c.RateReact, "RATE_RATE": c.RateRate, "RATE_WRITE": c.RateWrite} {
+		if !r.Unlimited() && (r.Per <= 0 || r.Burst < 0) {
+			return fmt.Errorf("config: %s must be a rate such as \"30/h burst 10\" (or \"0\" for unlimited)", name)
+		}
 	}
 	return nil
 }

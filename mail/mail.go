@@ -172,8 +172,16 @@ func NewSMTPSender(rawURL string) (*SMTPSender, error) {
 	}
 	if u.User != nil {
 		pass, _ := u.User.Password()
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
+		auth := gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover)
+		if h := u.Hostname(); h == "localhost" || h == "127.0.0.1" || h == "::1" {
+			// Auto-discovery never sends a password without TLS, not even
+			// to a relay on this machine (a local MTA, Mailpit). Like
+			// net/smtp, allow that on loopback; PLAIN and LOGIN still
+			// refuse to send a password in clear to any other host.
+			auth = gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthSCRAMSHA1,
+				gomail.SMTPAuthCramMD5, gomail.SMTPAuthPlain, gomail.SMTPAuthLogin)
+		}
+		opts = append(opts, auth, gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
 	}
 	return &SMTPSender{host: u.Hostname(), opts: opts}, nil
 }

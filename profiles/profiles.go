@@ -21,6 +21,7 @@ import (
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 // Settings bound profile photos.
@@ -243,6 +244,10 @@ func (s *Service) Follow(ctx context.Context, follower int64, username string) (
 	var n *jokster.Notification
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		t, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, follower, target.UserID)
+		if store.IsForeignKeyViolation(err) {
+			// The caller's token outlived its account.
+			return jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+		}
 		if err != nil || t.RowsAffected() == 0 {
 			return err
 		}

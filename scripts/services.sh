@@ -28,7 +28,8 @@ WAIT_SECONDS=${JOKSTER_SERVICES_WAIT:-60}
 
 # Optional tools for later features, as "command:debian-package" (or just "command"
 # when the package has the command's name), e.g. ffmpeg nginx chromium.
-OPTIONAL_TOOLS=()
+# ffmpeg/ffprobe: video uploads (media package); without them videos are refused.
+OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg)
 
 # Tools may live in sbin even for a user whose PATH lacks it.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

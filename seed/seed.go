@@ -11,6 +11,7 @@ import (
 
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/accounts"
+	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
 )
 
@@ -30,8 +31,8 @@ var demoUsers = []demoUser{
 }
 
 // Run creates the demo users (alice is an admin, verified like all of
-// them) with profiles and a few follows.
-func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *profiles.Service) error {
+// them) with profiles, a few follows, and demo posts.
+func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *profiles.Service, ps *posts.Service) error {
 	for i, d := range demoUsers {
 		u, err := acc.Register(ctx, accounts.RegisterInput{Username: d.username, Email: d.username + "@example.com", Password: Password})
 		switch {
@@ -61,5 +62,5 @@ func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *pro
 		}
 	}
 	slog.Info("seed: demo users ready", "users", len(demoUsers), "password", Password)
-	return nil
+	return seedPosts(ctx, db, ps)
 }

@@ -105,3 +105,10 @@ func IsUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" &&
 		(constraint == "" || pgErr.ConstraintName == constraint)
 }
+
+// IsForeignKeyViolation reports whether err is a foreign-key failure: a row
+// refers to one that is gone.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/jokster/jokster/mail"
+	"github.com/jokster/jokster/posts"
 )
 
 // Task types.
@@ -64,6 +65,9 @@ var _ mail.Enqueuer = (*Queue)(nil)
 type Handlers struct {
 	Outbox *mail.Outbox
 	Sender mail.Sender
+	// Posts processes uploads and collects unused files; nil in a worker
+	// that only sends mail (tests).
+	Posts *posts.Service
 	// Purgers delete expired data; each returns how many rows went.
 	Purgers map[string]func(context.Context) (int64, error)
 	Log     func(msg string, args ...any)
@@ -90,6 +94,13 @@ func (h *Handlers) HandleRequeueLost(ctx context.Context, _ *asynq.Task) error {
 	if n > 0 {
 		h.Log("re-enqueued unsent mail", "count", n)
 	}
+	if h.Posts != nil {
+		m, perr := h.Posts.Requeue(ctx, 2*time.Minute)
+		if m > 0 {
+			h.Log("re-enqueued media processing and collection", "count", m)
+		}
+		err = errors.Join(err, perr)
+	}
 	return err
 }
 
@@ -113,5 +124,9 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSendMail, h.HandleSendMail)
 	mux.HandleFunc(TypeRequeueLost, h.HandleRequeueLost)
 	mux.HandleFunc(TypePurge, h.HandlePurge)
+	if h.Posts != nil {
+		mux.HandleFunc(TypeProcessMedia, h.HandleProcessMedia)
+		mux.HandleFunc(TypeCollectMedia, h.HandleCollectMedia)
+	}
 	return mux
 }

@@ -37,10 +37,14 @@ type Worker struct {
 	mux   *asynq.ServeMux
 }
 
+// Option adjusts the asynq server configuration New builds (tests use it to
+// shorten retry delays and polling intervals).
+type Option func(*asynq.Config)
+
 // New builds a worker on Redis r running concurrency tasks at once.
-func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []Periodic) (*Worker, error) {
+func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []Periodic, options ...Option) (*Worker, error) {
 	log := slogLogger{}
-	srv := asynq.NewServer(r, asynq.Config{
+	cfg := asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
 		Logger:          log,
@@ -48,7 +52,11 @@ func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
 			slog.Warn("task failed", "type", t.Type(), "err", err)
 		}),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	srv := asynq.NewServer(r, cfg)
 	sched := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: log, Location: time.UTC})
 	for _, p := range periodic {
 		opts := []asynq.Option{}

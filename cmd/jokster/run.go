@@ -20,6 +20,7 @@ import (
 	"github.com/jokster/jokster/mail"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
 	"github.com/jokster/jokster/ratelimit"
 	"github.com/jokster/jokster/seed"
@@ -41,6 +42,7 @@ type deps struct {
 	accounts *accounts.Service
 	profiles *profiles.Service
 	notify   *notifications.Service
+	posts    *posts.Service
 }
 
 func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error) {
@@ -85,6 +87,15 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	d.profiles = profiles.New(d.db, d.notify, profiles.Settings{
 		MediaRoot: cfg.MediaRoot, PhotoSize: cfg.PhotoSize,
 		PhotoLimit: media.Limits{MaxBytes: cfg.PhotoMaxBytes, MaxPixels: cfg.PhotoMaxPixels},
+	})
+	tools := media.FindTools()
+	if tools.FFmpeg == "" {
+		slog.Warn("ffmpeg is not installed: video uploads are refused (make run installs it)")
+	}
+	d.posts = posts.New(d.db, worker.NewQueue(d.queue), d.notify, posts.Settings{
+		MediaRoot: cfg.MediaRoot, Tools: tools,
+		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels,
+			MaxGIFFrames: cfg.GIFMaxFrames, MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds},
 	})
 	return d, nil
 }
@@ -142,7 +153,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 
 	var w *worker.Worker
 	if r.worker {
-		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Log: func(m string, a ...any) { slog.Info(m, a...) },
+		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Posts: d.posts, Log: func(m string, a ...any) { slog.Info(m, a...) },
 			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge}}
 		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), worker.DefaultPeriodic()); err != nil {
 			return err
@@ -157,7 +168,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 	var app interface{ ShutdownWithTimeout(time.Duration) error }
 	if r.api {
 		a := api.New(api.Deps{Config: cfg, DB: d.db, Redis: d.rdb, Accounts: d.accounts, Profiles: d.profiles,
-			Notifications: d.notify, Web: web.Dist()})
+			Notifications: d.notify, Posts: d.posts, Web: web.Dist()})
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			if w != nil {
@@ -225,7 +236,7 @@ func seedDemo(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer d.close()
-	if err := seed.Run(ctx, d.db, d.accounts, d.profiles); err != nil {
+	if err := seed.Run(ctx, d.db, d.accounts, d.profiles, d.posts); err != nil {
 		return err
 	}
 	fmt.Printf("demo users alice (admin), bob, carol, dave, erin — password %q\n", seed.Password)

@@ -1,0 +1,552 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"io/fs"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jokster/jokster/config"
+)
+
+// post sends a multipart post: an optional file and form fields.
+func (c *client) newPost(file []byte, filename string, fields ...string) *resp {
+	c.e.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = w.WriteField(fields[i], fields[i+1])
+	}
+	if file != nil {
+		fw, _ := w.CreateFormFile("media", filename)
+		_, _ = fw.Write(file)
+	}
+	_ = w.Close()
+	req, _ := http.NewRequest("POST", c.e.base+"/api/v1/posts", &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	return c.send(req)
+}
+
+type postView struct {
+	ID      string   `json:"id"`
+	Status  string   `json:"status"`
+	Kind    string   `json:"kind"`
+	Caption string   `json:"caption"`
+	Tags    []string `json:"tags"`
+	Failure *string  `json:"failure"`
+	Author  struct {
+		Username string `json:"username"`
+	} `json:"author"`
+	Media *struct {
+		URL       string  `json:"url"`
+		ThumbURL  *string `json:"thumb_url"`
+		PosterURL *string `json:"poster_url"`
+		Width     *int    `json:"width"`
+		Height    *int    `json:"height"`
+	} `json:"media"`
+	DuplicateOf  *string        `json:"duplicate_of"`
+	CommentCount int            `json:"comment_count"`
+	Reactions    map[string]int `json:"reactions"`
+	MyReactions  []string       `json:"my_reactions"`
+	Removed      *struct {
+		Reason string `json:"reason"`
+	} `json:"removed"`
+}
+
+func (r *resp) post() postView {
+	r.t.Helper()
+	var p postView
+	r.json(&p)
+	return p
+}
+
+// waitReady polls the post until it leaves processing.
+func (c *client) waitReady(id string) postView {
+	c.e.t.Helper()
+	var p postView
+	c.e.eventually("post "+id+" is processed", func() bool {
+		p = c.get("/api/v1/posts/" + id).want(200).post()
+		return p.Status != "processing"
+	})
+	return p
+}
+
+func jpegOf(w, h int, seed uint8) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{uint8(x*255/w) ^ seed, uint8(y * 255 / h), seed, 255})
+		}
+	}
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	return buf.Bytes()
+}
+
+// withGPS inserts an EXIF APP1 segment carrying GPS coordinates (and a
+// marker string) right after the JPEG's SOI.
+func withGPS(j []byte) []byte {
+	le := binary.LittleEndian
+	var t bytes.Buffer
+	t.WriteString("II*\x00")
+	_ = binary.Write(&t, le, uint32(8))
+	// IFD0: one entry, the GPS IFD pointer (0x8825), at offset 26.
+	_ = binary.Write(&t, le, uint16(1))
+	_ = binary.Write(&t, le, [4]uint32{0})
+	b := t.Bytes()
+	le.PutUint16(b[10:], 0x8825)
+	le.PutUint16(b[12:], 4) // LONG
+	le.PutUint32(b[14:], 1)
+	le.PutUint32(b[18:], 26)
+	t.Truncate(22)
+	_ = binary.Write(&t, le, uint32(0)) // next IFD
+	// GPS IFD: LatitudeRef "N", Latitude 3 RATIONALs, and a ProcessingMethod marker.
+	entries := 3
+	_ = binary.Write(&t, le, uint16(entries))
+	dataOff := uint32(26 + 2 + entries*12 + 4)
+	entry := func(tag, typ uint16, count, value uint32) {
+		_ = binary.Write(&t, le, tag)
+		_ = binary.Write(&t, le, typ)
+		_ = binary.Write(&t, le, count)
+		_ = binary.Write(&t, le, value)
+	}
+	entry(1, 2, 2, uint32('N'))         // GPSLatitudeRef
+	entry(2, 5, 3, dataOff)             // GPSLatitude → 24 bytes
+	entry(27, 7, 16, dataOff+24)        // GPSProcessingMethod → marker
+	_ = binary.Write(&t, le, uint32(0)) // next IFD
+	for _, v := range []uint32{48, 1, 51, 1, 2944, 100} {
+		_ = binary.Write(&t, le, v)
+	}
+	t.WriteString("SECRET-GPS-HOME!")
+	app1 := append([]byte("Exif\x00\x00"), t.Bytes()...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(len(app1)+2))
+	out := append([]byte{}, j[:2]...)
+	out = append(out, seg...)
+	out = append(out, app1...)
+	return append(out, j[2:]...)
+}
+
+// mediaFiles lists the files under MEDIA_ROOT (temp folders included).
+func (e *env) mediaFiles() []string {
+	var files []string
+	_ = filepath.WalkDir(e.cfg.MediaRoot, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(e.cfg.MediaRoot, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files
+}
+
+func TestTextPost_201(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("tess")
+	p := c.newPost(nil, "", "caption", "Why did the chicken cross the road?", "tags", "#Jokes, Classic", "tags", "jokes").want(201).post()
+	if p.Status != "ready" || p.Kind != "text" || p.Media != nil || strings.Join(p.Tags, ",") != "classic,jokes" {
+		t.Fatalf("%+v", p)
+	}
+	e.client().get("/api/v1/posts/" + p.ID).want(200)
+	var list struct {
+		Items []postView `json:"items"`
+	}
+	e.client().get("/api/v1/posts?tag=%23JOKES").want(200).json(&list)
+	if len(list.Items) != 1 || list.Items[0].ID != p.ID {
+		t.Fatalf("%+v", list)
+	}
+	c.newPost(nil, "").want(400)
+	c.newPost(nil, "", "caption", strings.Repeat("x", 501)).want(400)
+	c.newPost(nil, "", "caption", "ok", "tags", "no spaces allowed").want(400)
+	c.newPost(nil, "", "caption", "ok", "colour", "red").want(400)
+	e.client().newPost(nil, "", "caption", "anonymous").want(401)
+	c.do("POST", "/api/v1/posts", map[string]string{"caption": "json"}).want(415)
+	if n := e.count(`SELECT count(*) FROM posts`); n != 1 {
+		t.Fatalf("%d posts", n)
+	}
+	e.client().get("/api/v1/posts/999999").want(404)
+	e.client().get("/api/v1/posts/abc").want(404)
+	e.client().get("/api/v1/posts?sort=sideways").want(400)
+	e.client().get("/api/v1/posts?author=nobody").want(404)
+}
+
+func TestImagePost_ProcessedAndStripped(t *testing.T) {
+	e := newEnv(t)
+	e.startWorker()
+	c := e.signup("uri")
+	src := withGPS(jpegOf(1600, 1200, 7))
+	if !bytes.Contains(src, []byte("SECRET-GPS-HOME!")) {
+		t.Fatal("test image lacks its GPS marker")
+	}
+	p := c.newPost(src, "holiday.png", "caption", "Guess where I was").want(201).post()
+	if p.Status != "processing" || p.Kind != "image" {
+		t.Fatalf("%+v", p)
+	}
+	// Not visible to others until it is ready.
+	if e.client().get("/api/v1/posts/"+p.ID).Status == 200 && e.count(`SELECT count(*) FROM posts WHERE status = 'processing'`) == 1 {
+		t.Fatal("a processing post is visible to others")
+	}
+	p = c.waitReady(p.ID)
+	if p.Status != "ready" || p.Media == nil || p.Media.ThumbURL == nil || *p.Media.Width != 1600 || *p.Media.Height != 1200 {
+		t.Fatalf("%+v", p)
+	}
+	for _, u := range []string{p.Media.URL, *p.Media.ThumbURL} {
+		r := e.client().get(u).want(200)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(r.Header.Get("Content-Type"), "image/") {
+			t.Fatalf("%s: %v", u, r.Header)
+		}
+		if bytes.Contains(r.Body, []byte("SECRET-GPS-HOME!")) || bytes.Contains(r.Body, []byte("Exif")) {
+			t.Fatalf("%s still carries EXIF/GPS", u)
+		}
+		if _, _, err := image.Decode(bytes.NewReader(r.Body)); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+	// The original upload is never served under a guessable name.
+	for _, f := range e.mediaFiles() {
+		data, _ := os.ReadFile(filepath.Join(e.cfg.MediaRoot, f))
+		if bytes.Contains(data, []byte("SECRET-GPS-HOME!")) && strings.Contains(p.Media.URL, f) {
+			t.Fatalf("served file %s has GPS", f)
+		}
+	}
+
+	// The same picture again, smaller, by someone else: flagged as a repost.
+	d := e.signup("vic")
+	dup := d.newPost(jpegOf(800, 600, 7), "mine.jpg").want(201).post()
+	dup = d.waitReady(dup.ID)
+	if dup.DuplicateOf == nil || *dup.DuplicateOf != p.ID {
+		t.Fatalf("repost not flagged: %+v", dup)
+	}
+	if e.count(`SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE u.username = 'vic' AND n.kind = 'duplicate'`) != 1 {
+		t.Fatal("the reposter was not told")
+	}
+	if e.count(`SELECT count(*) FROM reports WHERE reason = 'duplicate' AND reporter_id IS NULL`) != 1 {
+		t.Fatal("moderators were not told")
+	}
+	other := d.newPost(jpegOf(800, 600, 200), "other.jpg").want(201).post()
+	if other = d.waitReady(other.ID); other.DuplicateOf != nil {
+		t.Fatal("a different picture was flagged")
+	}
+}
+
+func TestGIFPost_AnimatedWithPoster(t *testing.T) {
+	e := newEnv(t)
+	e.startWorker()
+	c := e.signup("wes")
+	anim := &gif.GIF{}
+	pal := color.Palette{color.Black, color.White, color.RGBA{255, 0, 0, 255}}
+	for i := 0; i < 6; i++ {
+		img := image.NewPaletted(image.Rect(0, 0, 64, 48), pal)
+		for x := 0; x < 64; x++ {
+			img.SetColorIndex(x, i*8, 2)
+		}
+		anim.Image = append(anim.Image, img)
+		anim.Delay = append(anim.Delay, 10)
+	}
+	var buf bytes.Buffer
+	_ = gif.EncodeAll(&buf, anim)
+	p := c.waitReady(c.newPost(buf.Bytes(), "x.bin", "caption", "loop").want(201).post().ID)
+	if p.Kind != "gif" || p.Media == nil || p.Media.PosterURL == nil {
+		t.Fatalf("%+v", p)
+	}
+	r := e.client().get(p.Media.URL).want(200)
+	g, err := gif.DecodeAll(bytes.NewReader(r.Body))
+	if err != nil || len(g.Image) != 6 {
+		t.Fatalf("animation not kept: %v", err)
+	}
+	e.client().get(*p.Media.PosterURL).want(200)
+}
+
+func TestBadUploads_4xx_NothingStored(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.UploadMaxBytes = 2 << 20 })
+	c := e.signup("xena")
+	elf, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := jpegOf(300, 200, 1)
+	manyFrames := func() []byte {
+		anim := &gif.GIF{}
+		pal := color.Palette{color.Black, color.White}
+		for i := 0; i < 3000; i++ {
+			anim.Image = append(anim.Image, image.NewPaletted(image.Rect(0, 0, 2, 2), pal))
+			anim.Delay = append(anim.Delay, 1)
+		}
+		var buf bytes.Buffer
+		_ = gif.EncodeAll(&buf, anim)
+		return buf.Bytes()
+	}()
+	cases := []struct {
+		name   string
+		data   []byte
+		status int
+	}{
+		{"renamed executable", elf[:min(len(elf), 1<<20)], 415},
+		{"html named jpg", []byte("<!doctype html><script>alert(1)</script>"), 415},
+		{"truncated jpeg", full[:len(full)/2], 400},
+		{"100k x 100k png", pngBomb(100_000, 100_000), 413},
+		{"thousands of gif frames", manyFrames, 413},
+		{"oversized body", append(jpegOf(10, 10, 1), make([]byte, 3<<20)...), 413},
+		{"empty file", []byte{}, 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r := c.newPost(tc.data, "funny.jpg", "caption", "look")
+			runtime.ReadMemStats(&after)
+			if tc.name == "empty file" {
+				// An empty file part is a post without a file: fine with a caption.
+				r.want(201)
+				return
+			}
+			r.want(tc.status)
+			r.errCode()
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 300<<20 {
+				t.Fatalf("allocated %d MB handling it: it was decoded", grew>>20)
+			}
+		})
+	}
+	if n := e.count(`SELECT count(*) FROM posts WHERE kind <> 'text'`); n != 0 {
+		t.Fatalf("%d media posts stored", n)
+	}
+	e.eventually("refused uploads leave no files", func() bool {
+		for _, f := range e.mediaFiles() {
+			if !strings.HasPrefix(f, "avatars/") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestPagination_NoDuplicatesNoGaps(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("yara")
+	var want []string
+	for i := 0; i < 7; i++ {
+		want = append(want, c.newPost(nil, "", "caption", "joke "+string(rune('a'+i))).want(201).post().ID)
+	}
+	var seen []string
+	var list struct {
+		Items      []postView `json:"items"`
+		NextCursor *string    `json:"next_cursor"`
+	}
+	path := "/api/v1/posts?limit=3"
+	for i := 0; ; i++ {
+		e.client().get(path).want(200).json(&list)
+		for _, p := range list.Items {
+			seen = append(seen, p.ID)
+		}
+		// New posts arrive between page fetches.
+		c.newPost(nil, "", "caption", "late arrival").want(201)
+		if list.NextCursor == nil {
+			break
+		}
+		path = "/api/v1/posts?limit=3&cursor=" + *list.NextCursor
+	}
+	sort.Strings(want)
+	sort.Strings(seen)
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Fatalf("saw %v, want exactly %v", seen, want)
+	}
+}
+
+func TestEditDeleteAndFeed_200_204_403(t *testing.T) {
+	e := newEnv(t)
+	e.startWorker()
+	admin := e.signup("zoe")
+	if _, err := e.db.Exec(context.Background(), `UPDATE users SET is_admin = true WHERE username = 'zoe'`); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.signup("abe"), e.signup("boz")
+	p := a.waitReady(a.newPost(jpegOf(200, 200, 9), "p.jpg", "caption", "first").want(201).post().ID)
+	q := a.newPost(nil, "", "caption", "second").want(201).post()
+	b.newPost(nil, "", "caption", "by bo").want(201)
+
+	r := a.do("PATCH", "/api/v1/posts/"+q.ID, map[string]any{"caption": "second, edited", "tags": []string{"#Edits"}}).want(200).post()
+	if r.Caption != "second, edited" || strings.Join(r.Tags, ",") != "edits" {
+		t.Fatalf("%+v", r)
+	}
+	b.do("PATCH", "/api/v1/posts/"+q.ID, map[string]any{"caption": "hijack"}).want(403)
+	a.do("PATCH", "/api/v1/posts/"+q.ID, map[string]any{"caption": ""}).want(400)
+	a.do("PATCH", "/api/v1/posts/"+q.ID, map[string]any{"tags": []string{}}).want(200)
+
+	// Feed: bo follows abe.
+	b.post("/api/v1/profiles/abe/follow", nil).want(200)
+	var feed struct {
+		Items []postView `json:"items"`
+	}
+	b.get("/api/v1/feed").want(200).json(&feed)
+	if len(feed.Items) != 2 || feed.Items[0].ID != q.ID || feed.Items[1].ID != p.ID {
+		t.Fatalf("feed %+v", feed.Items)
+	}
+	e.client().get("/api/v1/feed").want(401)
+
+	b.do("DELETE", "/api/v1/posts/"+p.ID, nil).want(403)
+	files := e.mediaFiles()
+	if len(files) < 3 {
+		t.Fatalf("files %v", files)
+	}
+	a.do("DELETE", "/api/v1/posts/"+p.ID, nil).want(204)
+	a.get("/api/v1/posts/" + p.ID).want(404)
+	e.eventually("the deleted post's files are collected", func() bool { return len(e.mediaFiles()) == 0 })
+	admin.do("DELETE", "/api/v1/posts/"+q.ID, nil).want(204)
+	a.do("DELETE", "/api/v1/posts/"+q.ID, nil).want(404)
+}
+
+func TestCommentsAndReactions_201_200(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.signup("cleo"), e.signup("dan")
+	p := a.newPost(nil, "", "caption", "knock knock").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	c1 := b.post(path+"/comments", map[string]string{"body": "who's there?"}).want(201).m()
+	a.post(path+"/comments", map[string]string{"body": "interrupting cow"}).want(201)
+	b.post(path+"/comments", map[string]string{"body": "   "}).want(400)
+	b.post(path+"/comments", map[string]string{"body": strings.Repeat("m", 1001)}).want(400)
+	b.post("/api/v1/posts/424242/comments", map[string]string{"body": "hi"}).want(404)
+	var list struct {
+		Items []struct {
+			Body   string `json:"body"`
+			Author struct {
+				Username string `json:"username"`
+			} `json:"author"`
+		} `json:"items"`
+	}
+	e.client().get(path + "/comments").want(200).json(&list)
+	if len(list.Items) != 2 || list.Items[0].Body != "who's there?" || list.Items[0].Author.Username != "dan" {
+		t.Fatalf("%+v", list)
+	}
+	if got := e.client().get(path).want(200).post().CommentCount; got != 2 {
+		t.Fatalf("comment_count %d", got)
+	}
+	a.do("DELETE", path+"/comments/"+c1["id"].(string), nil).want(403)
+	b.do("DELETE", path+"/comments/"+c1["id"].(string), nil).want(204)
+
+	r := b.do("PUT", path+"/reactions/laugh", nil).want(200).post()
+	b.do("PUT", path+"/reactions/laugh", nil).want(200)
+	r = b.do("PUT", path+"/reactions/fire", nil).want(200).post()
+	if r.Reactions["laugh"] != 1 || r.Reactions["fire"] != 1 || strings.Join(r.MyReactions, ",") != "fire,laugh" {
+		t.Fatalf("%+v", r)
+	}
+	b.do("PUT", path+"/reactions/poop", nil).want(400)
+	r = b.do("DELETE", path+"/reactions/fire", nil).want(200).post()
+	if _, ok := r.Reactions["fire"]; ok || r.Reactions["laugh"] != 1 {
+		t.Fatalf("%+v", r.Reactions)
+	}
+	// cleo heard about dan's comment and dan's first reaction, once.
+	if n := e.count(`SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE u.username = 'cleo' AND kind IN ('commented', 'reacted')`); n != 2 {
+		t.Fatalf("%d notifications", n)
+	}
+}
+
+func TestModeration_202_403(t *testing.T) {
+	e := newEnv(t)
+	e.startWorker()
+	mod := e.signup("mod")
+	if _, err := e.db.Exec(context.Background(), `UPDATE users SET is_admin = true WHERE username = 'mod'`); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.signup("eli"), e.signup("fay")
+	p := a.waitReady(a.newPost(jpegOf(100, 100, 3), "p.jpg", "caption", "edgy").want(201).post().ID)
+	path := "/api/v1/posts/" + p.ID
+	b.post(path+"/report", map[string]string{"reason": "offensive", "note": "not funny"}).want(202)
+	b.post(path+"/report", map[string]string{"reason": "spam"}).want(202) // updates, not twice
+	b.post(path+"/report", map[string]string{"reason": "boring"}).want(400)
+	b.get("/api/v1/admin/reports").want(403)
+	var reports struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Reason string `json:"reason"`
+		} `json:"items"`
+	}
+	mod.get("/api/v1/admin/reports").want(200).json(&reports)
+	if len(reports.Items) != 1 || reports.Items[0].Reason != "spam" {
+		t.Fatalf("%+v", reports)
+	}
+	b.post("/api/v1/admin/posts/"+p.ID+"/remove", map[string]string{"reason": "rule 3"}).want(403)
+	r := mod.post("/api/v1/admin/posts/"+p.ID+"/remove", map[string]string{"reason": "rule 3"}).want(200).post()
+	if r.Status != "removed" || r.Media != nil || r.Removed == nil || r.Removed.Reason != "rule 3" {
+		t.Fatalf("%+v", r)
+	}
+	e.eventually("a removed post's files are deleted", func() bool { return len(e.mediaFiles()) == 0 })
+	mod.get("/api/v1/admin/reports").want(200).json(&reports)
+	if len(reports.Items) != 0 {
+		t.Fatal("removing did not resolve the report")
+	}
+	a.post(path+"/comments", map[string]string{"body": "why?"}).want(409)
+
+	mod.do("PUT", "/api/v1/admin/users/fay/ban", map[string]any{"hours": 24, "reason": "spam"}).want(200)
+	if r := b.newPost(nil, "", "caption", "let me out").want(403); !strings.Contains(string(r.Body), "banned") {
+		t.Fatal(string(r.Body))
+	}
+	q := a.newPost(nil, "", "caption", "still here").want(201).post()
+	b.post("/api/v1/posts/"+q.ID+"/comments", map[string]string{"body": "hi"}).want(403)
+	mod.do("PUT", "/api/v1/admin/users/nobody/ban", map[string]any{"hours": 1}).want(404)
+	mod.do("PUT", "/api/v1/admin/users/fay/ban", map[string]any{"hours": 0}).want(400)
+	mod.do("DELETE", "/api/v1/admin/users/fay/ban", nil).want(204)
+	b.newPost(nil, "", "caption", "free").want(201)
+}
+
+func TestVideoPost_LocationStripped(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg is not installed (make test installs it)")
+	}
+	e := newEnv(t)
+	e.startWorker()
+	c := e.signup("gil")
+	src := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command(ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
+		"-pix_fmt", "yuv420p", "-movflags", "use_metadata_tags", "-metadata", "location=+48.8584+002.2945/", "-metadata", "title=SECRET-TITLE", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	data, _ := os.ReadFile(src)
+	if !bytes.Contains(data, []byte("+48.8584")) {
+		t.Fatal("the test video lacks its location")
+	}
+	p := c.waitReady(c.newPost(data, "clip.gif", "caption", "cat video").want(201).post().ID)
+	if p.Status != "ready" || p.Kind != "video" || p.Media == nil || p.Media.PosterURL == nil {
+		t.Fatalf("%+v", p)
+	}
+	r := e.client().get(p.Media.URL).want(200)
+	if bytes.Contains(r.Body, []byte("+48.8584")) || bytes.Contains(r.Body, []byte("SECRET-TITLE")) || bytes.Contains(r.Body, []byte("\xa9xyz")) {
+		t.Fatal("the served video still carries its metadata")
+	}
+	if r.Header.Get("Content-Type") != "video/mp4" {
+		t.Fatal(r.Header)
+	}
+}
+
+func TestLostProcessingTask_Requeued(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("hana")
+	p := c.newPost(jpegOf(120, 90, 5), "p.jpg").want(201).post()
+	// The task is lost (Redis flushed) before any worker ran it.
+	if err := e.rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.posts.Requeue(context.Background(), 0)
+	if err != nil || n < 1 {
+		t.Fatalf("requeued %d: %v", n, err)
+	}
+	e.startWorker()
+	if got := c.waitReady(p.ID); got.Status != "ready" {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -1,0 +1,354 @@
+// Package posts provides posts and what hangs off them: upload and media
+// processing, lists and feeds, comments, reactions and moderation.
+package posts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/media"
+	"github.com/jokster/jokster/notifications"
+)
+
+// Queue schedules the background work of posts; the worker package
+// implements it with asynq. Errors are not fatal: the work is recorded in
+// PostgreSQL and re-enqueued by the periodic job.
+type Queue interface {
+	EnqueueProcess(ctx context.Context, postID int64) error
+	EnqueueCollect(ctx context.Context, path string) error
+}
+
+// Settings are the posts policy knobs.
+type Settings struct {
+	MediaRoot  string
+	Limits     media.UploadLimits
+	Tools      media.Tools
+	MaxCaption int // characters
+	MaxComment int // characters
+}
+
+// Service implements posts.
+type Service struct {
+	db     *pgxpool.Pool
+	queue  Queue
+	notify *notifications.Service
+	set    Settings
+}
+
+// New returns a Service.
+func New(db *pgxpool.Pool, queue Queue, notify *notifications.Service, set Settings) *Service {
+	if set.MaxCaption == 0 {
+		set.MaxCaption = 500
+	}
+	if set.MaxComment == 0 {
+		set.MaxComment = 1000
+	}
+	return &Service{db: db, queue: queue, notify: notify, set: set}
+}
+
+// Settings returns the service's settings.
+func (s *Service) Settings() Settings { return s.set }
+
+var errNoPost = jokster.Errorf(jokster.ENOTFOUND, "no such post")
+
+// checkText trims s and checks it is valid, printable, at most max
+// characters; newlines are allowed.
+func checkText(s string, max int) (string, string) {
+	s = strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(s):
+		return s, "not valid UTF-8"
+	case utf8.RuneCountInString(s) > max:
+		return s, fmt.Sprintf("at most %d characters", max)
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }):
+		return s, "control characters are not allowed"
+	}
+	return s, ""
+}
+
+// CheckBan returns EFORBIDDEN if user is banned now.
+func (s *Service) CheckBan(ctx context.Context, user int64) error {
+	var until time.Time
+	err := s.db.QueryRow(ctx, `SELECT until FROM bans WHERE user_id = $1 AND until > now()`, user).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return jokster.Errorf(jokster.EFORBIDDEN, "you are banned from posting until %s", until.UTC().Format(time.RFC3339))
+}
+
+// IsAdmin reads the admin flag from the database (not the token, which
+// may be minutes old).
+func (s *Service) IsAdmin(ctx context.Context, user int64) (bool, error) {
+	var admin bool
+	err := s.db.QueryRow(ctx, `SELECT is_admin FROM users WHERE id = $1`, user).Scan(&admin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+	}
+	return admin, err
+}
+
+// Ingest stores an uploaded file (streamed, never held in memory whole)
+// after checking its type and limits.
+func (s *Service) Ingest(ctx context.Context, r io.Reader) (media.Upload, error) {
+	return media.Ingest(ctx, s.set.MediaRoot, r, s.set.Limits, s.set.Tools)
+}
+
+// Discard queues an ingested file that no post will use for collection.
+func (s *Service) Discard(ctx context.Context, u *media.Upload) {
+	if u == nil || u.Path == "" {
+		return
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO media_garbage (path) VALUES ($1) ON CONFLICT DO NOTHING`, u.Path); err != nil {
+		slog.Warn("posts: could not queue an unused upload for collection", "path", u.Path, "err", err)
+		return
+	}
+	if err := s.queue.EnqueueCollect(ctx, u.Path); err != nil {
+		slog.Warn("posts: enqueue collect", "path", u.Path, "err", err)
+	}
+}
+
+// CreateInput is a new post: a caption, tags and an optional ingested file.
+type CreateInput struct {
+	Caption string
+	Tags    []string
+	Upload  *media.Upload
+}
+
+// Create records a post. A post with a file starts `processing` and a task
+// makes its renditions; a caption-only post is `ready` at once. If Create
+// fails, the upload is discarded.
+func (s *Service) Create(ctx context.Context, author int64, in CreateInput) (jokster.Post, error) {
+	p, err := s.create(ctx, author, in)
+	if err != nil {
+		s.Discard(ctx, in.Upload)
+	}
+	return p, err
+}
+
+func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jokster.Post, error) {
+	if err := s.CheckBan(ctx, author); err != nil {
+		return jokster.Post{}, err
+	}
+	fields := map[string]string{}
+	caption, msg := checkText(in.Caption, s.set.MaxCaption)
+	if msg != "" {
+		fields["caption"] = msg
+	}
+	tags, msg := NormalizeTags(in.Tags)
+	if msg != "" {
+		fields["tags"] = msg
+	}
+	if in.Upload == nil && caption == "" {
+		fields["media"] = "send a file, a caption, or both"
+	}
+	if len(fields) > 0 {
+		return jokster.Post{}, jokster.Invalid(fields)
+	}
+	kind, status := jokster.KindText, jokster.PostReady
+	u := media.Upload{}
+	if in.Upload != nil {
+		u = *in.Upload
+		kind, status = u.Kind, jokster.PostProcessing
+	}
+	var id int64
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO posts (author_id, caption, kind, status, format, original, width, height, duration_ms, size_bytes)
+			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), nullif($8, 0), nullif($9, 0), nullif($10, 0)) RETURNING id`,
+			author, caption, kind, status, u.Format, u.Path, u.Width, u.Height, u.DurationMS, u.Size).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if u.Path != "" {
+			// The file is in use again if it was waiting for collection.
+			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, u.Path); err != nil {
+				return err
+			}
+		}
+		return setTags(ctx, tx, id, tags)
+	})
+	if err != nil {
+		return jokster.Post{}, err
+	}
+	if status == jokster.PostProcessing {
+		if err := s.queue.EnqueueProcess(ctx, id); err != nil {
+			slog.Warn("posts: enqueue processing failed; the re-enqueue job will retry", "post", id, "err", err)
+		}
+	}
+	slog.Info("post created", "post", id, "author", author, "kind", kind, "status", status)
+	return s.Get(ctx, id, author)
+}
+
+func setTags(ctx context.Context, tx pgx.Tx, id int64, tags []string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM post_tags WHERE post_id = $1`, id); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO post_tags (post_id, tag) SELECT $1, unnest($2::text[])`, id, tags)
+	return err
+}
+
+// selectPost reads posts as seen by viewer $1 (0: anonymous).
+const selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.photo, p.caption,
+	coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM post_tags t WHERE t.post_id = p.id), '{}'),
+	p.kind, p.status, p.failure, p.format, p.display, p.thumb, p.poster,
+	coalesce(p.width, 0), coalesce(p.height, 0), coalesce(p.duration_ms, 0), coalesce(p.duplicate_of, 0),
+	p.comment_count, p.reaction_counts,
+	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
+	p.created_at, p.updated_at, p.removed_at, p.removal_reason
+	FROM posts p JOIN users u ON u.id = p.author_id JOIN profiles pr ON pr.user_id = p.author_id `
+
+func mediaURL(rel string) string {
+	if rel == "" {
+		return ""
+	}
+	return "/media/" + rel
+}
+
+func scanPost(r pgx.Row) (jokster.Post, error) {
+	var p jokster.Post
+	var photo, display, thumb, poster string
+	err := r.Scan(&p.ID, &p.AuthorID, &p.Author, &p.AuthorName, &photo, &p.Caption, &p.Tags,
+		&p.Kind, &p.Status, &p.Failure, &p.Format, &display, &thumb, &poster,
+		&p.Width, &p.Height, &p.DurationMS, &p.DuplicateOf, &p.CommentCount, &p.Reactions, &p.MyReactions,
+		&p.CreatedAt, &p.UpdatedAt, &p.RemovedAt, &p.RemovalReason)
+	p.AuthorPhoto = mediaURL(photo)
+	p.MediaURL, p.ThumbURL, p.PosterURL = mediaURL(display), mediaURL(thumb), mediaURL(poster)
+	return p, err
+}
+
+// Get returns post id as seen by viewer. Posts still processing or failed
+// are visible only to their author and admins.
+func (s *Service) Get(ctx context.Context, id, viewer int64) (jokster.Post, error) {
+	p, err := scanPost(s.db.QueryRow(ctx, selectPost+`WHERE p.id = $2`, viewer, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, errNoPost
+	} else if err != nil {
+		return p, err
+	}
+	if p.Status == jokster.PostProcessing || p.Status == jokster.PostFailed {
+		if p.AuthorID != viewer {
+			if admin, _ := s.IsAdmin(ctx, viewer); viewer == 0 || !admin {
+				return jokster.Post{}, errNoPost
+			}
+		}
+	} else {
+		p.Failure = ""
+	}
+	return p, nil
+}
+
+// Update is a partial change of caption and tags.
+type Update struct {
+	Caption *string
+	Tags    []string // nil: unchanged
+}
+
+// Update changes a post's caption or tags; only its author may.
+func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokster.Post, error) {
+	fields := map[string]string{}
+	var caption *string
+	if in.Caption != nil {
+		c, msg := checkText(*in.Caption, s.set.MaxCaption)
+		if msg != "" {
+			fields["caption"] = msg
+		}
+		caption = &c
+	}
+	var tags []string
+	if in.Tags != nil {
+		var msg string
+		if tags, msg = NormalizeTags(in.Tags); msg != "" {
+			fields["tags"] = msg
+		}
+	}
+	if len(fields) > 0 {
+		return jokster.Post{}, jokster.Invalid(fields)
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var author int64
+		var status, kind, current string
+		err := tx.QueryRow(ctx, `SELECT author_id, status, kind, caption FROM posts WHERE id = $1 FOR UPDATE`, id).Scan(&author, &status, &kind, &current)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoPost
+		} else if err != nil {
+			return err
+		}
+		if author != user {
+			return jokster.Errorf(jokster.EFORBIDDEN, "only the author can edit a post")
+		}
+		if status == jokster.PostCulled || status == jokster.PostRemoved {
+			return jokster.Errorf(jokster.ECONFLICT, "a %s post cannot be edited", status)
+		}
+		if caption != nil && *caption == "" && kind == jokster.KindText {
+			return jokster.Invalid(map[string]string{"caption": "a text post needs its caption"})
+		}
+		if caption != nil {
+			if _, err := tx.Exec(ctx, `UPDATE posts SET caption = $2, updated_at = now() WHERE id = $1`, id, *caption); err != nil {
+				return err
+			}
+		}
+		if tags != nil {
+			if _, err := tx.Exec(ctx, `UPDATE posts SET updated_at = now() WHERE id = $1`, id); err != nil {
+				return err
+			}
+			return setTags(ctx, tx, id, tags)
+		}
+		return nil
+	})
+	if err != nil {
+		return jokster.Post{}, err
+	}
+	return s.Get(ctx, id, user)
+}
+
+// Delete deletes a post; its author or an admin may. Its files are queued
+// for collection by a trigger in the same transaction.
+func (s *Service) Delete(ctx context.Context, id, user int64) error {
+	var author int64
+	err := s.db.QueryRow(ctx, `SELECT author_id FROM posts WHERE id = $1`, id).Scan(&author)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNoPost
+	} else if err != nil {
+		return err
+	}
+	if author != user {
+		admin, err := s.IsAdmin(ctx, user)
+		if err != nil {
+			return err
+		}
+		if !admin {
+			return jokster.Errorf(jokster.EFORBIDDEN, "only the author or an admin can delete a post")
+		}
+	}
+	if _, err := s.db.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id); err != nil {
+		return err
+	}
+	slog.Info("post deleted", "post", id, "by", user)
+	s.collectSoon(ctx)
+	return nil
+}
+
+// collectSoon enqueues collection of queued garbage files (best effort;
+// the periodic job catches anything missed).
+func (s *Service) collectSoon(ctx context.Context) {
+	rows, err := s.db.Query(ctx, `SELECT path FROM media_garbage ORDER BY queued_at LIMIT 100`)
+	if err != nil {
+		return
+	}
+	paths, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, p := range paths {
+		_ = s.queue.EnqueueCollect(ctx, p)
+	}
+}

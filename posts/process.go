@@ -1,0 +1,176 @@
+package posts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/media"
+	"github.com/jokster/jokster/notifications"
+)
+
+// DuplicateDistance is the largest perceptual-hash distance at which two
+// pictures count as the same (64-bit hashes; see media.HashDistance).
+const DuplicateDistance = 8
+
+// Process makes the renditions of a processing post and marks it ready, or
+// failed when its file turns out to be unusable. It is idempotent: a post
+// that is no longer processing is left alone. Errors other than bad input
+// are returned so the task is retried.
+func (s *Service) Process(ctx context.Context, id int64) error {
+	var u media.Upload
+	var status string
+	var author int64
+	err := s.db.QueryRow(ctx, `SELECT status, author_id, kind, format, original, coalesce(width, 0), coalesce(height, 0), coalesce(duration_ms, 0), coalesce(size_bytes, 0)
+		FROM posts WHERE id = $1`, id).Scan(&status, &author, &u.Kind, &u.Format, &u.Path, &u.Width, &u.Height, &u.DurationMS, &u.Size)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && status != jokster.PostProcessing) {
+		return nil // deleted meanwhile, or done by an earlier run
+	} else if err != nil {
+		return err
+	}
+	res, err := media.Process(ctx, s.set.MediaRoot, u, s.set.Tools)
+	var je *jokster.Error
+	if errors.As(err, &je) {
+		return s.Fail(ctx, id, je.Message)
+	} else if err != nil {
+		return err
+	}
+	var notes []jokster.Notification
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `UPDATE posts SET status = 'ready', display = $2, thumb = $3, poster = $4,
+			width = nullif($5, 0), height = nullif($6, 0), duration_ms = nullif($7, 0), phash = $8, updated_at = now()
+			WHERE id = $1 AND status = 'processing'`,
+			id, res.Display, res.Thumb, res.Poster, res.Width, res.Height, res.DurationMS, int64(res.PHash))
+		if err != nil || t.RowsAffected() == 0 {
+			return err
+		}
+		for _, f := range []string{res.Display, res.Thumb, res.Poster} {
+			if f != "" {
+				if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, f); err != nil {
+					return err
+				}
+			}
+		}
+		if res.PHash == 0 {
+			return nil
+		}
+		// A repost: the oldest earlier post whose picture is within the
+		// distance. Its poster is told, and moderators get a report.
+		var orig, origAuthor int64
+		err = tx.QueryRow(ctx, `SELECT id, author_id FROM posts
+			WHERE id < $1 AND phash IS NOT NULL AND status IN ('ready', 'culled', 'removed')
+			AND bit_count((phash # $2)::bit(64)) <= $3 ORDER BY id LIMIT 1`, id, int64(res.PHash), DuplicateDistance).Scan(&orig, &origAuthor)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE posts SET duplicate_of = $2 WHERE id = $1`, id, orig); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO reports (post_id, reason, note) VALUES ($1, 'duplicate', $2)`,
+			id, "looks like a repost of post "+itoa(orig)); err != nil {
+			return err
+		}
+		n, err := notifications.Add(ctx, tx, author, jokster.NotifyDuplicate, 0, map[string]any{"post_id": itoa(id), "original_post_id": itoa(orig)})
+		notes = append(notes, n)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.notify.Announce(ctx, notes...)
+	slog.Info("post processed", "post", id, "kind", u.Kind, "width", res.Width, "height", res.Height)
+	return nil
+}
+
+// Fail marks a processing post failed with a reason its author can read.
+func (s *Service) Fail(ctx context.Context, id int64, reason string) error {
+	var note jokster.Notification
+	var done bool
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var author int64
+		err := tx.QueryRow(ctx, `UPDATE posts SET status = 'failed', failure = $2, updated_at = now()
+			WHERE id = $1 AND status = 'processing' RETURNING author_id`, id, reason).Scan(&author)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		done = true
+		note, err = notifications.Add(ctx, tx, author, jokster.NotifyFailed, 0, map[string]any{"post_id": itoa(id), "reason": reason})
+		return err
+	})
+	if err == nil && done {
+		slog.Info("post processing failed", "post", id, "reason", reason)
+		s.notify.Announce(ctx, note)
+	}
+	return err
+}
+
+// Requeue re-enqueues posts stuck in processing for longer than olderThan
+// (their task was lost) and garbage files waiting longer than olderThan. It
+// returns how many tasks it enqueued.
+func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 500`, olderThan.Seconds())
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if s.queue.EnqueueProcess(ctx, id) == nil {
+			n++
+		}
+	}
+	rows, err = s.db.Query(ctx, `SELECT path FROM media_garbage WHERE queued_at < now() - make_interval(secs => $1) ORDER BY queued_at LIMIT 500`, olderThan.Seconds())
+	if err != nil {
+		return n, err
+	}
+	paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return n, err
+	}
+	for _, p := range paths {
+		if s.queue.EnqueueCollect(ctx, p) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Collect deletes a queued file if nothing refers to it any more. An
+// advisory lock on the path serialises collectors of the same file.
+func (s *Service) Collect(ctx context.Context, path string) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path); err != nil {
+			return err
+		}
+		var queued, used bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM media_garbage WHERE path = $1),
+			EXISTS (SELECT 1 FROM posts WHERE $1 IN (original, display, thumb, poster))
+			OR EXISTS (SELECT 1 FROM profiles WHERE photo = $1)`, path).Scan(&queued, &used)
+		if err != nil || !queued {
+			return err
+		}
+		if !used {
+			if err := media.Remove(s.set.MediaRoot, path); err != nil {
+				return err
+			}
+			slog.Info("media file collected", "path", path)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, path)
+		return err
+	})
+}
+
+func itoa(n int64) string {
+	return formatInt(n)
+}
