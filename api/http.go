@@ -30,6 +30,7 @@ func bodyLimit(limit int, uploads ...string) fiber.Handler {
 		n := c.Request().Header.ContentLength()
 		switch {
 		case n > limit:
+			c.Context().SetConnectionClose() // the body was not read
 			return tooLarge
 		case n == -1: // chunked: read at most limit+1 bytes of the stream
 			if st := c.Context().RequestBodyStream(); st != nil {
@@ -38,6 +39,7 @@ func bodyLimit(limit int, uploads ...string) fiber.Handler {
 					return jokster.Errorf(jokster.EINVALID, "the request body could not be read: %v", err)
 				}
 				if len(b) > limit {
+					c.Context().SetConnectionClose()
 					return tooLarge
 				}
 				c.Request().SetBody(b)

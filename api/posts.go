@@ -129,6 +129,10 @@ type reportJSON struct {
 }
 
 func reportOut(r jokster.Report) reportJSON {
+	if r.ResolvedAt != nil {
+		t := r.ResolvedAt.UTC()
+		r.ResolvedAt = &t
+	}
 	return reportJSON{ID: strconv.FormatInt(r.ID, 10), PostID: strconv.FormatInt(r.PostID, 10), Reporter: optStr(r.Reporter),
 		Reason: r.Reason, Note: r.Note, CreatedAt: r.CreatedAt.UTC(), ResolvedAt: r.ResolvedAt, Resolution: r.Resolution}
 }
@@ -296,6 +300,7 @@ func (s *server) addComment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/posts/" + strconv.FormatInt(id, 10) + "/comments/" + strconv.FormatInt(cm.ID, 10))
 	return c.Status(fiber.StatusCreated).JSON(commentOut(cm))
 }
 
@@ -430,11 +435,11 @@ func (s *server) banUser(c *fiber.Ctx) error {
 	if in.Hours < 1 || in.Hours > 100*365*24 {
 		return jokster.Invalid(map[string]string{"hours": "a ban lasts from 1 hour to a century"})
 	}
-	until, err := s.Posts.Ban(c.UserContext(), viewer(c), c.Params("username"), time.Now().Add(time.Duration(in.Hours*float64(time.Hour))), in.Reason)
+	name, until, err := s.Posts.Ban(c.UserContext(), viewer(c), c.Params("username"), time.Now().Add(time.Duration(in.Hours*float64(time.Hour))), in.Reason)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"username": c.Params("username"), "until": until.UTC()})
+	return c.JSON(fiber.Map{"username": name, "until": until.UTC()})
 }
 
 func (s *server) unbanUser(c *fiber.Ctx) error {

@@ -88,7 +88,11 @@ func jpegOf(w, h int, seed uint8) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x*255/w) ^ seed, uint8(y * 255 / h), seed, 255})
+			// A coarse pattern of blocks decided by seed: a picture with
+			// structure, as perceptual hashing expects.
+			bx, by := x*6/w, y*6/h
+			v := uint8((bx*7+by*13+int(seed)*29)%5) * 60
+			img.Set(x, y, color.RGBA{v, 255 - v, uint8(bx * 40), 255})
 		}
 	}
 	var buf bytes.Buffer
@@ -201,7 +205,7 @@ func TestImagePost_ProcessedAndStripped(t *testing.T) {
 		t.Fatal("a processing post is visible to others")
 	}
 	p = c.waitReady(p.ID)
-	if p.Status != "ready" || p.Media == nil || p.Media.ThumbURL == nil || *p.Media.Width != 1600 || *p.Media.Height != 1200 {
+	if p.Status != "ready" || p.Media == nil || p.Media.ThumbURL == nil || *p.Media.Width != 1280 || *p.Media.Height != 960 {
 		t.Fatalf("%+v", p)
 	}
 	for _, u := range []string{p.Media.URL, *p.Media.ThumbURL} {

@@ -27,6 +27,16 @@ func parts(c *fiber.Ctx, max int64, fn func(p *multipart.Part) error) error {
 	}
 	lr := &io.LimitedReader{R: body, N: max + 1}
 	mr := multipart.NewReader(lr, params["boundary"])
+	err = eachPart(mr, lr, max, fn)
+	if err != nil {
+		// The rest of the body was not read: it must not be taken for the
+		// next request on this connection.
+		c.Context().SetConnectionClose()
+	}
+	return err
+}
+
+func eachPart(mr *multipart.Reader, lr *io.LimitedReader, max int64, fn func(p *multipart.Part) error) error {
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {

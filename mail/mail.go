@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -131,13 +133,17 @@ func (o *Outbox) Requeue(ctx context.Context, olderThan time.Duration) (int, err
 	return n, nil
 }
 
+var linkRE = regexp.MustCompile(`https?://\S+`)
+
 // LogSender writes each message to the log, so that on a machine with no
 // SMTP server a developer can still click the links in it.
 type LogSender struct{}
 
 // Send logs m.
 func (LogSender) Send(_ context.Context, from string, m Message) error {
-	slog.Info("mail (SMTP_URL not set, so it is logged instead of sent)", "from", from, "to", m.To, "subject", m.Subject, "body", m.Body)
+	// The links are logged on their own too, so they can be clicked.
+	slog.Info("mail (SMTP_URL not set, so it is logged instead of sent)", "from", from, "to", m.To, "subject", m.Subject,
+		"links", strings.Join(linkRE.FindAllString(m.Body, -1), " "), "body", m.Body)
 	return nil
 }
 

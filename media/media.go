@@ -223,5 +223,8 @@ func humanBytes(n int64) string {
 }
 
 func megapixels(n int64) string {
+	if n < 100_000 { // 0.01, not 0
+		return strconv.FormatFloat(float64(n)/1e6, 'g', 2, 64)
+	}
 	return strings.TrimSuffix(strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64), ".0")
 }

@@ -228,8 +228,7 @@ func processGIF(ctx context.Context, root string, file *os.File) (Result, error)
 	// The poster: the first frame on the screen, onto white.
 	first := image.NewRGBA(image.Rect(0, 0, w, h))
 	fillWhite(first)
-	f0 := g.Image[0]
-	draw.Draw(first, f0.Bounds(), f0, f0.Bounds().Min, draw.Over)
+	drawFrame(first, g.Image[0])
 
 	tw, th := fitSize(w, h, DisplaySize)
 	out := g
@@ -279,7 +278,7 @@ func scaleGIF(g *gif.GIF, tw, th int) *gif.GIF {
 			}
 			copy(saved.Pix, canvas.Pix)
 		}
-		draw.Draw(canvas, fr.Bounds(), fr, fr.Bounds().Min, draw.Over)
+		drawFrame(canvas, fr)
 		draw.BiLinear.Scale(scaled, scaled.Rect, canvas, canvas.Rect, draw.Src, nil)
 
 		key := paletteKey(fr.Palette)
@@ -306,6 +305,39 @@ func scaleGIF(g *gif.GIF, tw, th int) *gif.GIF {
 		}
 	}
 	return out
+}
+
+// drawFrame composites the GIF frame fr onto canvas: its transparent
+// pixels leave the canvas as it is. (draw.Draw has no fast path for a
+// paletted source drawn Over.)
+func drawFrame(canvas *image.RGBA, fr *image.Paletted) {
+	var lut [256][4]uint8
+	for i, c := range fr.Palette {
+		if i >= len(lut) {
+			break
+		}
+		r, g, b, a := c.RGBA() // premultiplied, as canvas
+		lut[i] = [4]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+	}
+	r := fr.Rect.Intersect(canvas.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		src := fr.Pix[fr.PixOffset(r.Min.X, y):][:r.Dx()]
+		dst := canvas.Pix[canvas.PixOffset(r.Min.X, y):][:4*r.Dx()]
+		for x, idx := range src {
+			c := lut[idx] // indices past the palette are transparent
+			d := dst[4*x : 4*x+4]
+			switch c[3] {
+			case 0:
+			case 255:
+				copy(d, c[:])
+			default:
+				k := 255 - uint32(c[3])
+				for j := range d {
+					d[j] = c[j] + uint8((uint32(d[j])*k+127)/255)
+				}
+			}
+		}
+	}
 }
 
 // paletteMapper maps colours to the nearest entry of a palette, through a

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"image"
-	"image/color"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -261,16 +260,33 @@ func wantSize(t testing.TB, m image.Image, w, h int, what string) {
 	}
 }
 
-// rings returns a w×h picture of concentric rings around an off-centre
-// point: something quite unlike photo().
-func rings(w, h int) *image.RGBA {
+// scene returns a w×h picture of soft coloured discs on a gradient, laid
+// out from seed: closer to a photograph's broad shapes than photo(), whose
+// fine texture no perceptual hash is meant to see.
+func scene(w, h int, seed uint64) *image.RGBA {
+	next := func() float64 {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return float64(seed>>11) / (1 << 53)
+	}
+	type blob struct{ x, y, r, cr, cg, cb float64 }
+	var blobs []blob
+	for i := 0; i < 14; i++ {
+		blobs = append(blobs, blob{next(), next(), 0.05 + 0.2*next(), next(), next(), next()})
+	}
 	m := image.NewRGBA(image.Rect(0, 0, w, h))
-	cx, cy := w/3, h/2
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			dx, dy := (x-cx)*64/w, (y-cy)*64/w
-			v := uint8(((dx*dx + dy*dy) / 8 % 2) * 255)
-			m.SetRGBA(x, y, color.RGBA{v, v / 2, 255 - v, 255})
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			r, g, b := 0.3+0.4*fy, 0.5-0.3*fx, 0.6
+			for _, bl := range blobs {
+				dx, dy := fx-bl.x, (fy-bl.y)*float64(h)/float64(w)
+				if d := dx*dx + dy*dy; d < bl.r*bl.r {
+					k := 1 - d/(bl.r*bl.r)
+					r, g, b = r*(1-k)+bl.cr*k, g*(1-k)+bl.cg*k, b*(1-k)+bl.cb*k
+				}
+			}
+			i := m.PixOffset(x, y)
+			m.Pix[i], m.Pix[i+1], m.Pix[i+2], m.Pix[i+3] = uint8(r*255), uint8(g*255), uint8(b*255), 255
 		}
 	}
 	return m

@@ -44,13 +44,31 @@ func transparentPNG(t testing.TB, w, h int) []byte {
 func animatedGIF(t testing.TB, w, h int) []byte {
 	return encodeGIF(t, &gif.GIF{
 		Image: []*image.Paletted{
-			paletted(quadrants(w, h, red, green, blue, yellow)),
-			paletted(quadrants(w, h, blue, blue, blue, blue)),
-			paletted(quadrants(w, h, yellow, yellow, red, red)),
+			quadrantsPaletted(w, h, red, green, blue, yellow),
+			quadrantsPaletted(w, h, blue, blue, blue, blue),
+			quadrantsPaletted(w, h, yellow, yellow, red, red),
 		},
 		Delay:     []int{10, 20, 30},
 		LoopCount: 0,
 	})
+}
+
+// quadrantsPaletted is quadrants() as a paletted image, made quickly.
+func quadrantsPaletted(w, h int, tl, tr, bl, br color.RGBA) *image.Paletted {
+	m := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{tl, tr, bl, br})
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := uint8(0)
+			if x >= w/2 {
+				i++
+			}
+			if y >= h/2 {
+				i += 2
+			}
+			m.Pix[y*m.Stride+x] = i
+		}
+	}
+	return m
 }
 
 func TestIngestAndProcessEveryType(t *testing.T) {

@@ -25,6 +25,9 @@ func (s *Service) Report(ctx context.Context, postID, user int64, reason, note s
 	if msg != "" {
 		return jokster.Invalid(map[string]string{"note": msg})
 	}
+	if err := s.CheckBan(ctx, user); err != nil {
+		return err
+	}
 	if _, err := s.Get(ctx, postID, user); err != nil {
 		return err
 	}
@@ -147,26 +150,26 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 
 // Ban stops username from posting, commenting, reacting and reporting
 // until the given time.
-func (s *Service) Ban(ctx context.Context, admin int64, username string, until time.Time, reason string) (time.Time, error) {
+func (s *Service) Ban(ctx context.Context, admin int64, username string, until time.Time, reason string) (string, time.Time, error) {
 	if err := s.requireAdmin(ctx, admin); err != nil {
-		return time.Time{}, err
+		return "", time.Time{}, err
 	}
 	if !until.After(time.Now()) || until.After(time.Now().AddDate(100, 0, 0)) {
-		return time.Time{}, jokster.Invalid(map[string]string{"hours": "a ban lasts from one hour to a century"})
+		return "", time.Time{}, jokster.Invalid(map[string]string{"hours": "a ban lasts from one hour to a century"})
 	}
 	reason, msg := checkText(reason, 500)
 	if msg != "" {
-		return time.Time{}, jokster.Invalid(map[string]string{"reason": msg})
+		return "", time.Time{}, jokster.Invalid(map[string]string{"reason": msg})
 	}
 	var uid int64
-	err := s.db.QueryRow(ctx, `SELECT id FROM users WHERE lower(username) = lower($1)`, username).Scan(&uid)
+	err := s.db.QueryRow(ctx, `SELECT id, username FROM users WHERE lower(username) = lower($1)`, username).Scan(&uid, &username)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, jokster.Errorf(jokster.ENOTFOUND, "no such user")
+		return "", time.Time{}, jokster.Errorf(jokster.ENOTFOUND, "no such user")
 	} else if err != nil {
-		return time.Time{}, err
+		return "", time.Time{}, err
 	}
 	if uid == admin {
-		return time.Time{}, jokster.Errorf(jokster.EINVALID, "you cannot ban yourself")
+		return "", time.Time{}, jokster.Errorf(jokster.EINVALID, "you cannot ban yourself")
 	}
 	err = s.db.QueryRow(ctx, `INSERT INTO bans (user_id, until, reason, banned_by) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (user_id) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason, banned_by = EXCLUDED.banned_by, created_at = now()
@@ -174,7 +177,7 @@ func (s *Service) Ban(ctx context.Context, admin int64, username string, until t
 	if err == nil {
 		slog.Info("user banned", "user", uid, "until", until, "admin", admin)
 	}
-	return until, err
+	return username, until, err
 }
 
 // Unban lifts a ban (none is a no-op).

@@ -17,8 +17,11 @@ import (
 type Periodic struct {
 	Spec string // cron spec or "@every 1m"
 	Task func() *asynq.Task
-	// Unique makes every scheduler that fires within this window enqueue
-	// the task once between them (several workers may run schedulers).
+	// Unique stops a second copy from being enqueued while one is still
+	// pending or running. It does not make a periodic task run once per
+	// period across several worker processes (their schedulers fire out of
+	// phase, and the lock ends when the task does), so periodic tasks must
+	// be idempotent; the housekeeping ones are.
 	Unique time.Duration
 }
 
