@@ -11,6 +11,7 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 GO ?= go
+FUZZTIME ?= 15s
 BIN := bin/jokster
 
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jokster?sslmode=disable
@@ -53,6 +54,9 @@ test:
 	$(MAKE) check
 	@echo "==> test: go test -race -count=1 -timeout 30m (all packages)"
 	$(LIST_PACKAGES); $(GO) test -race -count=1 -timeout 30m $$pkgs
+	@echo "==> test: fuzz the upload sniffer and validator briefly (FUZZTIME=$(FUZZTIME))"
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME)
 
 check:
 	@echo "==> check: gofmt -l (must print nothing)"

@@ -75,6 +75,7 @@ const (
 	NotifyDuplicate = "duplicate"
 	NotifyRemoved   = "removed"
 	NotifyFailed    = "processing_failed"
+	NotifyRated     = "rated"
 )
 
 // Post is one post as a reader sees it.
@@ -100,6 +101,11 @@ type Post struct {
 	CreatedAt, UpdatedAt          time.Time
 	RemovedAt                     *time.Time
 	RemovalReason                 string
+	// Ratings: the histogram counts 1- to 5-star ratings.
+	Histogram          [5]int64
+	ScoreTop, ScoreHot float64
+	MyRating           int            // 0: the viewer has not rated it
+	Ranks              map[string]int // board → 1-based rank, filled by the API
 }
 
 // Comment is a plain-text comment on a post.

@@ -22,6 +22,7 @@ import (
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
+	"github.com/jokster/jokster/ranking"
 )
 
 // Deps are what the handlers need; cmd/jokster wires them.
@@ -33,6 +34,7 @@ type Deps struct {
 	Profiles      *profiles.Service
 	Notifications *notifications.Service
 	Posts         *posts.Service
+	Ranking       *ranking.Service
 	// Web is the built browser app (index.html at its root), or nil.
 	Web fs.FS
 	// ReadyChecks are extra /readyz checks (name → check) added by other
@@ -138,6 +140,9 @@ func New(d Deps) *fiber.App {
 	v1.Put("/posts/:id/reactions/:kind", s.auth, s.rate("react"), s.react)
 	v1.Delete("/posts/:id/reactions/:kind", s.auth, s.rate("react"), s.unreact)
 	v1.Post("/posts/:id/report", s.auth, s.rate("report"), s.reportPost)
+	v1.Put("/posts/:id/rating", s.auth, s.rate("rate"), s.ratePost)
+	v1.Delete("/posts/:id/rating", s.auth, s.rate("rate"), s.unrate)
+	v1.Get("/leaderboards/:board", s.optionalAuth, s.leaderboard)
 
 	v1.Get("/admin/reports", s.auth, s.listReports)
 	v1.Post("/admin/reports/:reportId/resolve", s.auth, write, s.resolveReport)

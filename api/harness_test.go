@@ -33,6 +33,7 @@ import (
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
+	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/ratelimit"
 	"github.com/jokster/jokster/store"
 	"github.com/jokster/jokster/testkit"
@@ -52,6 +53,9 @@ type env struct {
 	posts *posts.Service
 	ropt  asynq.RedisConnOpt
 	out   *mail.Outbox
+	rank  *ranking.Service
+	heard *ranking.Memory
+	notes *notifications.Service
 }
 
 // fastHash keeps argon2id's shape with a test-friendly cost; production
@@ -110,21 +114,30 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	ps := posts.New(db, worker.NewQueue(qc), notify, posts.Settings{MediaRoot: cfg.MediaRoot, Tools: media.FindTools(),
 		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels, MaxGIFFrames: cfg.GIFMaxFrames,
 			MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds}})
-	app := api.New(api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps})
+	heard := &ranking.Memory{}
+	rank := ranking.New(db, rdb, prefix, heard)
+	ps.SetRanker(rank)
+	rank.Start()
+	rctx, stopRank := context.WithCancel(context.Background())
+	rankDone := make(chan struct{})
+	go func() { defer close(rankDone); rank.Run(rctx, 200*time.Millisecond) }()
+	t.Cleanup(func() { stopRank(); <-rankDone; rank.Stop() })
+	app := api.New(api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc, posts: ps, ropt: ropt, out: outbox}
+	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc, posts: ps, ropt: ropt, out: outbox,
+		rank: rank, heard: heard, notes: notify}
 }
 
 // startWorker runs a real asynq worker for this env (media processing,
 // collection, mail) until the test ends.
 func (e *env) startWorker() {
 	e.t.Helper()
-	h := &worker.Handlers{Outbox: e.out, Sender: mail.LogSender{}, Posts: e.posts, Log: func(string, ...any) {}}
+	h := &worker.Handlers{Outbox: e.out, Sender: mail.LogSender{}, Posts: e.posts, Ranking: e.rank, Notify: e.notes, Log: func(string, ...any) {}}
 	w, err := worker.New(e.ropt, 4, h.Mux(), nil)
 	if err != nil {
 		e.t.Fatal(err)

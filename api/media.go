@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -40,6 +41,11 @@ func (s *server) mediaRoutes(app *fiber.App) {
 type filesOnly struct{ root string }
 
 func (f filesOnly) Open(name string) (fs.File, error) {
+	// Originals keep their metadata (EXIF, GPS) and are never served; nor
+	// are temporary or hidden files.
+	if strings.HasPrefix(name, "originals/") || strings.HasPrefix(name, ".") || strings.Contains(name, "/.") {
+		return nil, fs.ErrNotExist
+	}
 	r, err := os.OpenRoot(f.root)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/posts"
+	"github.com/jokster/jokster/ranking"
 )
 
 type authorJSON struct {
@@ -58,6 +59,9 @@ type postJSON struct {
 	CreatedAt    time.Time      `json:"created_at"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 	Removed      *removedJSON   `json:"removed"`
+	Stats        statsJSON      `json:"stats"`
+	Ranks        map[string]int `json:"ranks"`
+	MyRating     *int           `json:"my_rating"`
 }
 
 func optStr(s string) *string {
@@ -80,6 +84,10 @@ func postOut(p jokster.Post) postJSON {
 		Caption: p.Caption, Tags: p.Tags, Kind: p.Kind, Status: p.Status, Failure: optStr(p.Failure),
 		CommentCount: p.CommentCount, Reactions: p.Reactions, MyReactions: p.MyReactions,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		Stats: statsOut(ranking.Histogram(p.Histogram), p.ScoreTop, p.ScoreHot), Ranks: p.Ranks, MyRating: optInt(p.MyRating),
+	}
+	if out.Ranks == nil {
+		out.Ranks = map[string]int{}
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}
@@ -205,11 +213,7 @@ func (s *server) getPost(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Posts.Get(c.UserContext(), id, viewer(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(postOut(p))
+	return s.sendPost(c, id)
 }
 
 func (s *server) updatePost(c *fiber.Ctx) error {
@@ -227,11 +231,10 @@ func (s *server) updatePost(c *fiber.Ctx) error {
 	if in.Tags == nil && jsonHasKey(c.Body(), "tags") {
 		in.Tags = []string{}
 	}
-	p, err := s.Posts.Update(c.UserContext(), id, viewer(c), posts.Update{Caption: in.Caption, Tags: in.Tags})
-	if err != nil {
+	if _, err := s.Posts.Update(c.UserContext(), id, viewer(c), posts.Update{Caption: in.Caption, Tags: in.Tags}); err != nil {
 		return err
 	}
-	return c.JSON(postOut(p))
+	return s.sendPost(c, id)
 }
 
 func (s *server) deletePost(c *fiber.Ctx) error {
@@ -251,13 +254,6 @@ func (s *server) listPosts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	switch c.Query("sort", "new") {
-	case "new":
-	case "hot", "top":
-		return jokster.Invalid(map[string]string{"sort": "hot and top arrive with the ranking; use new"})
-	default:
-		return jokster.Invalid(map[string]string{"sort": "one of new, hot, top"})
-	}
 	q := posts.ListQuery{Author: c.Query("author"), Cursor: cursor, Limit: limit, Viewer: viewer(c)}
 	if t := c.Query("tag"); t != "" {
 		tag, ok := posts.NormalizeTag(t)
@@ -266,10 +262,21 @@ func (s *server) listPosts(c *fiber.Ctx) error {
 		}
 		q.Tag = tag
 	}
+	switch sort := c.Query("sort", "new"); sort {
+	case "new":
+	case "hot", "top":
+		if q.Author != "" {
+			return jokster.Invalid(map[string]string{"author": "author lists are sorted by new only"})
+		}
+		return s.rankedPosts(c, sort, q.Tag, cursor, limit)
+	default:
+		return jokster.Invalid(map[string]string{"sort": "one of new, hot, top"})
+	}
 	pg, err := s.Posts.List(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
+	s.pageRanks(c, pg.Items)
 	return c.JSON(listOf(pg, postOut))
 }
 
@@ -282,6 +289,7 @@ func (s *server) feed(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.pageRanks(c, pg.Items)
 	return c.JSON(listOf(pg, postOut))
 }
 
@@ -340,11 +348,10 @@ func (s *server) react(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Posts.React(c.UserContext(), id, viewer(c), c.Params("kind"))
-	if err != nil {
+	if _, err := s.Posts.React(c.UserContext(), id, viewer(c), c.Params("kind")); err != nil {
 		return err
 	}
-	return c.JSON(postOut(p))
+	return s.sendPost(c, id)
 }
 
 func (s *server) unreact(c *fiber.Ctx) error {
@@ -352,11 +359,10 @@ func (s *server) unreact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Posts.Unreact(c.UserContext(), id, viewer(c), c.Params("kind"))
-	if err != nil {
+	if _, err := s.Posts.Unreact(c.UserContext(), id, viewer(c), c.Params("kind")); err != nil {
 		return err
 	}
-	return c.JSON(postOut(p))
+	return s.sendPost(c, id)
 }
 
 func (s *server) reportPost(c *fiber.Ctx) error {

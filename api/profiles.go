@@ -18,12 +18,44 @@ func (s *server) listProfiles(c *fiber.Ctx) error {
 	return c.JSON(listOf(p, profileOut))
 }
 
+type authorStatsJSON struct {
+	Posts          int64 `json:"posts"`
+	LaughsReceived int64 `json:"laughs_received"`
+	BestRank       *int  `json:"best_rank"`
+}
+
+type profileWithStats struct {
+	profileJSON
+	Stats authorStatsJSON `json:"stats"`
+}
+
+// authorStats are a profile's numbers: posts up, laughs received, and the
+// best rank any of their posts holds on the all-time top board.
+func (s *server) authorStats(c *fiber.Ctx, user int64) (authorStatsJSON, error) {
+	if s.Posts == nil {
+		return authorStatsJSON{}, nil
+	}
+	st, err := s.Posts.StatsOf(c.UserContext(), user)
+	if err != nil {
+		return authorStatsJSON{}, err
+	}
+	out := authorStatsJSON{Posts: st.Posts, LaughsReceived: st.Laughs}
+	if s.Ranking != nil {
+		out.BestRank = optInt(s.Ranking.BestRank(c.UserContext(), st.Ready))
+	}
+	return out, nil
+}
+
 func (s *server) getProfile(c *fiber.Ctx) error {
 	p, err := s.Profiles.Get(c.UserContext(), c.Params("username"), viewer(c))
 	if err != nil {
 		return err
 	}
-	return c.JSON(profileOut(p))
+	st, err := s.authorStats(c, p.UserID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(profileWithStats{profileJSON: profileOut(p), Stats: st})
 }
 
 func (s *server) follow(c *fiber.Ctx) error {

@@ -1,7 +1,15 @@
-// Package media validates and stores user images. It is meant to grow into
-// the full upload pipeline for posts; for now it turns an uploaded profile
-// photo into a small square JPEG (ProcessPhoto) and keeps files in a
-// content-addressed tree on disk (Store, Remove).
+// Package media validates, stores and processes user media.
+//
+// Posts: Ingest streams an upload into the media root under a
+// content-addressed name ("originals/<sha256>.<ext>") after checking it
+// from its headers (type by content, bytes, pixels, GIF frames, video
+// length); Process then makes the renditions a post shows (display,
+// thumbnail, poster; see Result) and a perceptual hash. Videos need ffmpeg
+// and ffprobe (Tools). Originals keep the metadata they were uploaded with
+// (EXIF, GPS): serve only the renditions.
+//
+// Profile photos: ProcessPhoto turns an uploaded photo into a small square
+// JPEG, and Store and Remove keep files in the same content-addressed tree.
 //
 // Every decision about an upload is made from its bytes (see Sniff), never
 // from the file name or the content type the client sent. Bad input is

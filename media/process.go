@@ -188,7 +188,10 @@ func processImage(ctx context.Context, root string, file *os.File, format string
 	if err != nil {
 		return Result{}, err
 	}
-	if res.Thumb, err = storeJPEG(root, ThumbsDir, squareThumbnail(img, orientation, ThumbSize)); err != nil {
+	// The thumbnail comes from the display rendition (already turned, and at
+	// least as large as the thumbnail in one side): scaling the original
+	// again would cost as much as the display did.
+	if res.Thumb, err = storeJPEG(root, ThumbsDir, squareThumbnail(display, 1, ThumbSize)); err != nil {
 		return Result{}, err
 	}
 	hashed := image.Image(display)
@@ -256,30 +259,35 @@ func processGIF(ctx context.Context, root string, file *os.File) (Result, error)
 	return res, nil
 }
 
-// scaleGIF returns the animation g scaled to tw×th: every frame is
-// composited onto the screen (honouring disposal), scaled, and mapped back
-// to its own palette; each output frame covers the whole screen and is
-// cleared before the next one.
+// scaleGIF returns the animation g scaled to tw×th. Each frame is scaled
+// on its own, to its own rectangle scaled, with its own palette, delay and
+// disposal: frames that cover part of the screen, local palettes and
+// transparency keep working as in the original. Scaled pixels are mapped
+// back to the frame's palette (the transparent entry for pixels less than
+// half opaque).
 func scaleGIF(g *gif.GIF, tw, th int) *gif.GIF {
 	w, h := g.Config.Width, g.Config.Height
-	canvas := image.NewRGBA(image.Rect(0, 0, w, h))
-	var saved *image.RGBA
-	scaled := image.NewRGBA(image.Rect(0, 0, tw, th))
-	out := &gif.GIF{LoopCount: g.LoopCount, Config: image.Config{Width: tw, Height: th}}
+	out := &gif.GIF{
+		LoopCount:       g.LoopCount,
+		BackgroundIndex: g.BackgroundIndex,
+		Config:          image.Config{ColorModel: g.Config.ColorModel, Width: tw, Height: th},
+	}
 	mappers := map[string]*paletteMapper{}
 	for i, fr := range g.Image {
-		disposal := byte(0)
-		if i < len(g.Disposal) {
-			disposal = g.Disposal[i]
+		r := fr.Rect
+		dr := image.Rect(r.Min.X*tw/w, r.Min.Y*th/h, (r.Max.X*tw+w-1)/w, (r.Max.Y*th+h-1)/h)
+		if dr.Dx() == 0 {
+			dr.Max.X = min(dr.Min.X+1, tw)
+			dr.Min.X = dr.Max.X - 1
 		}
-		if disposal == gif.DisposalPrevious {
-			if saved == nil {
-				saved = image.NewRGBA(canvas.Rect)
-			}
-			copy(saved.Pix, canvas.Pix)
+		if dr.Dy() == 0 {
+			dr.Max.Y = min(dr.Min.Y+1, th)
+			dr.Min.Y = dr.Max.Y - 1
 		}
-		drawFrame(canvas, fr)
-		draw.BiLinear.Scale(scaled, scaled.Rect, canvas, canvas.Rect, draw.Src, nil)
+		src := image.NewRGBA(r)
+		drawFrame(src, fr)
+		scaled := image.NewRGBA(dr)
+		draw.BiLinear.Scale(scaled, dr, src, r, draw.Src, nil)
 
 		key := paletteKey(fr.Palette)
 		pm := mappers[key]
@@ -287,24 +295,20 @@ func scaleGIF(g *gif.GIF, tw, th int) *gif.GIF {
 			pm = newPaletteMapper(fr.Palette)
 			mappers[key] = pm
 		}
-		outFrame := image.NewPaletted(scaled.Rect, fr.Palette)
-		pm.mapImage(outFrame, scaled)
-		out.Image = append(out.Image, outFrame)
-		delay := 0
-		if i < len(g.Delay) {
-			delay = g.Delay[i]
-		}
-		out.Delay = append(out.Delay, delay)
-		out.Disposal = append(out.Disposal, gif.DisposalBackground)
-
-		switch disposal {
-		case gif.DisposalBackground:
-			draw.Draw(canvas, fr.Bounds(), image.Transparent, image.Point{}, draw.Src)
-		case gif.DisposalPrevious:
-			copy(canvas.Pix, saved.Pix)
-		}
+		of := image.NewPaletted(dr, fr.Palette)
+		pm.mapImage(of, scaled)
+		out.Image = append(out.Image, of)
+		out.Delay = append(out.Delay, valueAt(g.Delay, i))
+		out.Disposal = append(out.Disposal, byte(valueAt(g.Disposal, i)))
 	}
 	return out
+}
+
+func valueAt[T int | byte](s []T, i int) int {
+	if i < len(s) {
+		return int(s[i])
+	}
+	return 0
 }
 
 // drawFrame composites the GIF frame fr onto canvas: its transparent

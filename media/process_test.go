@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"os"
@@ -43,6 +44,7 @@ func readRel(t testing.TB, root, rel string) []byte {
 }
 
 func TestProcessStripsGPSAndAppliesOrientation(t *testing.T) {
+	t.Parallel()
 	// Stored 300×200, quadrants R G / B Y, to be turned 90° clockwise
 	// (orientation 6): displayed 200×300 with B R / Y G.
 	src := encodeJPEG(t, quadrants(300, 200, red, green, blue, yellow))
@@ -81,8 +83,9 @@ func TestProcessStripsGPSAndAppliesOrientation(t *testing.T) {
 }
 
 func TestProcessOrientationWhenScaling(t *testing.T) {
-	// 3000×1500 with orientation 8: displayed 1500×3000, shown at 640×1280.
-	src := encodeJPEG(t, quadrants(3000, 1500, red, green, blue, yellow))
+	t.Parallel()
+	// 1600×800 with orientation 8: displayed 800×1600, shown at 640×1280.
+	src := encodeJPEG(t, quadrants(1600, 800, red, green, blue, yellow))
 	root := t.TempDir()
 	_, res := ingestProcess(t, root, withOrientation(src, 8), Tools{})
 	m := decodeFile(t, root, res.Display, "jpeg")
@@ -98,7 +101,8 @@ func squareOf(m image.Image) image.Image {
 }
 
 func TestProcessGIFDropsExtensions(t *testing.T) {
-	for _, size := range []struct{ w, h int }{{60, 40}, {1400, 700}} { // kept, and scaled
+	t.Parallel()
+	for _, size := range []struct{ w, h int }{{60, 40}, {1300, 500}} { // kept, and scaled
 		data := gifWithExtensions(t, animatedGIF(t, size.w, size.h), "secret-comment")
 		if _, err := gif.DecodeAll(bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
@@ -125,27 +129,44 @@ func TestProcessGIFDropsExtensions(t *testing.T) {
 }
 
 func TestProcessScaledGIFCompositesFrames(t *testing.T) {
-	// A 1600×1600 screen: frame 1 fills it red; frame 2 paints only the
-	// bottom right quadrant blue. The scaled frame 2 must still show red
-	// elsewhere (frames are composited before scaling).
-	full := quadrantsPaletted(1600, 1600, red, red, red, red)
-	part := quadrantsPaletted(800, 800, blue, blue, blue, blue)
-	part.Rect = image.Rect(800, 800, 1600, 1600)
-	data := encodeGIF(t, &gif.GIF{Image: []*image.Paletted{full, part}, Delay: []int{5, 5},
-		Config: image.Config{Width: 1600, Height: 1600}})
+	t.Parallel()
+	// A 1400×1400 screen: frame 1 fills it red; frame 2, with a palette of
+	// its own, paints only the bottom right quadrant blue. Scaled, frame 2
+	// still covers just that quadrant, so red stays elsewhere.
+	full := quadrantsPaletted(1400, 1400, red, red, red, red)
+	part := quadrantsPaletted(700, 700, blue, blue, blue, blue)
+	part.Rect = image.Rect(700, 700, 1400, 1400)
+	// Frame 3 covers the screen: see-through on the left, green on the right.
+	holed := quadrantsPaletted(1400, 1400, color.RGBA{}, green, color.RGBA{}, green)
+	holed.Palette = color.Palette{color.RGBA{}, green}
+	for i, v := range holed.Pix {
+		holed.Pix[i] = v & 1
+	}
+	data := encodeGIF(t, &gif.GIF{Image: []*image.Paletted{full, part, holed}, Delay: []int{5, 5, 5},
+		Config: image.Config{Width: 1400, Height: 1400}})
 	root := t.TempDir()
 	_, res := ingestProcess(t, root, data, Tools{})
 	g, err := gif.DecodeAll(bytes.NewReader(readRel(t, root, res.Display)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Config.Width != 1280 || len(g.Image) != 2 {
+	if g.Config.Width != 1280 || len(g.Image) != 3 {
 		t.Fatalf("display GIF %dx%d, %d frames", g.Config.Width, g.Config.Height, len(g.Image))
 	}
-	wantQuadrants(t, squareOf(g.Image[1]), red, red, red, blue, "composited frame 2")
+	if g.Image[1].Rect != image.Rect(640, 640, 1280, 1280) {
+		t.Errorf("frame 2 covers %v, want the bottom right quarter", g.Image[1].Rect)
+	}
+	canvas := image.NewRGBA(image.Rect(0, 0, 1280, 1280))
+	drawFrame(canvas, g.Image[0])
+	wantQuadrants(t, squareOf(canvas), red, red, red, red, "frame 1")
+	drawFrame(canvas, g.Image[1])
+	wantQuadrants(t, squareOf(canvas), red, red, red, blue, "frames 1 and 2")
+	drawFrame(canvas, g.Image[2])
+	wantQuadrants(t, squareOf(canvas), red, green, red, green, "frames 1 to 3")
 }
 
 func TestPerceptualHash(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	pic := scene(640, 480, 1)
 	_, a := ingestProcess(t, root, encodeJPEG(t, pic), Tools{})
@@ -239,6 +260,7 @@ func removeSegments(j []byte, m byte) []byte {
 }
 
 func TestVideoStripsLocation(t *testing.T) {
+	t.Parallel()
 	tools := videoTools(t)
 	const loc = "+48.8584+002.2945/"
 	mp4 := testVideo(t, tools, "mp4", 1, "-metadata", "location="+loc, "-metadata:s:v", "location="+loc,
@@ -289,6 +311,7 @@ func ffprobeTags(t testing.TB, tools Tools, data []byte) string {
 }
 
 func TestVideoRefusals(t *testing.T) {
+	t.Parallel()
 	tools := videoTools(t)
 	mp4 := testVideo(t, tools, "mp4", 3)
 	mpeg4 := ffmpegFile(t, tools, "m.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=5:duration=1", "-c:v", "mpeg4")
@@ -330,6 +353,7 @@ func TestVideoRefusals(t *testing.T) {
 }
 
 func TestVideoToolTimeout(t *testing.T) {
+	t.Parallel()
 	tools := videoTools(t)
 	data := testVideo(t, tools, "mp4", 1)
 	root := t.TempDir()
@@ -357,6 +381,7 @@ func TestVideoToolTimeout(t *testing.T) {
 }
 
 func TestVideoRotationAndPoster(t *testing.T) {
+	t.Parallel()
 	tools := videoTools(t)
 	// A 160×120 video to be shown turned by 90°: the poster and Result are
 	// 120×160, the display keeps the rotation.

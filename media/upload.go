@@ -170,10 +170,7 @@ func Ingest(ctx context.Context, root string, r io.Reader, lim UploadLimits, too
 
 	u := Upload{Kind: f.kind, Format: format, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
 	if f.kind == KindVideo {
-		// ffprobe reads the file by name; sync it so it sees every byte.
-		if err := file.Sync(); err != nil {
-			return Upload{}, fmt.Errorf("media: %w", err)
-		}
+		// ffprobe reads the file by name (os.File does not buffer).
 		info, err := inspectVideo(ctx, tools, filepath.Join(root, tmp), format, lim)
 		if err != nil {
 			return Upload{}, err

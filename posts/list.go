@@ -96,3 +96,53 @@ func page(rows pgx.Rows, err error, limit int) (jokster.Page[jokster.Post], erro
 	}
 	return pg, nil
 }
+
+// GetMany returns the posts with the given ids that viewer may see, in the
+// order given (boards hand out ids; this fills them in).
+func (s *Service) GetMany(ctx context.Context, ids []int64, viewer int64) ([]jokster.Post, error) {
+	rows, err := s.db.Query(ctx, selectPost+`WHERE p.id = ANY($2) AND p.status IN ('ready', 'culled', 'removed')`, viewer, ids)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (jokster.Post, error) { return scanPost(r) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]jokster.Post, len(list))
+	for _, p := range list {
+		p.Failure = ""
+		byID[p.ID] = p
+	}
+	out := make([]jokster.Post, 0, len(ids))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// AuthorStats are a creator's numbers for their profile.
+type AuthorStats struct {
+	Posts  int64   // posts that are up (ready)
+	Laughs int64   // laughs received on ready and culled posts
+	Ready  []int64 // ids of their ready posts, best-scored first (at most 200)
+}
+
+// StatsOf returns user's author statistics.
+func (s *Service) StatsOf(ctx context.Context, user int64) (AuthorStats, error) {
+	var st AuthorStats
+	err := s.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'ready'),
+		coalesce(sum(h1 + 2*h2 + 3*h3 + 4*h4 + 5*h5) FILTER (WHERE status IN ('ready', 'culled')), 0)::bigint
+		FROM posts WHERE author_id = $1`, user).Scan(&st.Posts, &st.Laughs)
+	if err != nil {
+		return st, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE author_id = $1 AND status = 'ready'
+		ORDER BY score_top DESC NULLS LAST, id DESC LIMIT 200`, user)
+	if err != nil {
+		return st, err
+	}
+	st.Ready, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	return st, err
+}

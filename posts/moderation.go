@@ -141,6 +141,7 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 		return jokster.Post{}, err
 	}
 	if note.ID != 0 {
+		s.rank.PostChanged(ctx, postID)
 		s.notify.Announce(ctx, note)
 		slog.Info("post removed by a moderator", "post", postID, "admin", admin)
 	}

@@ -29,6 +29,16 @@ type Queue interface {
 	EnqueueCollect(ctx context.Context, path string) error
 }
 
+// Ranker keeps the boards; it is told after every commit that may move a
+// post on or off them. The ranking package implements it.
+type Ranker interface {
+	PostChanged(ctx context.Context, id int64)
+}
+
+type noRanker struct{}
+
+func (noRanker) PostChanged(context.Context, int64) {}
+
 // Settings are the posts policy knobs.
 type Settings struct {
 	MediaRoot  string
@@ -44,7 +54,11 @@ type Service struct {
 	queue  Queue
 	notify *notifications.Service
 	set    Settings
+	rank   Ranker
 }
+
+// SetRanker connects the boards (set once at start-up).
+func (s *Service) SetRanker(r Ranker) { s.rank = r }
 
 // New returns a Service.
 func New(db *pgxpool.Pool, queue Queue, notify *notifications.Service, set Settings) *Service {
@@ -54,7 +68,7 @@ func New(db *pgxpool.Pool, queue Queue, notify *notifications.Service, set Setti
 	if set.MaxComment == 0 {
 		set.MaxComment = 1000
 	}
-	return &Service{db: db, queue: queue, notify: notify, set: set}
+	return &Service{db: db, queue: queue, notify: notify, set: set, rank: noRanker{}}
 }
 
 // Settings returns the service's settings.
@@ -186,6 +200,8 @@ func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jok
 		if err := s.queue.EnqueueProcess(ctx, id); err != nil {
 			slog.Warn("posts: enqueue processing failed; the re-enqueue job will retry", "post", id, "err", err)
 		}
+	} else {
+		s.rank.PostChanged(ctx, id)
 	}
 	slog.Info("post created", "post", id, "author", author, "kind", kind, "status", status)
 	return s.Get(ctx, id, author)
@@ -206,7 +222,9 @@ const selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.ph
 	coalesce(p.width, 0), coalesce(p.height, 0), coalesce(p.duration_ms, 0), coalesce(p.duplicate_of, 0),
 	p.comment_count, p.reaction_counts,
 	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
-	p.created_at, p.updated_at, p.removed_at, p.removal_reason
+	p.created_at, p.updated_at, p.removed_at, p.removal_reason,
+	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0),
+	coalesce((SELECT stars FROM ratings r WHERE r.post_id = p.id AND r.user_id = $1), 0)
 	FROM posts p JOIN users u ON u.id = p.author_id JOIN profiles pr ON pr.user_id = p.author_id `
 
 func mediaURL(rel string) string {
@@ -222,7 +240,8 @@ func scanPost(r pgx.Row) (jokster.Post, error) {
 	err := r.Scan(&p.ID, &p.AuthorID, &p.Author, &p.AuthorName, &photo, &p.Caption, &p.Tags,
 		&p.Kind, &p.Status, &p.Failure, &p.Format, &display, &thumb, &poster,
 		&p.Width, &p.Height, &p.DurationMS, &p.DuplicateOf, &p.CommentCount, &p.Reactions, &p.MyReactions,
-		&p.CreatedAt, &p.UpdatedAt, &p.RemovedAt, &p.RemovalReason)
+		&p.CreatedAt, &p.UpdatedAt, &p.RemovedAt, &p.RemovalReason,
+		&p.Histogram[0], &p.Histogram[1], &p.Histogram[2], &p.Histogram[3], &p.Histogram[4], &p.ScoreTop, &p.ScoreHot, &p.MyRating)
 	p.AuthorPhoto = mediaURL(photo)
 	p.MediaURL, p.ThumbURL, p.PosterURL = mediaURL(display), mediaURL(thumb), mediaURL(poster)
 	return p, err
@@ -310,6 +329,9 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 	if err != nil {
 		return jokster.Post{}, err
 	}
+	if tags != nil {
+		s.rank.PostChanged(ctx, id)
+	}
 	return s.Get(ctx, id, user)
 }
 
@@ -336,6 +358,7 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 		return err
 	}
 	slog.Info("post deleted", "post", id, "by", user)
+	s.rank.PostChanged(ctx, id)
 	s.collectSoon(ctx)
 	return nil
 }

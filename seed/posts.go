@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"math"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster/posts"
+	"github.com/jokster/jokster/ranking"
 )
 
 type demoPost struct {
@@ -109,5 +111,33 @@ func seedPosts(ctx context.Context, db *pgxpool.Pool, ps *posts.Service) error {
 		}
 	}
 	slog.Info("seed: demo posts created", "count", len(demoPosts))
+	return nil
+}
+
+// seedRatings has every demo user rate every other user's demo post, with
+// stars that differ by post so the boards have an order to show.
+func seedRatings(ctx context.Context, db *pgxpool.Pool, rank *ranking.Service) error {
+	rows, err := db.Query(ctx, `SELECT u.id, p.id FROM users u CROSS JOIN posts p
+		WHERE u.username IN ('alice', 'bob', 'carol', 'dave', 'erin') AND p.author_id <> u.id AND p.status = 'ready'
+		AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.post_id = p.id AND r.user_id = u.id) ORDER BY p.id, u.id`)
+	if err != nil {
+		return err
+	}
+	type pair struct{ user, post int64 }
+	pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pair, error) {
+		var p pair
+		err := r.Scan(&p.user, &p.post)
+		return p, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		stars := int((p.post*7+p.user*3)%5) + 1
+		if _, err := rank.Rate(ctx, p.post, p.user, stars); err != nil {
+			return err
+		}
+	}
+	slog.Info("seed: demo ratings", "count", len(pairs))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
+	"github.com/jokster/jokster/ranking"
 )
 
 // Password is every demo user's password (printed by `jokster seed`).
@@ -32,7 +33,7 @@ var demoUsers = []demoUser{
 
 // Run creates the demo users (alice is an admin, verified like all of
 // them) with profiles, a few follows, and demo posts.
-func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *profiles.Service, ps *posts.Service) error {
+func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *profiles.Service, ps *posts.Service, rank *ranking.Service) error {
 	for i, d := range demoUsers {
 		u, err := acc.Register(ctx, accounts.RegisterInput{Username: d.username, Email: d.username + "@example.com", Password: Password})
 		switch {
@@ -62,5 +63,8 @@ func Run(ctx context.Context, db *pgxpool.Pool, acc *accounts.Service, prof *pro
 		}
 	}
 	slog.Info("seed: demo users ready", "users", len(demoUsers), "password", Password)
-	return seedPosts(ctx, db, ps)
+	if err := seedPosts(ctx, db, ps); err != nil {
+		return err
+	}
+	return seedRatings(ctx, db, rank)
 }

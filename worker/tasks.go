@@ -13,7 +13,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/jokster/jokster/mail"
+	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
+	"github.com/jokster/jokster/ranking"
 )
 
 // Task types.
@@ -68,6 +70,10 @@ type Handlers struct {
 	// Posts processes uploads and collects unused files; nil in a worker
 	// that only sends mail (tests).
 	Posts *posts.Service
+	// Ranking and Notify send the batched rating notifications; nil
+	// disables them.
+	Ranking *ranking.Service
+	Notify  *notifications.Service
 	// Purgers delete expired data; each returns how many rows went.
 	Purgers map[string]func(context.Context) (int64, error)
 	Log     func(msg string, args ...any)
@@ -124,6 +130,9 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSendMail, h.HandleSendMail)
 	mux.HandleFunc(TypeRequeueLost, h.HandleRequeueLost)
 	mux.HandleFunc(TypePurge, h.HandlePurge)
+	if h.Ranking != nil && h.Notify != nil {
+		mux.HandleFunc(TypeNotifyRatings, h.HandleNotifyRatings)
+	}
 	if h.Posts != nil {
 		mux.HandleFunc(TypeProcessMedia, h.HandleProcessMedia)
 		mux.HandleFunc(TypeCollectMedia, h.HandleCollectMedia)

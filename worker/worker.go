@@ -30,6 +30,7 @@ func DefaultPeriodic() []Periodic {
 	return []Periodic{
 		{Spec: "@every 1m", Task: func() *asynq.Task { return asynq.NewTask(TypeRequeueLost, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Second},
 		{Spec: "@every 1h", Task: func() *asynq.Task { return asynq.NewTask(TypePurge, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Minute},
+		{Spec: "@every 1m", Task: NewNotifyRatingsTask, Unique: 50 * time.Second},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
+	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/ratelimit"
 	"github.com/jokster/jokster/seed"
 	"github.com/jokster/jokster/store"
@@ -43,6 +44,7 @@ type deps struct {
 	profiles *profiles.Service
 	notify   *notifications.Service
 	posts    *posts.Service
+	ranking  *ranking.Service
 }
 
 func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error) {
@@ -97,6 +99,8 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels,
 			MaxGIFFrames: cfg.GIFMaxFrames, MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds},
 	})
+	d.ranking = ranking.New(d.db, d.rdb, cfg.RedisPrefix, nil)
+	d.posts.SetRanker(d.ranking)
 	return d, nil
 }
 
@@ -153,8 +157,13 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 
 	var w *worker.Worker
 	if r.worker {
-		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Posts: d.posts, Log: func(m string, a ...any) { slog.Info(m, a...) },
-			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge}}
+		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Posts: d.posts, Ranking: d.ranking, Notify: d.notify,
+			Log: func(m string, a ...any) { slog.Info(m, a...) },
+			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge,
+				"media temporary files": func(context.Context) (int64, error) {
+					n, err := media.CleanTemp(cfg.MediaRoot, time.Hour) // left by a crash mid-upload
+					return int64(n), err
+				}}}
 		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), worker.DefaultPeriodic()); err != nil {
 			return err
 		}
@@ -166,14 +175,21 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 
 	errc := make(chan error, 1)
 	var app interface{ ShutdownWithTimeout(time.Duration) error }
+	rankCtx, stopRank := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRank()
+	rankDone := make(chan struct{})
 	if r.api {
+		// Rating writers, and the loop that rebuilds and reconciles boards.
+		d.ranking.Start()
+		go func() { defer close(rankDone); d.ranking.Run(rankCtx, 10*time.Second) }()
 		a := api.New(api.Deps{Config: cfg, DB: d.db, Redis: d.rdb, Accounts: d.accounts, Profiles: d.profiles,
-			Notifications: d.notify, Posts: d.posts, Web: web.Dist()})
+			Notifications: d.notify, Posts: d.posts, Ranking: d.ranking, Web: web.Dist()})
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			if w != nil {
 				w.Shutdown()
 			}
+			d.ranking.Stop()
 			return fmt.Errorf("public listener: %w", err)
 		}
 		app = a
@@ -192,6 +208,12 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 			slog.Warn("shutdown: public listener", "err", err)
 		}
 		slog.Info("shutdown: public listener closed")
+		d.ranking.Stop() // commits every queued rating
+		stopRank()
+		<-rankDone
+		slog.Info("shutdown: rating writers drained")
+	} else {
+		stopRank()
 	}
 	if w != nil {
 		w.Shutdown()
@@ -236,7 +258,10 @@ func seedDemo(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer d.close()
-	if err := seed.Run(ctx, d.db, d.accounts, d.profiles, d.posts); err != nil {
+	d.ranking.Start()
+	err = seed.Run(ctx, d.db, d.accounts, d.profiles, d.posts, d.ranking)
+	d.ranking.Stop()
+	if err != nil {
 		return err
 	}
 	fmt.Printf("demo users alice (admin), bob, carol, dave, erin — password %q\n", seed.Password)

@@ -1,0 +1,231 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/posts"
+	"github.com/jokster/jokster/ranking"
+)
+
+type statsJSON struct {
+	Count     int64            `json:"count"`
+	Average   float64          `json:"average"`
+	Laughs    int64            `json:"laughs"`
+	Histogram map[string]int64 `json:"histogram"`
+	ScoreTop  float64          `json:"score_top"`
+	ScoreHot  float64          `json:"score_hot"`
+}
+
+func statsOut(h ranking.Histogram, top, hot float64) statsJSON {
+	return statsJSON{Count: h.Count(), Average: h.Average(), Laughs: h.Sum(),
+		Histogram: map[string]int64{"1": h[0], "2": h[1], "3": h[2], "4": h[3], "5": h[4]},
+		ScoreTop:  top, ScoreHot: hot}
+}
+
+// withRanks fills the posts' ranks on the main boards.
+func (s *server) withRanks(c *fiber.Ctx, ps ...*jokster.Post) {
+	if s.Ranking == nil {
+		return
+	}
+	ask := map[int64]time.Time{}
+	for _, p := range ps {
+		if p.Status == jokster.PostReady {
+			ask[p.ID] = p.CreatedAt
+		}
+	}
+	ranks := s.Ranking.Ranks(c.UserContext(), ask)
+	for _, p := range ps {
+		p.Ranks = ranks[p.ID]
+	}
+}
+
+// pageRanks fills the ranks of a page of posts.
+func (s *server) pageRanks(c *fiber.Ctx, ps []jokster.Post) {
+	ptrs := make([]*jokster.Post, len(ps))
+	for i := range ps {
+		ptrs[i] = &ps[i]
+	}
+	s.withRanks(c, ptrs...)
+}
+
+func (s *server) ratePost(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Stars *int `json:"stars"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Stars == nil {
+		return jokster.Invalid(map[string]string{"stars": "required: a whole number from 1 to 5"})
+	}
+	if _, err := s.Ranking.Rate(c.UserContext(), id, viewer(c), *in.Stars); err != nil {
+		return err
+	}
+	return s.sendPost(c, id)
+}
+
+func (s *server) unrate(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.Ranking.Withdraw(c.UserContext(), id, viewer(c)); err != nil {
+		return err
+	}
+	return s.sendPost(c, id)
+}
+
+// sendPost answers with the post as the caller now sees it.
+func (s *server) sendPost(c *fiber.Ctx, id int64) error {
+	p, err := s.Posts.Get(c.UserContext(), id, viewer(c))
+	if err != nil {
+		return err
+	}
+	s.withRanks(c, &p)
+	return c.JSON(postOut(p))
+}
+
+type boardItemJSON struct {
+	Rank    int          `json:"rank"`
+	Score   float64      `json:"score"`
+	Post    *postJSON    `json:"post,omitempty"`
+	Creator *creatorJSON `json:"creator,omitempty"`
+}
+
+type creatorJSON struct {
+	profileJSON
+	Laughs int64 `json:"laughs"`
+}
+
+// offsetCursor: boards page by position, since their order changes all the
+// time; a cursor is the offset of the next page.
+func offsetCursor(cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 0 || n > 100000 {
+		return 0, jokster.Invalid(map[string]string{"cursor": "not a cursor this list gave out"})
+	}
+	return n, nil
+}
+
+// leaderboard is GET /leaderboards/{board}?window=&sort=&cursor=&limit=.
+func (s *server) leaderboard(c *fiber.Ctx) error {
+	name, err := ranking.BoardName(c.Params("board"), c.Query("window"), c.Query("sort"))
+	if err != nil {
+		return jokster.Invalid(map[string]string{"board": err.Error()})
+	}
+	if len(name) > 4 && name[:4] == "tag:" {
+		tag, ok := posts.NormalizeTag(c.Params("board")[4:])
+		if !ok {
+			return jokster.Invalid(map[string]string{"board": "a tag is letters, digits and underscores"})
+		}
+		name, _ = ranking.BoardName("tag:"+tag, "", c.Query("sort"))
+	}
+	cursor, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	offset, err := offsetCursor(cursor)
+	if err != nil {
+		return err
+	}
+	entries, more, err := s.Ranking.Board(c.UserContext(), name, offset, limit)
+	if err != nil {
+		return err
+	}
+	out := list[boardItemJSON]{Items: []boardItemJSON{}}
+	if more {
+		next := strconv.Itoa(offset + limit)
+		out.NextCursor = &next
+	}
+	ids := make([]int64, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	if name == "creators" {
+		for _, e := range entries {
+			p, err := s.Profiles.ByID(c.UserContext(), e.ID, viewer(c))
+			if err != nil {
+				continue // the account is gone; reconcile drops it
+			}
+			cr := &creatorJSON{profileJSON: profileOut(p), Laughs: int64(e.Score)}
+			out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Creator: cr})
+		}
+		return c.JSON(out)
+	}
+	ps, err := s.Posts.GetMany(c.UserContext(), ids, viewer(c))
+	if err != nil {
+		return err
+	}
+	byID := map[int64]*jokster.Post{}
+	ptrs := make([]*jokster.Post, len(ps))
+	for i := range ps {
+		byID[ps[i].ID] = &ps[i]
+		ptrs[i] = &ps[i]
+	}
+	s.withRanks(c, ptrs...)
+	for _, e := range entries {
+		p, ok := byID[e.ID]
+		if !ok || p.Status != jokster.PostReady {
+			continue // left the board since it was read
+		}
+		pj := postOut(*p)
+		out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Post: &pj})
+	}
+	return c.JSON(out)
+}
+
+// rankedPosts serves GET /posts?sort=hot|top from the boards, as a plain
+// post list.
+func (s *server) rankedPosts(c *fiber.Ctx, sort, tag string, cursor string, limit int) error {
+	board := sort
+	if tag != "" {
+		board = "tag:" + tag
+	}
+	name, err := ranking.BoardName(board, c.Query("window"), sort)
+	if err != nil {
+		return jokster.Invalid(map[string]string{"window": err.Error()})
+	}
+	offset, err := offsetCursor(cursor)
+	if err != nil {
+		return err
+	}
+	entries, more, err := s.Ranking.Board(c.UserContext(), name, offset, limit)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	ps, err := s.Posts.GetMany(c.UserContext(), ids, viewer(c))
+	if err != nil {
+		return err
+	}
+	ptrs := make([]*jokster.Post, len(ps))
+	for i := range ps {
+		ptrs[i] = &ps[i]
+	}
+	s.withRanks(c, ptrs...)
+	out := list[postJSON]{Items: []postJSON{}}
+	for _, p := range ps {
+		if p.Status == jokster.PostReady {
+			out.Items = append(out.Items, postOut(p))
+		}
+	}
+	if more {
+		next := strconv.Itoa(offset + limit)
+		out.NextCursor = &next
+	}
+	return c.JSON(out)
+}

@@ -1,0 +1,71 @@
+package ranking
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/notifications"
+)
+
+// NotifyRatings tells authors how many new ratings their posts got since
+// the last run — one notification per post per run ("12 people rated your
+// post"), not one per rating. The worker runs it every minute.
+func (s *Service) NotifyRatings(ctx context.Context, notify *notifications.Service) (int, error) {
+	var notes []jokster.Notification
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH due AS (
+				SELECT id, unannounced_ratings AS n FROM posts WHERE unannounced_ratings > 0 ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+			UPDATE posts p SET unannounced_ratings = 0 FROM due WHERE p.id = due.id
+			RETURNING p.id, p.author_id, due.n, p.h1 + p.h2 + p.h3 + p.h4 + p.h5`)
+		if err != nil {
+			return err
+		}
+		type due struct{ post, author, n, total int64 }
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
+			var d due
+			err := r.Scan(&d.post, &d.author, &d.n, &d.total)
+			return d, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range list {
+			n, err := notifications.Add(ctx, tx, d.author, jokster.NotifyRated, 0, map[string]any{
+				"post_id": strconv.FormatInt(d.post, 10), "new_ratings": d.n, "ratings": d.total})
+			if err != nil {
+				return err
+			}
+			notes = append(notes, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	notify.Announce(ctx, notes...)
+	return len(notes), nil
+}
+
+// BestRank returns the best (lowest) rank on the all-time top board among
+// the given posts, or 0 if none is ranked.
+func (s *Service) BestRank(ctx context.Context, posts []int64) int {
+	if len(posts) == 0 || !s.Ready(ctx) {
+		return 0
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]interface{ Result() (int64, error) }, len(posts))
+	for i, id := range posts {
+		cmds[i] = pipe.ZRevRank(ctx, s.k.board("top:all"), strconv.FormatInt(id, 10))
+	}
+	_, _ = pipe.Exec(ctx)
+	best := 0
+	for _, c := range cmds {
+		if r, err := c.Result(); err == nil && (best == 0 || int(r)+1 < best) {
+			best = int(r) + 1
+		}
+	}
+	return best
+}

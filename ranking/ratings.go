@@ -1,0 +1,264 @@
+package ranking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster"
+)
+
+// A rating request waits in the queue for a writer. Writers take every
+// request waiting (up to maxBatch) and commit them in one PostgreSQL
+// transaction: each rating stays atomic, but concurrent ratings share one
+// commit and one round trip instead of paying for their own. This group
+// commit is what lets one node take thousands of ratings a second.
+type rateReq struct {
+	post, user int64
+	stars      int // 0 withdraws
+	res        chan rateRes
+}
+
+type rateRes struct {
+	stats Stats
+	err   error
+}
+
+const (
+	maxBatch = 256
+	writers  = 4
+)
+
+// Start runs the rating writers until Stop.
+func (s *Service) Start() {
+	s.done = make(chan struct{})
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.writer()
+		}()
+	}
+	go func() { wg.Wait(); close(s.done) }()
+}
+
+// Stop lets the writers finish what is queued and returns when they have;
+// ratings submitted afterwards are refused as unavailable.
+func (s *Service) Stop() {
+	s.mu.Lock()
+	if !s.stopped {
+		s.stopped = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
+	if s.done != nil {
+		<-s.done
+	}
+}
+
+func (s *Service) writer() {
+	for first := range s.queue {
+		batch := []*rateReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// Rate records user's rating of stars (1..5) for post and returns the
+// post's new statistics. It returns once the rating is committed.
+func (s *Service) Rate(ctx context.Context, post, user int64, stars int) (Stats, error) {
+	if stars < 1 || stars > 5 {
+		return Stats{}, jokster.Invalid(map[string]string{"stars": "a whole number from 1 to 5"})
+	}
+	return s.submit(ctx, post, user, stars)
+}
+
+// Withdraw removes user's rating of post (none is not an error).
+func (s *Service) Withdraw(ctx context.Context, post, user int64) (Stats, error) {
+	return s.submit(ctx, post, user, 0)
+}
+
+func (s *Service) submit(ctx context.Context, post, user int64, stars int) (Stats, error) {
+	r := &rateReq{post: post, user: user, stars: stars, res: make(chan rateRes, 1)}
+	s.mu.RLock()
+	if s.stopped {
+		s.mu.RUnlock()
+		return Stats{}, jokster.Errorf(jokster.EUNAVAILABLE, "the server is shutting down; try again")
+	}
+	select {
+	case s.queue <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return Stats{}, ctx.Err()
+	}
+	// Once queued, the rating is committed whether or not the client
+	// waits; the answer tells it which.
+	res := <-r.res
+	return res.stats, res.err
+}
+
+// upsertSQL rates only a ready post that is not the rater's own; no row
+// back means one of those rules failed (or the rating is unchanged).
+const upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
+	SELECT $1, $2, $3 FROM posts WHERE id = $1 AND status = 'ready' AND author_id <> $2
+	ON CONFLICT (post_id, user_id) DO UPDATE SET stars = EXCLUDED.stars, updated_at = now()
+	WHERE ratings.stars <> EXCLUDED.stars
+	RETURNING post_id`
+
+const withdrawSQL = `DELETE FROM ratings WHERE post_id = $1 AND user_id = $2 RETURNING post_id`
+
+// commit applies a batch in one transaction, falling back to one
+// transaction per rating if the batch fails (so one bad rating, such as
+// one from an account deleted a moment ago, fails alone).
+func (s *Service) commit(batch []*rateReq) {
+	ctx := context.Background()
+	// Locks are taken in (post, user) order, so concurrent batches cannot
+	// deadlock.
+	sort.SliceStable(batch, func(i, j int) bool {
+		if batch[i].post != batch[j].post {
+			return batch[i].post < batch[j].post
+		}
+		return batch[i].user < batch[j].user
+	})
+	ratingBatch.Observe(float64(len(batch)))
+	rows, changed, err := s.write(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			s.commit([]*rateReq{r})
+		}
+		return
+	}
+	if err != nil {
+		batch[0].res <- rateRes{err: err}
+		return
+	}
+	byID := map[int64]postRow{}
+	for _, r := range rows {
+		byID[r.id] = r
+	}
+	if err := s.apply(ctx, rows, true); err != nil {
+		slog.Warn("ranking: board update failed after commit; the reconcile loop will repair it", "err", err)
+	}
+	for i, r := range batch {
+		p, ok := byID[r.post]
+		switch {
+		case !ok || (!changed[i] && p.status != "ready"):
+			r.res <- rateRes{err: s.why(ctx, r)}
+		case !changed[i] && r.stars != 0 && p.author == r.user:
+			r.res <- rateRes{err: errOwn}
+		default:
+			if changed[i] {
+				kind := "rate"
+				if r.stars == 0 {
+					kind = "withdraw"
+				}
+				ratingsTotal.WithLabelValues(kind).Inc()
+			}
+			r.res <- rateRes{stats: p.stats()}
+		}
+	}
+}
+
+// write runs the batch's statements, reads back the touched posts and
+// stores their scores, all in one transaction.
+func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []bool, error) {
+	changed := make([]bool, len(batch))
+	var rows []postRow
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		ids := map[int64]bool{}
+		for _, r := range batch {
+			ids[r.post] = true
+			if r.stars == 0 {
+				b.Queue(withdrawSQL, r.post, r.user)
+			} else {
+				b.Queue(upsertSQL, r.post, r.user, r.stars)
+			}
+		}
+		b.Queue(selectRow+`WHERE p.id = ANY($1) ORDER BY p.id`, keysOf(ids))
+		br := tx.SendBatch(ctx, b)
+		for i := range batch {
+			var id int64
+			err := br.QueryRow().Scan(&id)
+			if err == nil {
+				changed[i] = true
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				br.Close()
+				return err
+			}
+		}
+		prows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return err
+		}
+		rows, err = pgx.CollectRows(prows, func(r pgx.CollectableRow) (postRow, error) { return scanRow(r) })
+		if err != nil {
+			br.Close()
+			return err
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		ids2 := make([]int64, len(rows))
+		tops := make([]float64, len(rows))
+		hots := make([]float64, len(rows))
+		for i, r := range rows {
+			ids2[i], tops[i], hots[i] = r.id, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
+		}
+		_, err = tx.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
+			FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS u(id, top, hot) WHERE p.id = u.id`, ids2, tops, hots)
+		return err
+	})
+	return rows, changed, err
+}
+
+// why explains a rating that changed nothing: no such post, not ready,
+// your own post, or simply the same rating again (not an error).
+func (s *Service) why(ctx context.Context, r *rateReq) error {
+	var status string
+	var author int64
+	err := s.db.QueryRow(ctx, `SELECT status, author_id FROM posts WHERE id = $1`, r.post).Scan(&status, &author)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return errNoPost
+	case err != nil:
+		return err
+	case status == "processing" || status == "failed":
+		return errNoPost
+	case status != "ready":
+		return errNotReady
+	case author == r.user && r.stars != 0:
+		return errOwn
+	}
+	return nil
+}
+
+// Stats returns post's statistics from PostgreSQL.
+func (s *Service) Stats(ctx context.Context, post int64) (Stats, error) {
+	rows, err := loadRows(ctx, s.db, []int64{post})
+	if err != nil {
+		return Stats{}, err
+	}
+	if len(rows) == 0 {
+		return Stats{}, errNoPost
+	}
+	return rows[0].stats(), nil
+}

@@ -1,0 +1,180 @@
+package ranking
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// Entry is one place on a board: a post, or a user on the creators board.
+type Entry struct {
+	ID    int64
+	Rank  int // 1-based
+	Score float64
+}
+
+// Board returns limit entries of board name from offset (0-based), and
+// whether more follow. It reads Redis when the boards there are complete
+// and PostgreSQL otherwise (while a rebuild runs, or Redis is down).
+func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
+	// One round trip: the readiness marker and the page together; the page
+	// counts only if the marker was there.
+	pipe := s.rdb.Pipeline()
+	ready := pipe.Exists(ctx, s.k.ready())
+	page := pipe.ZRevRangeWithScores(ctx, s.k.board(name), int64(offset), int64(offset+limit))
+	_, _ = pipe.Exec(ctx)
+	if n, err := ready.Result(); err == nil && n == 1 {
+		zs, err := page.Result()
+		if err == nil {
+			out := make([]Entry, 0, len(zs))
+			for i, z := range zs {
+				id, _ := strconv.ParseInt(z.Member.(string), 10, 64)
+				out = append(out, Entry{ID: id, Rank: offset + i + 1, Score: displayScore(name, z.Score)})
+			}
+			more := len(out) > limit
+			if more {
+				out = out[:limit]
+			}
+			return out, more, nil
+		}
+		slog.Warn("ranking: Redis read failed; reading from PostgreSQL", "board", name, "err", err)
+	}
+	boardReads.WithLabelValues("postgres").Inc()
+	return s.boardFromPostgres(ctx, name, offset, limit)
+}
+
+// boardFromPostgres computes a board with the same order as Redis: the
+// stored scores, ties broken by id (newer first), as BoardScore does.
+func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
+	var sql string
+	var args []any
+	parts := strings.Split(name, ":")
+	switch {
+	case name == "hot":
+		sql = `SELECT id, coalesce(score_hot, 0) FROM posts WHERE status = 'ready' ORDER BY score_hot DESC NULLS LAST, id DESC`
+	case name == "new":
+		sql = `SELECT id, id::float8 FROM posts WHERE status = 'ready' ORDER BY id DESC`
+	case name == "top:all":
+		sql = `SELECT id, coalesce(score_top, 0) FROM posts WHERE status = 'ready' ORDER BY score_top DESC NULLS LAST, id DESC`
+	case len(parts) == 3 && parts[0] == "top" && (parts[1] == "day" || parts[1] == "week"):
+		from, to, err := window(parts[1], parts[2])
+		if err != nil {
+			return nil, false, err
+		}
+		sql = `SELECT id, coalesce(score_top, 0) FROM posts WHERE status = 'ready' AND created_at >= $1 AND created_at < $2
+			ORDER BY score_top DESC NULLS LAST, id DESC`
+		args = append(args, from, to)
+	case len(parts) == 3 && parts[0] == "tag":
+		col := "score_top"
+		if parts[2] == "hot" {
+			col = "score_hot"
+		}
+		sql = `SELECT p.id, coalesce(p.` + col + `, 0) FROM posts p JOIN post_tags t ON t.post_id = p.id
+			WHERE p.status = 'ready' AND t.tag = $1 ORDER BY p.` + col + ` DESC NULLS LAST, p.id DESC`
+		args = append(args, parts[1])
+	case name == "creators":
+		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.sum > 0 ORDER BY c.sum DESC, c.id DESC`
+	default:
+		return nil, false, nil
+	}
+	args = append(args, limit+1, offset)
+	rows, err := s.db.Query(ctx, sql+` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, false, err
+	}
+	i := 0
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+		var e Entry
+		var score any
+		if err := r.Scan(&e.ID, &score); err != nil {
+			return e, err
+		}
+		switch v := score.(type) {
+		case float64:
+			e.Score = v
+		case int64:
+			e.Score = float64(v)
+		}
+		i++
+		e.Rank = offset + i
+		return e, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// displayScore turns a stored board score back into the score people see:
+// laughs on the creators board, the post's id on the new board, and the
+// (quantised) top or hot score elsewhere.
+func displayScore(board string, stored float64) float64 {
+	switch board {
+	case "creators":
+		return math.Floor(stored / (1 << CreatorTieBits))
+	case "new":
+		return stored
+	}
+	s, _ := SplitBoardScore(stored)
+	return s
+}
+
+// window returns the UTC bounds of a day ("2026-11-27") or ISO week
+// ("2026-W48").
+func window(kind, v string) (time.Time, time.Time, error) {
+	if kind == "day" {
+		d, err := time.Parse("2006-01-02", v)
+		return d, d.AddDate(0, 0, 1), err
+	}
+	var y, w int
+	if _, err := fmt.Sscanf(v, "%d-W%d", &y, &w); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	// ISO week 1 contains January 4th; weeks start on Monday.
+	jan4 := time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC)
+	monday := jan4.AddDate(0, 0, -((int(jan4.Weekday())+6)%7)+(w-1)*7)
+	return monday, monday.AddDate(0, 0, 7), nil
+}
+
+// Ranks returns, for each post, its 1-based rank on the main boards it is
+// on: hot, top (all time), top of its day and of its week. Posts not ranked
+// (not ready, or Redis not ready) get no entry.
+func (s *Service) Ranks(ctx context.Context, posts map[int64]time.Time) map[int64]map[string]int {
+	out := map[int64]map[string]int{}
+	if len(posts) == 0 || !s.Ready(ctx) {
+		return out
+	}
+	type q struct {
+		id   int64
+		name string
+		cmd  *redis.IntCmd
+	}
+	var qs []q
+	pipe := s.rdb.Pipeline()
+	for id, created := range posts {
+		for name, board := range map[string]string{"hot": "hot", "top": "top:all", "top_day": "top:day:" + dayOf(created), "top_week": "top:week:" + weekOf(created)} {
+			qs = append(qs, q{id, name, pipe.ZRevRank(ctx, s.k.board(board), strconv.FormatInt(id, 10))})
+		}
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, x := range qs {
+		if r, err := x.cmd.Result(); err == nil {
+			if out[x.id] == nil {
+				out[x.id] = map[string]int{}
+			}
+			out[x.id][x.name] = int(r) + 1
+		}
+	}
+	return out
+}

@@ -1,0 +1,257 @@
+// Package ranking turns ratings into boards. PostgreSQL holds the ratings
+// and each post's histogram (the truth); Redis sorted sets hold the boards,
+// updated after every commit with a version guard, reconciled periodically
+// and rebuilt from PostgreSQL whenever Redis comes back empty. Reads fall
+// back to PostgreSQL while Redis is not ready, so a board is never an error
+// and never wrongly empty.
+package ranking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster"
+)
+
+// Stats are a post's rating statistics.
+type Stats struct {
+	Histogram Histogram
+	Top, Hot  float64
+	Version   int64
+}
+
+// Count is the number of ratings.
+func (s Stats) Count() int64 { return s.Histogram.Count() }
+
+// Service rates posts and keeps the boards.
+type Service struct {
+	db       *pgxpool.Pool
+	rdb      redis.UniversalClient
+	k        keys
+	announce Announcer
+	queue    chan *rateReq
+	done     chan struct{}
+	mu       sync.RWMutex // guards stopped against sends on a closed queue
+	stopped  bool
+}
+
+// New returns a Service; announce may be nil. Call Start to run its
+// rating writers and Run for reconcile and rebuild.
+func New(db *pgxpool.Pool, rdb redis.UniversalClient, prefix string, announce Announcer) *Service {
+	if announce == nil {
+		announce = nopAnnouncer{}
+	}
+	return &Service{db: db, rdb: rdb, k: keys{p: prefix}, announce: announce, queue: make(chan *rateReq, 4096)}
+}
+
+// postRow is what ranking needs of a post.
+type postRow struct {
+	id, author int64
+	status     string
+	created    time.Time
+	hist       Histogram
+	version    int64
+	tags       []string
+}
+
+const selectRow = `SELECT p.id, p.author_id, p.status, p.created_at, p.h1, p.h2, p.h3, p.h4, p.h5, p.rank_version,
+	coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM post_tags t WHERE t.post_id = p.id), '{}')
+	FROM posts p `
+
+func scanRow(r pgx.Row) (postRow, error) {
+	var p postRow
+	err := r.Scan(&p.id, &p.author, &p.status, &p.created, &p.hist[0], &p.hist[1], &p.hist[2], &p.hist[3], &p.hist[4], &p.version, &p.tags)
+	return p, err
+}
+
+// stats are the post's statistics; scores are quantised as stored (see
+// Quantize), which is also the precision the boards order by.
+func (p postRow) stats() Stats {
+	return Stats{Histogram: p.hist, Top: Quantize(TopScore(p.hist)), Hot: Quantize(HotScore(p.hist, p.created)), Version: p.version}
+}
+
+// loadRows reads posts by id.
+func loadRows(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, ids []int64) ([]postRow, error) {
+	rows, err := q.Query(ctx, selectRow+`WHERE p.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (postRow, error) { return scanRow(r) })
+}
+
+// PostChanged brings post id's place on every board in line with
+// PostgreSQL (it became ready, was edited, deleted, culled or removed).
+// Posts call it after their commits; it is idempotent.
+func (s *Service) PostChanged(ctx context.Context, id int64) {
+	if err := s.syncIDs(ctx, []int64{id}, true); err != nil {
+		slog.Warn("ranking: board update failed; the reconcile loop will retry", "post", id, "err", err)
+	}
+}
+
+// syncIDs reads posts from PostgreSQL, stores their scores there, and
+// applies them to Redis. Deleted posts leave every board.
+func (s *Service) syncIDs(ctx context.Context, ids []int64, announce bool) error {
+	rows, err := loadRows(ctx, s.db, ids)
+	if err != nil {
+		return err
+	}
+	if err := s.storeScores(ctx, rows); err != nil {
+		return err
+	}
+	found := map[int64]bool{}
+	for _, r := range rows {
+		found[r.id] = true
+	}
+	for _, id := range ids {
+		if !found[id] { // deleted: leave every board for good
+			rows = append(rows, postRow{id: id, status: "deleted", version: 1 << 62})
+		}
+	}
+	return s.apply(ctx, rows, announce)
+}
+
+func (s *Service) storeScores(ctx context.Context, rows []postRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(rows))
+	tops := make([]float64, len(rows))
+	hots := make([]float64, len(rows))
+	for i, r := range rows {
+		ids[i], tops[i], hots[i] = r.id, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
+	}
+	_, err := s.db.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
+		FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS u(id, top, hot)
+		WHERE p.id = u.id AND (p.score_top IS DISTINCT FROM u.top OR p.score_hot IS DISTINCT FROM u.hot)`, ids, tops, hots)
+	return err
+}
+
+// apply runs the version-guarded sync script for each row in one
+// pipeline, then updates the creators of the posts, and announces.
+func (s *Service) apply(ctx context.Context, rows []postRow, announce bool) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(rows))
+	for i, r := range rows {
+		ks, args := s.k.syncArgs(r)
+		cmds[i] = syncScript.Run(ctx, pipe, ks, args...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		// A missing script (after a Redis restart) comes back as NOSCRIPT
+		// from EVALSHA; Run falls back to EVAL only outside pipelines.
+		if !isNoScript(err) {
+			return err
+		}
+		if err := syncScript.Load(ctx, s.rdb).Err(); err != nil {
+			return err
+		}
+		return s.apply(ctx, rows, announce)
+	}
+	authors := map[int64]bool{}
+	changed := map[string]bool{}
+	for i, r := range rows {
+		if n, _ := cmds[i].Int(); n == 1 && announce {
+			if r.status == "ready" {
+				s.announce.StatsChanged(ctx, r.id, r.version, r.stats())
+				for _, b := range place(r).boards {
+					changed[b] = true
+				}
+			} else {
+				changed["hot"], changed["new"], changed["top:all"] = true, true, true
+			}
+		}
+		if r.author != 0 {
+			authors[r.author] = true
+		}
+	}
+	if err := s.updateCreators(ctx, keysOf(authors)); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(changed))
+	for b := range changed {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	for _, b := range names {
+		s.announce.BoardChanged(ctx, b)
+	}
+	return nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && len(err.Error()) >= 8 && err.Error()[:8] == "NOSCRIPT"
+}
+
+func keysOf(m map[int64]bool) []int64 {
+	out := make([]int64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// creatorsSQL sums the laughs each author received on posts that count
+// (ready ones, and culled ones: their laughs were earned).
+const creatorsSQL = `SELECT u.id, coalesce(sum(p.h1 + 2*p.h2 + 3*p.h3 + 4*p.h4 + 5*p.h5), 0)::bigint
+	FROM users u LEFT JOIN posts p ON p.author_id = u.id AND p.status IN ('ready', 'culled') `
+
+// updateCreators writes the authors' laughs to the creators board. The
+// value is recomputed from PostgreSQL, so applying it twice is harmless.
+func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
+	if len(authors) == 0 {
+		return nil
+	}
+	rows, err := s.db.Query(ctx, creatorsSQL+`WHERE u.id = ANY($1) GROUP BY u.id`, authors)
+	if err != nil {
+		return err
+	}
+	type laughs struct{ id, n int64 }
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (laughs, error) {
+		var l laughs
+		err := r.Scan(&l.id, &l.n)
+		return l, err
+	})
+	if err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	pipe := s.rdb.Pipeline()
+	for _, l := range list {
+		seen[l.id] = true
+		if l.n > 0 {
+			pipe.ZAdd(ctx, s.k.board("creators"), redis.Z{Score: CreatorScore(l.n, l.id), Member: l.id})
+		} else {
+			pipe.ZRem(ctx, s.k.board("creators"), l.id)
+		}
+	}
+	for _, a := range authors {
+		if !seen[a] { // the account is gone
+			pipe.ZRem(ctx, s.k.board("creators"), a)
+		}
+	}
+	_, err = pipe.Exec(ctx)
+	if err == nil {
+		s.announce.BoardChanged(ctx, "creators")
+	}
+	return err
+}
+
+// Rating errors.
+var (
+	errNoPost   = jokster.Errorf(jokster.ENOTFOUND, "no such post")
+	errOwn      = jokster.Errorf(jokster.EFORBIDDEN, "you cannot rate your own post")
+	errNotReady = jokster.Errorf(jokster.ECONFLICT, "only posts that are ready can be rated")
+)
