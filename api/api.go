@@ -19,10 +19,12 @@ import (
 
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/cull"
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/profiles"
 	"github.com/jokster/jokster/ranking"
+	"github.com/jokster/jokster/realtime"
 )
 
 // Deps are what the handlers need; cmd/jokster wires them.
@@ -35,6 +37,10 @@ type Deps struct {
 	Notifications *notifications.Service
 	Posts         *posts.Service
 	Ranking       *ranking.Service
+	// Cull answers GET /cull and the culled posts' pages; nil: 503 there.
+	Cull *cull.Service
+	// Hub serves /ws; nil: no live updates on this node.
+	Hub *realtime.Hub
 	// Web is the built browser app (index.html at its root), or nil.
 	Web fs.FS
 	// ReadyChecks are extra /readyz checks (name → check) added by other
@@ -92,6 +98,10 @@ func New(d Deps) *fiber.App {
 	app.Get("/redoc", redocPage)
 	app.Get("/redoc/redoc.standalone.js", redocScript)
 	s.mediaRoutes(app)
+	if d.Hub != nil {
+		s.liveSnapshots(d.Hub)
+		app.Get("/ws", append([]fiber.Handler{s.rate("ip")}, d.Hub.Handler()...)...)
+	}
 
 	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo", "/api/v1/posts"), s.rate("ip"))
 	// Every signed-in write is rate-limited per user; the actions with
@@ -143,6 +153,8 @@ func New(d Deps) *fiber.App {
 	v1.Put("/posts/:id/rating", s.auth, s.rate("rate"), s.ratePost)
 	v1.Delete("/posts/:id/rating", s.auth, s.rate("rate"), s.unrate)
 	v1.Get("/leaderboards/:board", s.optionalAuth, s.leaderboard)
+	v1.Get("/cull", s.optionalAuth, s.cull)
+	v1.Get("/cull/runs/:id", s.optionalAuth, s.cullRun)
 
 	v1.Get("/admin/reports", s.auth, s.listReports)
 	v1.Post("/admin/reports/:reportId/resolve", s.auth, write, s.resolveReport)

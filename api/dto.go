@@ -6,35 +6,10 @@ import (
 
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/accounts"
+	"github.com/jokster/jokster/view"
 )
 
 // The JSON shapes of the public contract. IDs are strings.
-
-type profileJSON struct {
-	ID             string    `json:"id"`
-	Username       string    `json:"username"`
-	DisplayName    string    `json:"display_name"`
-	About          string    `json:"about"`
-	Country        string    `json:"country"`
-	City           string    `json:"city"`
-	PhotoURL       *string   `json:"photo_url"`
-	FollowersCount int64     `json:"followers_count"`
-	FollowingCount int64     `json:"following_count"`
-	CreatedAt      time.Time `json:"created_at"`
-	FollowedByMe   *bool     `json:"followed_by_me,omitempty"`
-}
-
-func profileOut(p jokster.Profile) profileJSON {
-	out := profileJSON{
-		ID: strconv.FormatInt(p.UserID, 10), Username: p.Username, DisplayName: p.DisplayName, About: p.About,
-		Country: p.Country, City: p.City, FollowersCount: p.Followers, FollowingCount: p.Following,
-		CreatedAt: p.CreatedAt.UTC(), FollowedByMe: p.FollowedByMe,
-	}
-	if p.PhotoURL != "" {
-		out.PhotoURL = &p.PhotoURL
-	}
-	return out
-}
 
 type meJSON struct {
 	ID            string      `json:"id"`
@@ -75,22 +50,18 @@ func sessionOut(s accounts.Session) sessionJSON {
 	return sessionJSON{AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: s.ExpiresIn, TokenType: "Bearer"}
 }
 
-type notificationJSON struct {
-	ID        string         `json:"id"`
-	Kind      string         `json:"kind"`
-	Actor     *string        `json:"actor"`
-	Data      map[string]any `json:"data"`
-	Read      bool           `json:"read"`
-	CreatedAt time.Time      `json:"created_at"`
-}
+// The shared shapes live in package view.
+type (
+	profileJSON      = view.Profile
+	notificationJSON = view.Notification
+	postJSON         = view.Post
+	commentJSON      = view.Comment
+	statsJSON        = view.Stats
+)
 
-func notificationOut(n jokster.Notification) notificationJSON {
-	out := notificationJSON{ID: strconv.FormatInt(n.ID, 10), Kind: n.Kind, Data: n.Data, Read: n.Read, CreatedAt: n.CreatedAt.UTC()}
-	if out.Data == nil {
-		out.Data = map[string]any{}
-	}
-	if n.Actor != "" {
-		out.Actor = &n.Actor
-	}
-	return out
-}
+func profileOut(p jokster.Profile) profileJSON                { return view.ProfileOf(p) }
+func notificationOut(n jokster.Notification) notificationJSON { return view.NotificationOf(n) }
+func postOut(p jokster.Post) postJSON                         { return view.PostOf(p) }
+func commentOut(c jokster.Comment) commentJSON                { return view.CommentOf(c) }
+func optStr(s string) *string                                 { return view.OptStr(s) }
+func optInt(n int) *int                                       { return view.OptInt(n) }

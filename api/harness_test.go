@@ -35,6 +35,7 @@ import (
 	"github.com/jokster/jokster/profiles"
 	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/ratelimit"
+	"github.com/jokster/jokster/realtime"
 	"github.com/jokster/jokster/store"
 	"github.com/jokster/jokster/testkit"
 	"github.com/jokster/jokster/worker"
@@ -44,18 +45,23 @@ func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // env is one running server on its own database and Redis database.
 type env struct {
-	t     *testing.T
-	cfg   config.Config
-	db    *pgxpool.Pool
-	rdb   *redis.Client
-	base  string
-	acc   *accounts.Service
-	posts *posts.Service
-	ropt  asynq.RedisConnOpt
-	out   *mail.Outbox
-	rank  *ranking.Service
-	heard *ranking.Memory
-	notes *notifications.Service
+	t          *testing.T
+	cfg        config.Config
+	db         *pgxpool.Pool
+	rdb        *redis.Client
+	base       string
+	acc        *accounts.Service
+	posts      *posts.Service
+	ropt       asynq.RedisConnOpt
+	out        *mail.Outbox
+	rank       *ranking.Service
+	heard      *ranking.Memory
+	notes      *notifications.Service
+	hub        *realtime.Hub
+	rankPrefix string
+	deps       api.Deps
+	hcfg       realtime.Config
+	parse      realtime.TokenParser
 }
 
 // fastHash keeps argon2id's shape with a test-friendly cost; production
@@ -117,12 +123,36 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	heard := &ranking.Memory{}
 	rank := ranking.New(db, rdb, prefix, heard)
 	ps.SetRanker(rank)
+	// Live updates through a Redis broker under this test's prefix.
+	broker := realtime.NewRedisBroker(rdb, prefix)
+	pub := realtime.NewPublisher(broker)
+	live := realtime.Bridge{Pub: pub}
+	rank.SetAnnouncer(teeAnnouncer{heard, live})
+	notify.SetAnnouncer(live)
+	ps.SetAnnouncer(live)
+	hcfg := realtime.DefaultConfig()
+	hcfg.BoardRate = 10
+	for _, f := range hubTweaks {
+		f(&hcfg)
+	}
+	parse := func(token string) (int64, time.Time, error) {
+		c, err := tokens.Parse(token)
+		return c.UserID, c.Expires, err
+	}
+	hub := realtime.NewHub(broker, hcfg, parse)
+	liveCtx, stopLive := context.WithCancel(context.Background())
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); pub.Run(liveCtx) }()
+	go hub.Run(liveCtx)
+	t.Cleanup(func() { hub.Close(); stopLive(); <-pubDone })
 	rank.Start()
 	rctx, stopRank := context.WithCancel(context.Background())
 	rankDone := make(chan struct{})
 	go func() { defer close(rankDone); rank.Run(rctx, 200*time.Millisecond) }()
 	t.Cleanup(func() { stopRank(); <-rankDone; rank.Stop() })
-	app := api.New(api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank})
+	deps := api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank,
+		Hub: hub, ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}}
+	app := api.New(deps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +160,55 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
 	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc, posts: ps, ropt: ropt, out: outbox,
-		rank: rank, heard: heard, notes: notify}
+		rank: rank, heard: heard, notes: notify, hub: hub, deps: deps, hcfg: hcfg, parse: parse, rankPrefix: prefix}
+}
+
+// sibling starts a second API node on the same PostgreSQL and Redis, with
+// its own hub and Redis subscription, as a second `jokster serve` would.
+func (e *env) sibling() *env {
+	e.t.Helper()
+	ropt, _ := redis.ParseURL(e.cfg.RedisURL)
+	var rdb *redis.Client
+	if e.cfg.RedisURL != config.Default().RedisURL {
+		rdb = redis.NewClient(ropt)
+	} else {
+		rdb = redis.NewClient(e.rdb.Options())
+	}
+	e.t.Cleanup(func() { _ = rdb.Close() })
+	prefix := e.rankPrefix
+	hub := realtime.NewHub(realtime.NewRedisBroker(rdb, prefix), e.hcfg, e.parse)
+	ctx, stop := context.WithCancel(context.Background())
+	go hub.Run(ctx)
+	d := e.deps
+	d.Hub = hub
+	d.ReadyChecks = map[string]func(context.Context) error{"live": hub.Ready}
+	app := api.New(d)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	e.t.Cleanup(func() { hub.Close(); _ = app.ShutdownWithTimeout(5 * time.Second); stop() })
+	s := *e
+	s.base = "http://" + ln.Addr().String()
+	s.hub = hub
+	return &s
+}
+
+// hubTweaks adjust the live hub's settings of envs made while they are set.
+var hubTweaks []func(*realtime.Config)
+
+// teeAnnouncer tells two announcers.
+type teeAnnouncer struct{ a, b ranking.Announcer }
+
+func (t teeAnnouncer) StatsChanged(ctx context.Context, post, v int64, st ranking.Stats) {
+	t.a.StatsChanged(ctx, post, v, st)
+	t.b.StatsChanged(ctx, post, v, st)
+}
+
+func (t teeAnnouncer) BoardChanged(ctx context.Context, board string) {
+	t.a.BoardChanged(ctx, board)
+	t.b.BoardChanged(ctx, board)
 }
 
 // startWorker runs a real asynq worker for this env (media processing,

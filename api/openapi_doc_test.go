@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/realtime"
 )
 
 // loadOpenAPIDoc parses and validates the embedded document.
@@ -52,7 +53,7 @@ func TestOpenAPIDocCoversRoutes(t *testing.T) {
 	doc := loadOpenAPIDoc(t)
 
 	// Building the app calls no service, so no database is needed.
-	app := New(Deps{Config: config.Default()})
+	app := New(Deps{Config: config.Default(), Hub: realtime.NewHub(realtime.NewMemoryBroker(), realtime.DefaultConfig(), nil)})
 	registered := map[string]bool{}
 	for _, r := range app.GetRoutes(true) {
 		if undocumentedRoute(r.Method, r.Path) {

@@ -22,6 +22,9 @@ type authorStatsJSON struct {
 	Posts          int64 `json:"posts"`
 	LaughsReceived int64 `json:"laughs_received"`
 	BestRank       *int  `json:"best_rank"`
+	// The cull: posts that faced a cull and are still up, posts culled.
+	PostsSurvived int64 `json:"posts_survived"`
+	PostsCulled   int64 `json:"posts_culled"`
 }
 
 type profileWithStats struct {
@@ -42,6 +45,13 @@ func (s *server) authorStats(c *fiber.Ctx, user int64) (authorStatsJSON, error) 
 	out := authorStatsJSON{Posts: st.Posts, LaughsReceived: st.Laughs}
 	if s.Ranking != nil {
 		out.BestRank = optInt(s.Ranking.BestRank(c.UserContext(), st.Ready))
+	}
+	if s.Cull != nil {
+		cs, err := s.Cull.AuthorStats(c.UserContext(), user)
+		if err != nil {
+			return authorStatsJSON{}, err
+		}
+		out.PostsSurvived, out.PostsCulled = cs.Survived, cs.Culled
 	}
 	return out, nil
 }

@@ -11,21 +11,6 @@ import (
 	"github.com/jokster/jokster/ranking"
 )
 
-type statsJSON struct {
-	Count     int64            `json:"count"`
-	Average   float64          `json:"average"`
-	Laughs    int64            `json:"laughs"`
-	Histogram map[string]int64 `json:"histogram"`
-	ScoreTop  float64          `json:"score_top"`
-	ScoreHot  float64          `json:"score_hot"`
-}
-
-func statsOut(h ranking.Histogram, top, hot float64) statsJSON {
-	return statsJSON{Count: h.Count(), Average: h.Average(), Laughs: h.Sum(),
-		Histogram: map[string]int64{"1": h[0], "2": h[1], "3": h[2], "4": h[3], "5": h[4]},
-		ScoreTop:  top, ScoreHot: hot}
-}
-
 // withRanks fills the posts' ranks on the main boards.
 func (s *server) withRanks(c *fiber.Ctx, ps ...*jokster.Post) {
 	if s.Ranking == nil {
@@ -90,7 +75,7 @@ func (s *server) sendPost(c *fiber.Ctx, id int64) error {
 		return err
 	}
 	s.withRanks(c, &p)
-	return c.JSON(postOut(p))
+	return c.JSON(s.postView(c, p))
 }
 
 type boardItemJSON struct {

@@ -33,14 +33,20 @@ func checkTarget(raw string, allowRemote bool) (*url.URL, error) {
 	if allowRemote {
 		return u, nil
 	}
-	host := u.Hostname()
+	if !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("-url: %s is not a loopback address; pass -allow-remote to load a remote server", u.Hostname())
+	}
+	return u, nil
+}
+
+// isLoopback accepts "localhost" and loopback IP literals only; other
+// names are refused rather than resolved (a name can point anywhere).
+func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
-		return u, nil
+		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return u, nil
-	}
-	return nil, fmt.Errorf("-url: %s is not a loopback address; pass -allow-remote to load a remote server", host)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // newClient returns an HTTP client that keeps one idle connection per

@@ -74,7 +74,7 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 	start := time.Now()
 	measureFrom := start.Add(o.warmup)
 	end := measureFrom.Add(o.duration)
-	var done atomic.Uint64 // 2xx answers in the window, for -progress
+	var done atomic.Uint64 // 2xx answers, for -progress
 	stopProgress := make(chan struct{})
 	var progressDone sync.WaitGroup
 	if o.progress {
@@ -121,8 +121,10 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 					status = resp.StatusCode
 				}
 				d := time.Since(t0)
-				measured := !t0.Before(measureFrom)
-				if !measured {
+				if err == nil && status/100 == 2 {
+					done.Add(1)
+				}
+				if t0.Before(measureFrom) {
 					continue
 				}
 				switch {
@@ -131,7 +133,6 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 				case status/100 == 2:
 					w.ok.record(d)
 					w.all.record(d)
-					done.Add(1)
 				default:
 					w.statuses[status]++
 					w.all.record(d)

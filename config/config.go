@@ -53,6 +53,13 @@ type Config struct {
 	GIFMaxPixels    int64   `env:"GIF_MAX_PIXELS" envDefault:"200000000" doc:"most pixels in all of a GIF's frames together (its decoded cost)"`
 	VideoMaxSeconds float64 `env:"VIDEO_MAX_SECONDS" envDefault:"60" doc:"longest video"`
 
+	// Live updates (WebSocket /ws).
+	WSOrigins    []string `env:"WS_ORIGINS" envSeparator:"," doc:"browser origins allowed to open /ws besides the server's own; requests without Origin (non-browsers) are accepted"`
+	WSMaxPerIP   int      `env:"WS_MAX_PER_IP" envDefault:"200" doc:"live connections per client IP per node"`
+	WSMaxPerUser int      `env:"WS_MAX_PER_USER" envDefault:"20" doc:"live connections per signed-in user per node"`
+	WSQueue      int      `env:"WS_QUEUE" envDefault:"256" doc:"messages buffered per connection; a client further behind is disconnected as slow"`
+	WSBoardRate  float64  `env:"WS_BOARD_RATE" envDefault:"2" doc:"most board messages per second per board"`
+
 	// HTTP.
 	JSONBodyLimit  int      `env:"JSON_BODY_LIMIT" envDefault:"65536" doc:"largest JSON request body, in bytes"`
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," doc:"addresses or CIDRs of proxies whose X-Forwarded-For is believed (nginx)"`
@@ -65,6 +72,14 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"how long each shutdown step may take"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text" doc:"text or json"`
+
+	// The cull (see README, "The cull").
+	CullInterval time.Duration `env:"CULL_INTERVAL" envDefault:"1h" doc:"length of a cull cycle: the lowest-ranked posts are culled once per cycle, at its start (whole seconds, e.g. 30s for a demo)"`
+	CullGrace    time.Duration `env:"CULL_GRACE" envDefault:"24h" doc:"posts younger than this at the start of a cycle are never culled"`
+	CullShare    float64       `env:"CULL_SHARE" envDefault:"0.1" doc:"most a cycle culls, as a share of the eligible posts (ready and past the grace period), rounded down; 0 turns the cull off"`
+	CullMax      int           `env:"CULL_MAX" envDefault:"0" doc:"most posts a cycle culls, whatever the share; 0: no cap"`
+	CullFloor    int           `env:"CULL_FLOOR" envDefault:"10" doc:"a cycle never leaves fewer ready posts than this (young ones included)"`
+	CullBoard    string        `env:"CULL_BOARD" envDefault:"top" doc:"board whose bottom is culled: top (all-time top score) or hot"`
 
 	// Rate limits, shared by every API node through Redis: "N/period" with
 	// period s, m, h or d (or a Go duration such as 30s), optionally
@@ -106,6 +121,15 @@ func (c Config) Validate() error {
 	}
 	if c.UploadMaxBytes <= 0 || c.UploadMaxPixels <= 0 || c.GIFMaxFrames <= 0 || c.GIFMaxPixels <= 0 || c.VideoMaxSeconds <= 0 {
 		return fmt.Errorf("config: upload limits must be positive")
+	}
+	if c.CullInterval < time.Second || c.CullInterval%time.Second != 0 {
+		return fmt.Errorf("config: CULL_INTERVAL must be a whole number of seconds, at least 1s")
+	}
+	if c.CullGrace < 0 || c.CullShare < 0 || c.CullShare > 1 || c.CullMax < 0 || c.CullFloor < 0 {
+		return fmt.Errorf("config: CULL_GRACE, CULL_MAX and CULL_FLOOR must not be negative, and CULL_SHARE lies in 0..1")
+	}
+	if c.CullBoard != "top" && c.CullBoard != "hot" {
+		return fmt.Errorf("config: CULL_BOARD must be top or hot")
 	}
 	for name, r := range map[string]ratelimit.Rule{"RATE_IP": c.RateIP, "RATE_REGISTER": c.RateRegister,
 		"RATE_LOGIN": c.RateLogin, "RATE_UPLOAD": c.RateUpload, "RATE_COMMENT": c.RateComment, "RATE_REPORT": c.RateReport,

@@ -55,6 +55,9 @@ func Add(ctx context.Context, tx Execer, userID int64, kind string, actorID int6
 	return n, err
 }
 
+// SetAnnouncer connects live delivery (set once at start-up).
+func (s *Service) SetAnnouncer(a Announcer) { s.announce = a }
+
 // Announce passes committed notifications to the announcer.
 func (s *Service) Announce(ctx context.Context, ns ...jokster.Notification) {
 	if s.announce == nil {

@@ -142,6 +142,7 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 	}
 	if note.ID != 0 {
 		s.rank.PostChanged(ctx, postID)
+		s.live.PostGone(ctx, postID, jokster.PostRemoved)
 		s.notify.Announce(ctx, note)
 		slog.Info("post removed by a moderator", "post", postID, "admin", admin)
 	}

@@ -35,6 +35,24 @@ type Ranker interface {
 	PostChanged(ctx context.Context, id int64)
 }
 
+// Announcer hears about committed changes worth showing live; the
+// realtime package implements it.
+type Announcer interface {
+	PostReady(ctx context.Context, p jokster.Post)
+	PostGone(ctx context.Context, id int64, status string)
+	CommentAdded(ctx context.Context, c jokster.Comment)
+	CommentDeleted(ctx context.Context, post, comment int64)
+	ReactionsChanged(ctx context.Context, post int64, counts map[string]int)
+}
+
+type nopAnnouncer struct{}
+
+func (nopAnnouncer) PostReady(context.Context, jokster.Post)                 {}
+func (nopAnnouncer) PostGone(context.Context, int64, string)                 {}
+func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment)           {}
+func (nopAnnouncer) CommentDeleted(context.Context, int64, int64)            {}
+func (nopAnnouncer) ReactionsChanged(context.Context, int64, map[string]int) {}
+
 type noRanker struct{}
 
 func (noRanker) PostChanged(context.Context, int64) {}
@@ -55,10 +73,21 @@ type Service struct {
 	notify *notifications.Service
 	set    Settings
 	rank   Ranker
+	live   Announcer
 }
 
 // SetRanker connects the boards (set once at start-up).
 func (s *Service) SetRanker(r Ranker) { s.rank = r }
+
+// SetAnnouncer connects live updates (set once at start-up).
+func (s *Service) SetAnnouncer(a Announcer) { s.live = a }
+
+// announceReady tells live watchers about a post that just went up.
+func (s *Service) announceReady(ctx context.Context, id int64) {
+	if p, err := s.Get(ctx, id, 0); err == nil && p.Status == jokster.PostReady {
+		s.live.PostReady(ctx, p)
+	}
+}
 
 // New returns a Service.
 func New(db *pgxpool.Pool, queue Queue, notify *notifications.Service, set Settings) *Service {
@@ -68,7 +97,7 @@ func New(db *pgxpool.Pool, queue Queue, notify *notifications.Service, set Setti
 	if set.MaxComment == 0 {
 		set.MaxComment = 1000
 	}
-	return &Service{db: db, queue: queue, notify: notify, set: set, rank: noRanker{}}
+	return &Service{db: db, queue: queue, notify: notify, set: set, rank: noRanker{}, live: nopAnnouncer{}}
 }
 
 // Settings returns the service's settings.
@@ -202,6 +231,7 @@ func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jok
 		}
 	} else {
 		s.rank.PostChanged(ctx, id)
+		s.announceReady(ctx, id)
 	}
 	slog.Info("post created", "post", id, "author", author, "kind", kind, "status", status)
 	return s.Get(ctx, id, author)
@@ -359,6 +389,7 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	}
 	slog.Info("post deleted", "post", id, "by", user)
 	s.rank.PostChanged(ctx, id)
+	s.live.PostGone(ctx, id, "deleted")
 	s.collectSoon(ctx)
 	return nil
 }

@@ -85,6 +85,7 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 	}
 	s.notify.Announce(ctx, notes...)
 	s.rank.PostChanged(ctx, id)
+	s.announceReady(ctx, id)
 	slog.Info("post processed", "post", id, "kind", u.Kind, "width", res.Width, "height", res.Height)
 	return nil
 }

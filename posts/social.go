@@ -84,6 +84,7 @@ func (s *Service) AddComment(ctx context.Context, postID, user int64, body strin
 		return c, err
 	}
 	s.notify.Announce(ctx, notes...)
+	s.live.CommentAdded(ctx, c)
 	return c, nil
 }
 
@@ -141,8 +142,11 @@ func (s *Service) DeleteComment(ctx context.Context, postID, commentID, user int
 			return jokster.Errorf(jokster.EFORBIDDEN, "only the comment's author or an admin can delete it")
 		}
 	}
-	_, err = s.db.Exec(ctx, `DELETE FROM comments WHERE id = $1`, commentID)
-	return err
+	if _, err = s.db.Exec(ctx, `DELETE FROM comments WHERE id = $1`, commentID); err != nil {
+		return err
+	}
+	s.live.CommentDeleted(ctx, postID, commentID)
+	return nil
 }
 
 func checkKind(kind string) error {
@@ -185,7 +189,11 @@ func (s *Service) React(ctx context.Context, postID, user int64, kind string) (j
 		return jokster.Post{}, err
 	}
 	s.notify.Announce(ctx, notes...)
-	return s.Get(ctx, postID, user)
+	p, err := s.Get(ctx, postID, user)
+	if err == nil {
+		s.live.ReactionsChanged(ctx, postID, p.Reactions)
+	}
+	return p, err
 }
 
 // Unreact withdraws the user's reaction of kind (absent is a no-op).
@@ -199,5 +207,9 @@ func (s *Service) Unreact(ctx context.Context, postID, user int64, kind string) 
 	if _, err := s.db.Exec(ctx, `DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = $3`, postID, user, kind); err != nil {
 		return jokster.Post{}, err
 	}
-	return s.Get(ctx, postID, user)
+	p, err := s.Get(ctx, postID, user)
+	if err == nil {
+		s.live.ReactionsChanged(ctx, postID, p.Reactions)
+	}
+	return p, err
 }

@@ -109,6 +109,9 @@ func BoardName(board, window, sort string) (string, error) {
 		}
 		return "", fmt.Errorf("window must be day, week or all")
 	case strings.HasPrefix(board, "tag:") && len(board) > 4:
+		if window != "" && window != "all" {
+			return "", fmt.Errorf("tag boards cover all time: leave window out")
+		}
 		if sort == "" {
 			sort = "top"
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jokster/jokster"
 )
@@ -118,6 +119,7 @@ func (s *Service) submit(ctx context.Context, post, user int64, stars int) (Stat
 // back means one of those rules failed (or the rating is unchanged).
 const upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
 	SELECT $1, $2, $3 FROM posts WHERE id = $1 AND status = 'ready' AND author_id <> $2
+	AND NOT EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
 	ON CONFLICT (post_id, user_id) DO UPDATE SET stars = EXCLUDED.stars, updated_at = now()
 	WHERE ratings.stars <> EXCLUDED.stars
 	RETURNING post_id`
@@ -139,6 +141,11 @@ func (s *Service) commit(batch []*rateReq) {
 	})
 	ratingBatch.Observe(float64(len(batch)))
 	rows, changed, err := s.write(ctx, batch)
+	// A deadlock victim (another writer of the same posts, such as the
+	// posts package or a reconcile) is retried; it wrote nothing.
+	for attempt := 0; retryable(err) && attempt < 5; attempt++ {
+		rows, changed, err = s.write(ctx, batch)
+	}
 	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
 			s.commit([]*rateReq{r})
@@ -159,10 +166,12 @@ func (s *Service) commit(batch []*rateReq) {
 	for i, r := range batch {
 		p, ok := byID[r.post]
 		switch {
-		case !ok || (!changed[i] && p.status != "ready"):
-			r.res <- rateRes{err: s.why(ctx, r)}
-		case !changed[i] && r.stars != 0 && p.author == r.user:
-			r.res <- rateRes{err: errOwn}
+		case !ok || (!changed[i] && (p.status != "ready" || r.stars != 0)):
+			if err := s.why(ctx, r); err != nil || !ok {
+				r.res <- rateRes{err: err}
+				continue
+			}
+			r.res <- rateRes{stats: p.stats()}
 		default:
 			if changed[i] {
 				kind := "rate"
@@ -217,11 +226,29 @@ func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []boo
 		if err := br.Close(); err != nil {
 			return err
 		}
-		ids2 := make([]int64, len(rows))
-		tops := make([]float64, len(rows))
-		hots := make([]float64, len(rows))
-		for i, r := range rows {
-			ids2[i], tops[i], hots[i] = r.id, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
+		// Scores are stored only for the posts this batch changed: it holds
+		// their locks already (taken in post order), so this takes no new
+		// lock. A post it only read (an unchanged or refused rating) may
+		// have a newer version committed by another batch meanwhile, whose
+		// scores must not be overwritten; locking it here, out of order,
+		// could also deadlock with that batch.
+		mine := map[int64]bool{}
+		for i, r := range batch {
+			if changed[i] {
+				mine[r.post] = true
+			}
+		}
+		var ids2 []int64
+		var tops, hots []float64
+		for _, r := range rows {
+			if mine[r.id] {
+				ids2 = append(ids2, r.id)
+				tops = append(tops, Quantize(TopScore(r.hist)))
+				hots = append(hots, Quantize(HotScore(r.hist, r.created)))
+			}
+		}
+		if len(ids2) == 0 {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
 			FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS u(id, top, hot) WHERE p.id = u.id`, ids2, tops, hots)
@@ -230,12 +257,21 @@ func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []boo
 	return rows, changed, err
 }
 
+// retryable reports whether PostgreSQL aborted the transaction as a
+// deadlock victim or a serialization failure, which a retry resolves.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
 // why explains a rating that changed nothing: no such post, not ready,
 // your own post, or simply the same rating again (not an error).
 func (s *Service) why(ctx context.Context, r *rateReq) error {
 	var status string
 	var author int64
-	err := s.db.QueryRow(ctx, `SELECT status, author_id FROM posts WHERE id = $1`, r.post).Scan(&status, &author)
+	var banned bool
+	err := s.db.QueryRow(ctx, `SELECT status, author_id, EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
+		FROM posts WHERE id = $1`, r.post, r.user).Scan(&status, &author, &banned)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return errNoPost
@@ -244,8 +280,14 @@ func (s *Service) why(ctx context.Context, r *rateReq) error {
 	case status == "processing" || status == "failed":
 		return errNoPost
 	case status != "ready":
+		// Withdrawing none from a culled or removed post is 409 too
+		// (openapi.yaml); a rating that is there was withdrawn already.
 		return errNotReady
-	case author == r.user && r.stars != 0:
+	case r.stars == 0:
+		return nil // withdrawing a rating that is not there: nothing to do
+	case banned:
+		return jokster.Errorf(jokster.EFORBIDDEN, "you are banned from rating for now")
+	case author == r.user:
 		return errOwn
 	}
 	return nil

@@ -60,7 +60,7 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 	case name == "hot":
 		sql = `SELECT id, coalesce(score_hot, 0) FROM posts WHERE status = 'ready' ORDER BY score_hot DESC NULLS LAST, id DESC`
 	case name == "new":
-		sql = `SELECT id, id::float8 FROM posts WHERE status = 'ready' ORDER BY id DESC`
+		sql = `SELECT id, id::float8 AS score FROM posts WHERE status = 'ready' ORDER BY id DESC`
 	case name == "top:all":
 		sql = `SELECT id, coalesce(score_top, 0) FROM posts WHERE status = 'ready' ORDER BY score_top DESC NULLS LAST, id DESC`
 	case len(parts) == 3 && parts[0] == "top" && (parts[1] == "day" || parts[1] == "week"):
@@ -80,7 +80,7 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 			WHERE p.status = 'ready' AND t.tag = $1 ORDER BY p.` + col + ` DESC NULLS LAST, p.id DESC`
 		args = append(args, parts[1])
 	case name == "creators":
-		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.sum > 0 ORDER BY c.sum DESC, c.id DESC`
+		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.laughs > 0 ORDER BY c.laughs DESC, c.id DESC`
 	default:
 		return nil, false, nil
 	}

@@ -89,6 +89,9 @@ func loadRows(ctx context.Context, q interface {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (postRow, error) { return scanRow(r) })
 }
 
+// SetAnnouncer connects live updates (set once at start-up).
+func (s *Service) SetAnnouncer(a Announcer) { s.announce = a }
+
 // PostChanged brings post id's place on every board in line with
 // PostgreSQL (it became ready, was edited, deleted, culled or removed).
 // Posts call it after their commits; it is idempotent.
@@ -125,14 +128,18 @@ func (s *Service) storeScores(ctx context.Context, rows []postRow) error {
 		return nil
 	}
 	ids := make([]int64, len(rows))
+	versions := make([]int64, len(rows))
 	tops := make([]float64, len(rows))
 	hots := make([]float64, len(rows))
 	for i, r := range rows {
-		ids[i], tops[i], hots[i] = r.id, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
+		ids[i], versions[i], tops[i], hots[i] = r.id, r.version, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
 	}
+	// Only scores computed from the post's current version are stored: a
+	// rating committed since the rows were read has stored newer ones.
 	_, err := s.db.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
-		FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS u(id, top, hot)
-		WHERE p.id = u.id AND (p.score_top IS DISTINCT FROM u.top OR p.score_hot IS DISTINCT FROM u.hot)`, ids, tops, hots)
+		FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[]) AS u(id, version, top, hot)
+		WHERE p.id = u.id AND p.rank_version = u.version
+		AND (p.score_top IS DISTINCT FROM u.top OR p.score_hot IS DISTINCT FROM u.hot)`, ids, versions, tops, hots)
 	return err
 }
 
@@ -205,7 +212,7 @@ func keysOf(m map[int64]bool) []int64 {
 
 // creatorsSQL sums the laughs each author received on posts that count
 // (ready ones, and culled ones: their laughs were earned).
-const creatorsSQL = `SELECT u.id, coalesce(sum(p.h1 + 2*p.h2 + 3*p.h3 + 4*p.h4 + 5*p.h5), 0)::bigint
+const creatorsSQL = `SELECT u.id, coalesce(sum(p.h1 + 2*p.h2 + 3*p.h3 + 4*p.h4 + 5*p.h5), 0)::bigint AS laughs
 	FROM users u LEFT JOIN posts p ON p.author_id = u.id AND p.status IN ('ready', 'culled') `
 
 // updateCreators writes the authors' laughs to the creators board. The

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/jokster/jokster/cull"
 	"github.com/jokster/jokster/mail"
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
@@ -77,6 +78,10 @@ type Handlers struct {
 	// Purgers delete expired data; each returns how many rows went.
 	Purgers map[string]func(context.Context) (int64, error)
 	Log     func(msg string, args ...any)
+
+	// Cull runs the cull cycles, their follow-up and the danger check; nil
+	// disables them.
+	Cull *cull.Service
 }
 
 // HandleSendMail delivers one outbox row. Asynq retries failures with
@@ -132,6 +137,11 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypePurge, h.HandlePurge)
 	if h.Ranking != nil && h.Notify != nil {
 		mux.HandleFunc(TypeNotifyRatings, h.HandleNotifyRatings)
+	}
+	if h.Cull != nil {
+		mux.HandleFunc(TypeCullTick, h.HandleCullTick)
+		mux.HandleFunc(TypeCull, h.HandleCull)
+		mux.HandleFunc(TypeCullFollowup, h.HandleCullFollowup)
 	}
 	if h.Posts != nil {
 		mux.HandleFunc(TypeProcessMedia, h.HandleProcessMedia)

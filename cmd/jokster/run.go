@@ -17,6 +17,7 @@ import (
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/api"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/cull"
 	"github.com/jokster/jokster/mail"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
@@ -24,6 +25,7 @@ import (
 	"github.com/jokster/jokster/profiles"
 	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/ratelimit"
+	"github.com/jokster/jokster/realtime"
 	"github.com/jokster/jokster/seed"
 	"github.com/jokster/jokster/store"
 	"github.com/jokster/jokster/web"
@@ -45,6 +47,9 @@ type deps struct {
 	notify   *notifications.Service
 	posts    *posts.Service
 	ranking  *ranking.Service
+	cull     *cull.Service
+	broker   *realtime.RedisBroker
+	pub      *realtime.Publisher
 }
 
 func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error) {
@@ -101,6 +106,14 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	})
 	d.ranking = ranking.New(d.db, d.rdb, cfg.RedisPrefix, nil)
 	d.posts.SetRanker(d.ranking)
+	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: worker.NewQueue(d.queue), Notify: d.notify})
+	// Every process publishes live events; API nodes also deliver them.
+	d.broker = realtime.NewRedisBroker(d.rdb, cfg.RedisPrefix)
+	d.pub = realtime.NewPublisher(d.broker)
+	live := realtime.Bridge{Pub: d.pub}
+	d.ranking.SetAnnouncer(live)
+	d.notify.SetAnnouncer(live)
+	d.posts.SetAnnouncer(live)
 	return d, nil
 }
 
@@ -164,7 +177,9 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 					n, err := media.CleanTemp(cfg.MediaRoot, time.Hour) // left by a crash mid-upload
 					return int64(n), err
 				}}}
-		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), worker.DefaultPeriodic()); err != nil {
+		h.Cull = d.cull
+		periodic := append(worker.DefaultPeriodic(), worker.CullPeriodic(cfg.CullInterval))
+		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), periodic); err != nil {
 			return err
 		}
 		if err := w.Start(); err != nil {
@@ -173,8 +188,14 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 		slog.Info("worker up", "concurrency", cfg.WorkerConcurrency)
 	}
 
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); d.pub.Run(pubCtx) }()
+	defer func() { stopPub(); <-pubDone }()
+
 	errc := make(chan error, 1)
 	var app interface{ ShutdownWithTimeout(time.Duration) error }
+	var hub *realtime.Hub
 	rankCtx, stopRank := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRank()
 	rankDone := make(chan struct{})
@@ -182,8 +203,14 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 		// Rating writers, and the loop that rebuilds and reconciles boards.
 		d.ranking.Start()
 		go func() { defer close(rankDone); d.ranking.Run(rankCtx, 10*time.Second) }()
+		hub = realtime.NewHub(d.broker, hubConfig(cfg), func(token string) (int64, time.Time, error) {
+			c, err := d.accounts.Tokens().Parse(token)
+			return c.UserID, c.Expires, err
+		})
+		go hub.Run(rankCtx)
 		a := api.New(api.Deps{Config: cfg, DB: d.db, Redis: d.rdb, Accounts: d.accounts, Profiles: d.profiles,
-			Notifications: d.notify, Posts: d.posts, Ranking: d.ranking, Web: web.Dist()})
+			Notifications: d.notify, Posts: d.posts, Ranking: d.ranking, Cull: d.cull, Hub: hub, Web: web.Dist(),
+			ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}})
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			if w != nil {
@@ -204,6 +231,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 		slog.Error("public listener failed", "err", err)
 	}
 	if app != nil {
+		hub.Close() // WebSocket clients reconnect to another node
 		if err := app.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
 			slog.Warn("shutdown: public listener", "err", err)
 		}
@@ -220,6 +248,19 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 		slog.Info("shutdown: worker stopped")
 	}
 	return err
+}
+
+func hubConfig(cfg config.Config) realtime.Config {
+	hc := realtime.DefaultConfig()
+	hc.Origins = append(cfg.WSOrigins, cfg.PublicURL)
+	hc.MaxPerIP, hc.MaxPerUser, hc.QueueSize, hc.BoardRate = cfg.WSMaxPerIP, cfg.WSMaxPerUser, cfg.WSQueue, cfg.WSBoardRate
+	return hc
+}
+
+// cullSettings are the cull's CULL_* settings.
+func cullSettings(cfg config.Config) cull.Settings {
+	return cull.Settings{Interval: cfg.CullInterval, Grace: cfg.CullGrace, Share: cfg.CullShare, Max: cfg.CullMax,
+		Floor: cfg.CullFloor, Board: cfg.CullBoard}
 }
 
 func opsMux(d *deps) http.Handler {

@@ -1,0 +1,381 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/realtime"
+	"github.com/jokster/jokster/testkit"
+)
+
+// wsClient is a real WebSocket client that records what it receives.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+	mu   sync.Mutex
+	msgs []map[string]any
+	err  error
+	done chan struct{}
+}
+
+func dialWS(t *testing.T, base string, header http.Header) (*wsClient, *http.Response, error) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+	conn, res, err := websocket.DefaultDialer.Dial(u, header)
+	if err != nil {
+		return nil, res, err
+	}
+	c := &wsClient{t: t, conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				return
+			}
+			var m map[string]any
+			_ = json.Unmarshal(data, &m)
+			c.mu.Lock()
+			c.msgs = append(c.msgs, m)
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Close() })
+	return c, res, nil
+}
+
+func (e *env) ws(header http.Header) *wsClient {
+	e.t.Helper()
+	c, _, err := dialWS(e.t, e.base, header)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	if err := c.conn.WriteJSON(v); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// wait returns the first message (after skip) matching pred.
+func (c *wsClient) wait(what string, pred func(m map[string]any) bool) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, m := range c.msgs {
+			if pred(m) {
+				c.mu.Unlock()
+				return m
+			}
+		}
+		err := c.err
+		c.mu.Unlock()
+		if err != nil {
+			c.t.Fatalf("waiting for %s: connection ended: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t.Fatalf("timed out waiting for %s; got %v", what, c.msgs)
+	return nil
+}
+
+func (c *wsClient) count(pred func(m map[string]any) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, m := range c.msgs {
+		if pred(m) {
+			n++
+		}
+	}
+	return n
+}
+
+func is(ch, typ string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["ch"] == ch && m["type"] == typ }
+}
+
+func version(m map[string]any) int64 { v, _ := m["v"].(float64); return int64(v) }
+
+func TestLive_SnapshotThenUpdates(t *testing.T) {
+	e := newEnv(t)
+	author, rater := e.signup("liv"), e.signup("rae")
+	p := author.newPost(nil, "", "caption", "live joke").want(201).post()
+	ch := "post:" + p.ID
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	snap := w.wait("snapshot", is(ch, "snapshot"))
+	data := snap["data"].(map[string]any)
+	if data["post"].(map[string]any)["id"] != p.ID {
+		t.Fatalf("snapshot %v", snap)
+	}
+	rater.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 5}).want(200)
+	up := w.wait("stats update", func(m map[string]any) bool {
+		return is(ch, "stats")(m) && m["data"].(map[string]any)["stats"].(map[string]any)["count"] == 1.0
+	})
+	if version(up) <= version(snap) {
+		t.Fatalf("update v %d not above snapshot v %d", version(up), version(snap))
+	}
+	// Comments arrive live too.
+	rater.post("/api/v1/posts/"+p.ID+"/comments", map[string]string{"body": "lol"}).want(201)
+	w.wait("comment", is(ch, "comment"))
+	// Resuming with an old version gets a new snapshot.
+	w2 := e.ws(nil)
+	w2.send(map[string]any{"type": "subscribe", "ch": ch, "v": version(snap)})
+	s2 := w2.wait("snapshot on resume", is(ch, "snapshot"))
+	if s2["data"].(map[string]any)["post"].(map[string]any)["stats"].(map[string]any)["count"] != 1.0 {
+		t.Fatalf("resume snapshot %v", s2)
+	}
+	// New posts reach posts:new.
+	w.send(map[string]any{"type": "subscribe", "ch": "posts:new"})
+	w.wait("posts:new snapshot", is("posts:new", "snapshot"))
+	author.newPost(nil, "", "caption", "another one").want(201)
+	w.wait("new post", is("posts:new", "new"))
+	w.send(map[string]any{"type": "ping", "id": "x"})
+	w.wait("pong", func(m map[string]any) bool { return m["type"] == "pong" && m["id"] == "x" })
+}
+
+func TestLive_MeIsPrivate(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.signup("meg"), e.signup("ned")
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": "me"})
+	w.wait("unauthorized", func(m map[string]any) bool { return m["type"] == "error" && m["code"] == "unauthorized" })
+	for _, bad := range []string{"me:2", "user:2", "post:abc", "nonsense"} {
+		w.send(map[string]any{"type": "subscribe", "ch": bad})
+	}
+	if w.wait("bad channel", func(m map[string]any) bool { return m["code"] == "bad_channel" }) == nil {
+		t.Fatal()
+	}
+	w.send(map[string]any{"type": "auth", "token": "forged"})
+	w.wait("bad token", func(m map[string]any) bool {
+		return m["type"] == "error" && m["code"] == "unauthorized" && m["ch"] == nil
+	})
+	w.send(map[string]any{"type": "auth", "token": a.token})
+	w.wait("auth ok", func(m map[string]any) bool { return m["type"] == "auth_ok" })
+	w.send(map[string]any{"type": "subscribe", "ch": "me"})
+	w.wait("me snapshot", is("me", "snapshot"))
+	b.post("/api/v1/profiles/meg/follow", nil).want(200)
+	n := w.wait("notification", is("me", "notification"))
+	if n["data"].(map[string]any)["kind"] != "followed" {
+		t.Fatal(n)
+	}
+	// ned's own notifications never reach meg's socket.
+	a.post("/api/v1/profiles/ned/follow", nil).want(200)
+	time.Sleep(300 * time.Millisecond)
+	if c := w.count(is("me", "notification")); c != 1 {
+		t.Fatalf("meg got %d notifications", c)
+	}
+	// Another account cannot take over the connection.
+	w.send(map[string]any{"type": "auth", "token": b.token})
+	w.wait("forbidden", func(m map[string]any) bool { return m["code"] == "forbidden" })
+}
+
+func TestLive_OriginsAndLimits(t *testing.T) {
+	e := newEnv(t)
+	_, res, err := dialWS(t, e.base, http.Header{"Origin": {"https://evil.example"}})
+	if err == nil || res == nil || res.StatusCode != 403 {
+		t.Fatalf("foreign origin: %v %v", res, err)
+	}
+	host := strings.TrimPrefix(e.base, "http://")
+	if _, _, err := dialWS(t, e.base, http.Header{"Origin": {"http://" + host}}); err != nil {
+		t.Fatalf("same origin refused: %v", err)
+	}
+	e.ws(nil) // no Origin: not a browser, accepted
+	// A frame over the read limit closes the connection.
+	w := e.ws(nil)
+	if err := w.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","id":"`+strings.Repeat("x", 10_000)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+		if !websocket.IsCloseError(w.err, websocket.CloseMessageTooBig) && !strings.Contains(w.err.Error(), "close") {
+			t.Logf("closed with %v", w.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an oversized frame did not close the connection")
+	}
+	// Plain HTTP on /ws is a clear 400.
+	r := e.client().get("/ws")
+	if r.Status != 400 {
+		t.Fatalf("GET /ws without upgrade: %d", r.Status)
+	}
+}
+
+func TestLive_SlowClientDropped(t *testing.T) {
+	hubTweaks = []func(*realtime.Config){func(c *realtime.Config) { c.QueueSize = 64 }}
+	defer func() { hubTweaks = nil }()
+	e := newEnv(t)
+	p := e.signup("sam").newPost(nil, "", "caption", "busy").want(201).post()
+	ch := "post:" + p.ID
+	// The slow client never reads: a raw connection that does the
+	// handshake and then ignores everything.
+	slow, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if tc, ok := slow.UnderlyingConn().(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	_ = slow.WriteJSON(map[string]any{"type": "subscribe", "ch": ch})
+	good := e.ws(nil)
+	good.send(map[string]any{"type": "subscribe", "ch": ch})
+	good.wait("snapshot", is(ch, "snapshot"))
+	// 16 MB in 4 KB messages, paced so that a client that reads keeps up,
+	// while one that never reads fills its socket buffers and then its queue.
+	const total = 4000
+	big := map[string]string{"pad": strings.Repeat("x", 4<<10)}
+	ctx := context.Background()
+	for i := 0; i < total; i++ {
+		if err := e.hub.Publish(ctx, ch, "noise", big); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	e.eventually("the good client got every message", func() bool { return good.count(is(ch, "noise")) == total })
+	// The slow one was cut off (the server holds only the good one now),
+	// and the good one is still served.
+	e.eventually("the slow client is disconnected", func() bool { return e.hub.Connections() == 1 })
+	if err := e.hub.Publish(ctx, ch, "after", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	good.wait("a message after the slow client left", is(ch, "after"))
+}
+
+func TestLive_BoardsCoalesced(t *testing.T) {
+	hubTweaks = []func(*realtime.Config){func(c *realtime.Config) { c.BoardRate = 4 }}
+	defer func() { hubTweaks = nil }()
+	e := newEnv(t)
+	author := e.signup("ava")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, author.newPost(nil, "", "caption", "joke").want(201).post().ID)
+	}
+	raters := []*client{e.signup("rx1"), e.signup("rx2"), e.signup("rx3")}
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": "board:top:all"})
+	w.wait("board snapshot", is("board:top:all", "snapshot"))
+	start := time.Now()
+	for round := 0; round < 4; round++ {
+		for i, id := range ids {
+			for j, r := range raters {
+				r.do("PUT", "/api/v1/posts/"+id+"/rating", map[string]int{"stars": 1 + (i+j+round)%5}).want(200)
+			}
+		}
+	}
+	time.Sleep(time.Second) // let the last diff go out
+	elapsed := time.Since(start).Seconds()
+	diffs := w.count(is("board:top:all", "diff"))
+	if diffs == 0 || float64(diffs) > elapsed*4+1 {
+		t.Fatalf("%d board messages in %.1fs at most 4/s", diffs, elapsed)
+	}
+	// Replaying snapshot + diffs gives the board as it is now.
+	var final struct {
+		Items []struct {
+			Post struct {
+				ID string `json:"id"`
+			} `json:"post"`
+		} `json:"items"`
+	}
+	e.client().get("/api/v1/leaderboards/top?limit=20").want(200).json(&final)
+	w.mu.Lock()
+	state := map[string]int{}
+	for _, m := range w.msgs {
+		if m["ch"] != "board:top:all" {
+			continue
+		}
+		d := m["data"].(map[string]any)
+		if m["type"] == "snapshot" {
+			state = map[string]int{}
+			for _, it := range d["items"].([]any) {
+				it := it.(map[string]any)
+				state[it["id"].(string)] = int(it["rank"].(float64))
+			}
+			continue
+		}
+		for _, it := range d["entered"].([]any) {
+			it := it.(map[string]any)
+			state[it["id"].(string)] = int(it["rank"].(float64))
+		}
+		for _, id := range d["left"].([]any) {
+			delete(state, id.(string))
+		}
+		for _, mv := range d["moved"].([]any) {
+			mv := mv.(map[string]any)
+			state[mv["id"].(string)] = int(mv["to"].(float64))
+		}
+	}
+	w.mu.Unlock()
+	if len(state) != len(final.Items) {
+		t.Fatalf("replayed %v, board has %d", state, len(final.Items))
+	}
+	for i, it := range final.Items {
+		if state[it.Post.ID] != i+1 {
+			t.Fatalf("replayed ranks %v differ from the board at %s (rank %d)", state, it.Post.ID, i+1)
+		}
+	}
+}
+
+// TestLive_TwoNodesAndRedisRestart runs two API nodes on one PostgreSQL and
+// one redis-server of the test's own: a rating through one reaches a client
+// of the other, and after Redis restarts both get snapshots and go on.
+func TestLive_TwoNodesAndRedisRestart(t *testing.T) {
+	srv, err := testkit.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	redisURL := "redis://" + srv.Addr + "/0"
+	n1 := newEnv(t, func(c *config.Config) { c.RedisURL = redisURL })
+	n2 := n1.sibling()
+	author, rater := n1.signup("nia"), n1.signup("ola")
+	p := author.newPost(nil, "", "caption", "cross-node").want(201).post()
+	ch := "post:" + p.ID
+	w := n2.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	w.wait("snapshot", is(ch, "snapshot"))
+	rater.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 4}).want(200)
+	w.wait("update from the other node", is(ch, "stats"))
+
+	w1 := n1.ws(nil)
+	w1.send(map[string]any{"type": "subscribe", "ch": ch})
+	w1.wait("snapshot on node 1", is(ch, "snapshot"))
+	before1, before2 := w1.count(is(ch, "snapshot")), w.count(is(ch, "snapshot"))
+	srv.Stop()
+	srv2, err := testkit.StartRedisOn(srv.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv2.Stop() })
+	n1.eventually("both nodes resubscribed and sent fresh snapshots", func() bool {
+		return w1.count(is(ch, "snapshot")) > before1 && w.count(is(ch, "snapshot")) > before2
+	})
+	e3 := n1.signup("pia")
+	e3.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 2}).want(200)
+	for _, c := range []*wsClient{w, w1} {
+		c.wait("updates after the restart", func(m map[string]any) bool {
+			return is(ch, "stats")(m) && m["data"].(map[string]any)["stats"].(map[string]any)["count"] == 2.0
+		})
+	}
+}

@@ -1,0 +1,209 @@
+package cull
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/posts"
+	"github.com/jokster/jokster/ranking"
+	"github.com/jokster/jokster/testkit"
+)
+
+// BenchmarkCull100kOf1M culls 100,000 posts among 1,000,000 (750,000 past
+// the grace period; 10% of them image posts with two files each): the
+// cull transaction, then the removal of the victims from every Redis
+// board, timed separately from the other follow-up steps (notifications,
+// the danger zone, file deletion). While the boards change, a second
+// client PINGs Redis in a loop and Redis's slow log records every command
+// over 0.2 ms, to show that Redis is never blocked for long.
+//
+//	go test ./cull -run '^$' -bench Cull100kOf1M -benchtime 1x -timeout 30m
+//
+// Setting up (inserting the posts with generate_series and building the
+// boards) takes a few minutes and is not timed. docs/benchmarks.md has
+// the figures.
+func BenchmarkCull100kOf1M(b *testing.B) {
+	const (
+		total   = 1_000_000
+		victims = 100_000
+	)
+	ctx := context.Background()
+	db, _ := testkit.Pool(b)
+	rs, err := testkit.StartRedis()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(rs.Stop)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	b.Cleanup(func() { _ = rdb.Close() })
+	media := b.TempDir()
+
+	setup := time.Now()
+	// 1000 authors, each with 1000 consecutive posts; ages 0..95 hours
+	// (a quarter inside the day's grace); random histograms; a tenth of the
+	// posts are images with two files; a tenth carry one of 50 tags.
+	for _, sql := range []string{
+		`INSERT INTO users (username, email, password_hash) SELECT 'u' || g, 'u' || g || '@example.com', 'x' FROM generate_series(1, 1000) g`,
+		`INSERT INTO profiles (user_id) SELECT id FROM users`,
+		fmt.Sprintf(`INSERT INTO posts (author_id, caption, kind, status, created_at, h1, h2, h3, h4, h5, display, thumb)
+			SELECT (g - 1) / 1000 + 1, 'joke ' || g, CASE WHEN g %% 10 = 0 THEN 'image' ELSE 'text' END, 'ready',
+				now() - make_interval(hours => g %% 96, secs => g %% 3600),
+				(random() * 5)::int, (random() * 5)::int, (random() * 5)::int, (random() * 5)::int, (random() * 5)::int,
+				CASE WHEN g %% 10 = 0 THEN 'd/' || g || '.jpg' ELSE '' END, CASE WHEN g %% 10 = 0 THEN 't/' || g || '.jpg' ELSE '' END
+			FROM generate_series(1, %d) g`, total),
+		`INSERT INTO post_tags (post_id, tag) SELECT id, 'tag' || (id % 50) FROM posts WHERE id % 10 = 3`,
+		`VACUUM ANALYZE posts`,
+		`VACUUM ANALYZE post_tags`,
+	} {
+		if _, err := db.Exec(ctx, sql); err != nil {
+			b.Fatalf("%s: %v", sql, err)
+		}
+	}
+	rank := ranking.New(db, rdb, "b:", nil)
+	if err := rank.Rebuild(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `VACUUM ANALYZE posts`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("setup: %d posts inserted and on the boards in %v", total, time.Since(setup).Round(time.Second))
+
+	set := Settings{Interval: time.Hour, Grace: 24 * time.Hour, Share: 0.2, Max: victims, Board: "top"}
+	files := posts.New(db, nil, nil, posts.Settings{MediaRoot: media})
+	s := New(db, set, Deps{Boards: rank, Files: files, Notify: notifications.New(db, nil)})
+	cycle := set.CycleAt(time.Now())
+
+	var txT, boardT, notifyT, dangerT, mediaT, pingMax, cmdMax time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if i > 0 { // put the previous victims back
+			if _, err := db.Exec(ctx, `UPDATE posts SET status = 'ready', culled_run_id = NULL, culled_rank = NULL WHERE status = 'culled'`); err != nil {
+				b.Fatal(err)
+			}
+			for _, sql := range []string{`DELETE FROM cull_runs`, `DELETE FROM notifications`, `DELETE FROM cull_danger`, `VACUUM ANALYZE posts`} {
+				if _, err := db.Exec(ctx, sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := rank.Reconcile(ctx, time.Now().Add(-time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+
+		began := time.Now()
+		run, created, err := s.Cull(ctx, cycle)
+		if err != nil || !created || run.Victims != victims {
+			b.Fatalf("cull: %+v %v %v", run, created, err)
+		}
+		txT += time.Since(began)
+
+		b.StopTimer()
+		ids, err := s.victimIDs(ctx, run.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "200").Err()
+		_ = rdb.ConfigSet(ctx, "slowlog-max-len", "100000").Err()
+		_ = rdb.SlowLogReset(ctx).Err()
+		stop := make(chan struct{})
+		var probeMax atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // a client that wants Redis all the time
+			defer wg.Done()
+			p := redis.NewClient(&redis.Options{Addr: rs.Addr})
+			defer p.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t := time.Now()
+				_ = p.Ping(ctx).Err()
+				if d := int64(time.Since(t)); d > probeMax.Load() {
+					probeMax.Store(d)
+				}
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+		b.StartTimer()
+
+		began = time.Now()
+		if n, err := rank.Unlist(ctx, ids); err != nil || n != victims {
+			b.Fatalf("unlist: %d %v", n, err)
+		}
+		boardT += time.Since(began)
+
+		b.StopTimer()
+		close(stop)
+		wg.Wait()
+		pingMax = max(pingMax, time.Duration(probeMax.Load()))
+		slow, err := rdb.SlowLogGet(ctx, -1).Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range slow {
+			cmdMax = max(cmdMax, l.Duration)
+		}
+		// The rest of the follow-up, timed apart.
+		began = time.Now()
+		if err := s.notifyVictims(ctx, run.ID, run.Cycle.Number); err != nil {
+			b.Fatal(err)
+		}
+		notifyT += time.Since(began)
+		began = time.Now()
+		if _, err := s.CheckDanger(ctx); err != nil {
+			b.Fatal(err)
+		}
+		dangerT += time.Since(began)
+		// File deletion: the victims' files exist on disk, then go.
+		rows, err := db.Query(ctx, `SELECT DISTINCT unnest(files) FROM cull_victims WHERE run_id = $1`, run.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range paths {
+			f := filepath.Join(media, p)
+			_ = os.MkdirAll(filepath.Dir(f), 0o755)
+			if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		began = time.Now()
+		if err := s.collectFiles(ctx, run.ID); err != nil {
+			b.Fatal(err)
+		}
+		mediaT += time.Since(began)
+		if left, _ := filepath.Glob(filepath.Join(media, "d", "*")); len(left) != 0 {
+			b.Fatalf("%d files left", len(left))
+		}
+		b.Logf("run %d: %d ready, %d eligible, %d victims, %d files", run.ID, run.Ready, run.Eligible, run.Victims, len(paths))
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / n }
+	b.ReportMetric(ms(txT), "tx-ms")
+	b.ReportMetric(ms(boardT), "boards-ms")
+	b.ReportMetric(ms(txT+boardT), "total-ms")
+	b.ReportMetric(float64(cmdMax)/float64(time.Millisecond), "redis-max-cmd-ms")
+	b.ReportMetric(float64(pingMax)/float64(time.Millisecond), "ping-max-ms")
+	b.ReportMetric(ms(notifyT), "notify-ms")
+	b.ReportMetric(ms(dangerT), "danger-ms")
+	b.ReportMetric(ms(mediaT), "files-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -1,0 +1,179 @@
+package cull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster"
+)
+
+// filesAtOnce is how many media files the follow-up collects in parallel.
+const filesAtOnce = 4
+
+// Followup does the work that follows run runID, each step stamped on the
+// run when done so that a retry (the task was lost, or its worker died)
+// picks up where it stopped and repeats nothing that must not be repeated:
+//
+//  1. boards: the victims leave every board in Redis, in batches
+//     (ranking.Unlist; idempotent and version-guarded);
+//  2. announcements: PostsCulled and DangerChanged (at least once);
+//  3. notifications: one `culled` notification per victim, written in the
+//     transaction that stamps the step (exactly once);
+//  4. the danger zone is recomputed for the next cycle (CheckDanger);
+//  5. media: the victims' files, queued for collection by the cull's
+//     transaction, are deleted unless another post or profile uses them.
+//
+// It never culls anything, and a run whose follow-up is done is a no-op.
+func (s *Service) Followup(ctx context.Context, runID int64) error {
+	var steps struct{ boards, announced, notified, danger, media, done *time.Time }
+	var cycle int64
+	err := s.db.QueryRow(ctx, `SELECT cycle, boards_done_at, announced_at, notified_at, danger_done_at, media_done_at, followup_done_at
+		FROM cull_runs WHERE id = $1 AND finished_at IS NOT NULL`, runID).
+		Scan(&cycle, &steps.boards, &steps.announced, &steps.notified, &steps.danger, &steps.media, &steps.done)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNoRun
+	} else if err != nil || steps.done != nil {
+		return err
+	}
+	stamp := func(col string) error {
+		_, err := s.db.Exec(ctx, `UPDATE cull_runs SET `+col+` = coalesce(`+col+`, clock_timestamp()) WHERE id = $1`, runID)
+		return err
+	}
+	var ids []int64
+	if steps.boards == nil || steps.announced == nil {
+		if ids, err = s.victimIDs(ctx, runID); err != nil {
+			return err
+		}
+	}
+	if steps.boards == nil {
+		if s.d.Boards == nil {
+			return fmt.Errorf("cull: follow-up of run %d needs the boards", runID)
+		}
+		began := time.Now()
+		n, err := s.d.Boards.Unlist(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("cull: run %d: board removal: %w", runID, err)
+		}
+		slog.Info("cull: victims taken off the boards", "run", runID, "victims", len(ids), "moved", n, "took", time.Since(began).Round(time.Millisecond))
+		if err := stamp("boards_done_at"); err != nil {
+			return err
+		}
+	}
+	if steps.announced == nil {
+		s.d.Announce.PostsCulled(ctx, runID, ids)
+		s.d.Announce.DangerChanged(ctx)
+		if err := stamp("announced_at"); err != nil {
+			return err
+		}
+	}
+	if steps.notified == nil {
+		if err := s.notifyVictims(ctx, runID, cycle); err != nil {
+			return fmt.Errorf("cull: run %d: notifications: %w", runID, err)
+		}
+	}
+	if steps.danger == nil {
+		if _, err := s.CheckDanger(ctx); err != nil {
+			return fmt.Errorf("cull: run %d: danger zone: %w", runID, err)
+		}
+		if err := stamp("danger_done_at"); err != nil {
+			return err
+		}
+	}
+	if steps.media == nil {
+		if err := s.collectFiles(ctx, runID); err != nil {
+			return fmt.Errorf("cull: run %d: media: %w", runID, err)
+		}
+		if err := stamp("media_done_at"); err != nil {
+			return err
+		}
+	}
+	return stamp("followup_done_at")
+}
+
+func (s *Service) victimIDs(ctx context.Context, runID int64) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT post_id FROM cull_victims WHERE run_id = $1 ORDER BY rank`, runID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// notifyVictims writes one `culled` notification per victim whose post
+// still exists, in the transaction that stamps the step, then announces
+// them. A second call finds the step stamped and writes nothing.
+func (s *Service) notifyVictims(ctx context.Context, runID, cycle int64) error {
+	var notes []jokster.Notification
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `UPDATE cull_runs SET notified_at = clock_timestamp() WHERE id = $1 AND notified_at IS NULL`, runID)
+		if err != nil || t.RowsAffected() == 0 {
+			return err // another follow-up did it
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
+			SELECT p.author_id, $2, jsonb_build_object('post_id', v.post_id::text, 'run_id', v.run_id::text,
+				'cycle', $3::bigint, 'rank', v.rank, 'score', v.score)
+			FROM cull_victims v JOIN posts p ON p.id = v.post_id WHERE v.run_id = $1 ORDER BY v.rank
+			RETURNING id, user_id, data, created_at`, runID, NotifyCulled, cycle)
+		if err != nil {
+			return err
+		}
+		notes, err = collectNotes(rows, NotifyCulled)
+		return err
+	})
+	if err == nil && s.d.Notify != nil {
+		s.d.Notify.Announce(ctx, notes...)
+	}
+	return err
+}
+
+// collectFiles deletes the victims' media files that nothing uses any
+// more, a few at a time. Collect is idempotent (a file no longer queued is
+// left alone), so a retry repeats nothing harmful.
+func (s *Service) collectFiles(ctx context.Context, runID int64) error {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT unnest(files) FROM cull_victims WHERE run_id = $1 AND files <> '{}'`, runID)
+	if err != nil {
+		return err
+	}
+	paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	if s.d.Files == nil {
+		return fmt.Errorf("%d files to collect and no collector", len(paths))
+	}
+	work := make(chan string)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range min(filesAtOnce, len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				if err := s.d.Files.Collect(ctx, p); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", p, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, p := range paths {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d files not collected: %w", len(errs), len(paths), errors.Join(errs...))
+	}
+	slog.Info("cull: media of the victims collected", "run", runID, "files", len(paths))
+	return nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,229 @@
+package cull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster"
+)
+
+// SettingsDoc is how settings are recorded on a run and shown by the API.
+type SettingsDoc struct {
+	IntervalSeconds int64   `json:"interval_seconds"`
+	GraceSeconds    int64   `json:"grace_seconds"`
+	Share           float64 `json:"share"`
+	Max             int     `json:"max"`
+	Floor           int     `json:"floor"`
+	Board           string  `json:"board"`
+}
+
+// Doc returns the settings as recorded.
+func (s Settings) Doc() SettingsDoc {
+	return SettingsDoc{IntervalSeconds: s.seconds(), GraceSeconds: int64(s.Grace / time.Second), Share: s.Share,
+		Max: s.Max, Floor: s.Floor, Board: s.Board}
+}
+
+// Run is one recorded cull.
+type Run struct {
+	ID             int64
+	Cycle          Cycle
+	Cutoff         time.Time
+	StartedAt      time.Time
+	FinishedAt     *time.Time
+	Settings       SettingsDoc
+	Ready          int // ready posts before the cull
+	Eligible       int // of those, created before the cutoff
+	Victims        int
+	FollowupDoneAt *time.Time
+}
+
+const selectRun = `SELECT id, cycle, cycle_start, cutoff, started_at, finished_at, settings, ready, eligible, victims, followup_done_at FROM cull_runs `
+
+func scanRun(r pgx.Row) (Run, error) {
+	var run Run
+	err := r.Scan(&run.ID, &run.Cycle.Number, &run.Cycle.Start, &run.Cutoff, &run.StartedAt, &run.FinishedAt, &run.Settings,
+		&run.Ready, &run.Eligible, &run.Victims, &run.FollowupDoneAt)
+	run.Cycle.Start = run.Cycle.Start.UTC()
+	return run, err
+}
+
+// ErrNoRun is returned for a run that does not exist.
+var ErrNoRun = jokster.Errorf(jokster.ENOTFOUND, "no such cull run")
+
+// cullSQL culls the quota in one statement: it picks the victims with
+// bottomSQL ($1 cutoff, $2 ready posts, $3 the quota), marks them culled by
+// run $4 (the status change bumps their rank version through the
+// posts_rank_bump trigger) and records each with its rank, score and
+// media files. A post that stopped being ready meanwhile is skipped: the
+// UPDATE re-checks the status of a row another transaction changed.
+func (s Settings) cullSQL() string {
+	return `WITH v AS MATERIALIZED (` + s.bottomSQL() + ` LIMIT $3),
+	old AS (SELECT p.id, array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files
+		FROM posts p JOIN v ON v.id = p.id),
+	upd AS (UPDATE posts p SET status = 'culled', culled_run_id = $4, culled_rank = v.rank, updated_at = now()
+		FROM v WHERE p.id = v.id AND p.status = 'ready' RETURNING p.id)
+	INSERT INTO cull_victims (run_id, post_id, rank, score, files)
+	SELECT $4, v.id, v.rank, v.score, old.files FROM upd JOIN v ON v.id = upd.id JOIN old ON old.id = upd.id`
+}
+
+// Cull runs cycle c unless it already ran, and returns the cycle's run and
+// whether this call made it. Everything happens in one transaction: the
+// cycle's row is claimed (a second claimant waits for the first to commit
+// and then finds the row taken), the victims are chosen and marked, their
+// files are let go (the posts_garbage trigger queues them for collection)
+// and the run is recorded with its numbers. Culls are serialised by an
+// advisory lock, so each sees what the one before it did and the floor
+// holds across them. Follow-up work is not done here: see Followup.
+func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
+	began := time.Now()
+	created := false
+	var runID int64
+	var p plan
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO cull_runs (cycle, interval_s, cycle_start, cutoff, settings)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (interval_s, cycle) DO NOTHING RETURNING id`,
+			c.Number, s.set.seconds(), c.Start, s.set.Cutoff(c), s.set.Doc()).Scan(&runID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // this cycle ran already
+		} else if err != nil {
+			return err
+		}
+		created = true
+		if err := storeMissingScores(ctx, tx); err != nil {
+			return err
+		}
+		if p, err = s.makePlan(ctx, tx, c); err != nil {
+			return err
+		}
+		victims := 0
+		if p.Quota > 0 {
+			t, err := tx.Exec(ctx, s.set.cullSQL(), p.Cutoff, p.Ready, p.Quota, runID)
+			if err != nil {
+				return err
+			}
+			victims = int(t.RowsAffected())
+			// Culled posts keep their caption, stats and comments (their
+			// page says when and where they fell) but not their files.
+			if _, err := tx.Exec(ctx, `UPDATE posts SET original = '', display = '', thumb = '', poster = ''
+				WHERE id IN (SELECT post_id FROM cull_victims WHERE run_id = $1 AND files <> '{}')`, runID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE cull_runs SET finished_at = clock_timestamp(), ready = $2, eligible = $3, victims = $4 WHERE id = $1`,
+			runID, p.Ready, p.Eligible, victims)
+		return err
+	})
+	if err != nil {
+		return Run{}, false, fmt.Errorf("cull: cycle %d: %w", c.Number, err)
+	}
+	run, err := scanRun(s.db.QueryRow(ctx, selectRun+`WHERE interval_s = $1 AND cycle = $2`, s.set.seconds(), c.Number))
+	if err != nil {
+		return Run{}, created, err
+	}
+	if created {
+		took := time.Since(began)
+		runsTotal.Inc()
+		victimsTotal.Add(float64(run.Victims))
+		cullSeconds.Observe(took.Seconds())
+		slog.Info("cull: cycle culled", "cycle", c.Number, "run", run.ID, "ready", run.Ready, "eligible", run.Eligible,
+			"victims", run.Victims, "cutoff", run.Cutoff, "took", took.Round(time.Millisecond))
+	}
+	return run, created, nil
+}
+
+// ErrTooEarly is returned by RunCycle for a cycle that has not started.
+var ErrTooEarly = errors.New("cull: the cycle has not started yet")
+
+// RunCycle runs cycle number n if it is the current one, then enqueues its
+// follow-up. A cycle that is over is skipped: cycles missed while no worker
+// ran are not made up one by one — the current one runs once, whenever a
+// worker is back. A cycle that has not started yet is ErrTooEarly (the
+// task is retried). It returns the run (zero when skipped) and whether this
+// call culled.
+func (s *Service) RunCycle(ctx context.Context, n int64) (Run, bool, error) {
+	cur := s.set.CycleAt(s.d.Now())
+	switch {
+	case n > cur.Number:
+		return Run{}, false, fmt.Errorf("%w: cycle %d starts at %s", ErrTooEarly, n, s.set.Cycle(n).Start.Format(time.RFC3339))
+	case n < cur.Number:
+		slog.Info("cull: skipping a cycle that is over (the current one runs instead)", "cycle", n, "current", cur.Number)
+		return Run{}, false, nil
+	}
+	run, created, err := s.Cull(ctx, cur)
+	if err != nil || !created {
+		return run, created, err
+	}
+	if s.d.Queue != nil {
+		if err := s.d.Queue.EnqueueCullFollowup(ctx, run.ID); err != nil {
+			slog.Warn("cull: enqueue follow-up failed; the next tick re-enqueues it", "run", run.ID, "err", err)
+		}
+	}
+	return run, true, nil
+}
+
+// Tick is the periodic check (every min(interval, 1m) on every worker): it
+// enqueues the current cycle if it has not run (on time, or late after an
+// outage — once), schedules the next cycle for its start, re-enqueues the
+// follow-up of every run whose follow-up is not done (a lost task), and
+// refreshes the danger zone. Task ids make repeated enqueues no-ops, and
+// the cycle's row makes a repeated cull a no-op.
+func (s *Service) Tick(ctx context.Context) error {
+	cur := s.set.CycleAt(s.d.Now())
+	var errs []error
+	if s.d.Queue != nil {
+		ran, err := s.ran(ctx, s.db, cur)
+		if err != nil {
+			return err
+		}
+		if !ran {
+			errs = append(errs, s.d.Queue.EnqueueCull(ctx, s.set, cur, time.Time{}))
+		}
+		next := s.set.Cycle(cur.Number + 1)
+		errs = append(errs, s.d.Queue.EnqueueCull(ctx, s.set, next, next.Start))
+		rows, err := s.db.Query(ctx, `SELECT id FROM cull_runs WHERE followup_done_at IS NULL AND finished_at IS NOT NULL ORDER BY id LIMIT 100`)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		errs = append(errs, err)
+		for _, id := range ids {
+			errs = append(errs, s.d.Queue.EnqueueCullFollowup(ctx, id))
+		}
+	}
+	_, err := s.CheckDanger(ctx)
+	return errors.Join(append(errs, err)...)
+}
+
+// ran reports whether cycle c has its run.
+func (s *Service) ran(ctx context.Context, q querier, c Cycle) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cull_runs WHERE interval_s = $1 AND cycle = $2)`, s.set.seconds(), c.Number).Scan(&ok)
+	return ok, err
+}
+
+// NextCycle is the cycle the next cull belongs to: the current one if it
+// has not run yet (it is due: a worker runs it within a tick), else the
+// one after.
+func (s *Service) NextCycle(ctx context.Context) (Cycle, error) {
+	return s.nextCycle(ctx, s.db)
+}
+
+func (s *Service) nextCycle(ctx context.Context, q querier) (Cycle, error) {
+	cur := s.set.CycleAt(s.d.Now())
+	ran, err := s.ran(ctx, q, cur)
+	if err != nil {
+		return Cycle{}, err
+	}
+	if ran {
+		return s.set.Cycle(cur.Number + 1), nil
+	}
+	return cur, nil
+}

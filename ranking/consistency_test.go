@@ -1,0 +1,295 @@
+package ranking
+
+// PostgreSQL is the truth and Redis may lose everything at any moment:
+// these tests flush and restart a redis-server of their own while users
+// rate, and check that no acknowledged rating is lost, that reads never
+// fail nor come back wrongly empty, and that the boards converge.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/testkit"
+)
+
+// ownRedis starts a redis-server for this test alone and returns a client
+// on it; the server is stopped when the test ends.
+func ownRedis(t *testing.T) (*redis.Client, *testkit.RedisServer) {
+	t.Helper()
+	srv, err := testkit.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb, srv
+}
+
+// run starts the reconcile and rebuild loop until the test ends.
+func (f *fixture) run(interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.s.Run(ctx, interval) }()
+	f.t.Cleanup(func() { cancel(); <-done })
+}
+
+// eventually polls cond with a generous deadline.
+func (f *fixture) eventually(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// converged waits until Redis is ready and every board in it equals the
+// truth, then checks reads from both Redis and PostgreSQL.
+func (f *fixture) converged() {
+	f.t.Helper()
+	ctx := context.Background()
+	var last string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		tr := f.truth()
+		got, err := f.redisBoards()
+		if err == nil && f.s.Ready(ctx) {
+			if last = diffBoards(tr.boards, got); last == "" {
+				f.checkRead(tr, "Redis")
+				break
+			}
+		} else {
+			last = fmt.Sprintf("ready %v, err %v", f.s.Ready(ctx), err)
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("boards did not converge to PostgreSQL within 60 s:\n%s", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The PostgreSQL fallback's order (the stored scores) converged too.
+	tr := f.truth()
+	for b, want := range tr.boards {
+		got, _, err := f.s.boardFromPostgres(ctx, b, 0, len(want)+1)
+		if err != nil || len(got) != len(want) {
+			f.t.Fatalf("PostgreSQL board %s: %v, %v; want %d entries", b, got, err, len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID || got[i].Score != display(b, want[i]) {
+				f.t.Fatalf("PostgreSQL board %s differs at %d:\n got %v\nwant %v", b, i, got, want)
+			}
+		}
+	}
+}
+
+// reader reads boards until stop closes and records every read that failed
+// or came back short: the set of ready posts does not change during the
+// load, so hot, top:all, new and the tag board always hold all of theirs.
+type reader struct {
+	f     *fixture
+	want  map[string]int
+	reads atomic.Int64
+	mu    sync.Mutex
+	bad   []string
+}
+
+func (f *fixture) reader(stop <-chan struct{}, wg *sync.WaitGroup) *reader {
+	tr := f.truth()
+	r := &reader{f: f, want: map[string]int{}}
+	for _, b := range []string{"hot", "top:all", "new", "tag:cats:top", "tag:puns:hot"} {
+		r.want[b] = len(tr.boards[b])
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			for b, n := range r.want {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				got, _, err := f.s.Board(context.Background(), b, 0, 100)
+				if err == nil {
+					_, _, err = f.s.Board(context.Background(), "creators", 0, 10)
+				}
+				r.reads.Add(1)
+				if err != nil || len(got) != n {
+					r.mu.Lock()
+					r.bad = append(r.bad, fmt.Sprintf("board %s: %d entries, want %d, err %v", b, len(got), n, err))
+					r.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return r
+}
+
+func (r *reader) check() {
+	r.f.t.Helper()
+	if len(r.bad) > 0 {
+		r.f.t.Fatalf("%d of %d board reads failed or were short, e.g.:\n%v", len(r.bad), r.reads.Load(), r.bad[:min(10, len(r.bad))])
+	}
+	if r.reads.Load() == 0 {
+		r.f.t.Fatal("no board was read")
+	}
+}
+
+// waitAcked waits until the raters had n ratings acknowledged.
+func (f *fixture) waitAcked(r *rater, n int64) {
+	f.t.Helper()
+	f.eventually(fmt.Sprintf("%d ratings are acknowledged", n), func() bool { return r.acked.Load() >= n })
+}
+
+func TestFlushAllDuringLoad(t *testing.T) {
+	rdb, _ := ownRedis(t)
+	f := newFixture(t, rdb, "f:")
+	w := f.world(40, 30)
+	f.run(100 * time.Millisecond)
+	f.eventually("the first rebuild is done", func() bool { return f.s.Ready(context.Background()) })
+	f.converged()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	rd := f.reader(stop, &wg)
+	wg.Add(1)
+	go func() { defer wg.Done(); w.r.run(w.users, w.posts, 0, stop) }()
+	f.waitAcked(w.r, 400)
+	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flushedAt := w.r.acked.Load()
+	f.waitAcked(w.r, flushedAt+400)
+	f.eventually("the boards are rebuilt after the flush", func() bool { return f.s.Ready(context.Background()) })
+	f.waitAcked(w.r, w.r.acked.Load()+300) // and rating goes on after the rebuild
+	close(stop)
+	wg.Wait()
+	t.Logf("%d ratings acknowledged (flush after %d), %d board reads", w.r.acked.Load(), flushedAt, rd.reads.Load())
+
+	w.r.check()
+	rd.check()
+	f.converged()
+}
+
+func TestRedisRestartDuringLoad(t *testing.T) {
+	rdb, srv := ownRedis(t)
+	cur := srv
+	t.Cleanup(func() { cur.Stop() }) // the restarted one
+	f := newFixture(t, rdb, "r:")
+	w := f.world(40, 30)
+	f.run(100 * time.Millisecond)
+	f.eventually("the first rebuild is done", func() bool { return f.s.Ready(context.Background()) })
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	rd := f.reader(stop, &wg)
+	wg.Add(1)
+	go func() { defer wg.Done(); w.r.run(w.users, w.posts, 0, stop) }()
+	f.waitAcked(w.r, 300)
+	srv.Stop()
+	downAt := w.r.acked.Load()
+	// Ratings keep being acknowledged while Redis is down: PostgreSQL is
+	// the truth, and the boards are repaired once Redis is back.
+	f.waitAcked(w.r, downAt+100)
+	var err error
+	cur, err = testkit.StartRedisOn(srv.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upAt := w.r.acked.Load()
+	f.eventually("the boards are rebuilt after the restart", func() bool { return f.s.Ready(context.Background()) })
+	f.waitAcked(w.r, w.r.acked.Load()+300)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d ratings acknowledged (%d while Redis was down), %d board reads", w.r.acked.Load(), upAt-downAt, rd.reads.Load())
+
+	w.r.check()
+	rd.check()
+	f.converged()
+}
+
+// flushingAnnouncer flushes Redis the first time it hears that the creators
+// board changed while armed: Rebuild announces that after placing a batch
+// of posts, so the flush lands in the middle of a rebuild.
+type flushingAnnouncer struct {
+	Memory
+	rdb   *redis.Client
+	armed atomic.Bool
+}
+
+func (a *flushingAnnouncer) BoardChanged(ctx context.Context, board string) {
+	a.Memory.BoardChanged(ctx, board)
+	if board == "creators" && a.armed.CompareAndSwap(true, false) {
+		_ = a.rdb.FlushAll(ctx).Err()
+	}
+}
+
+func TestFlushDuringRebuild(t *testing.T) {
+	rdb, _ := ownRedis(t)
+	f := newFixture(t, rdb, "b:")
+	w := f.world(20, 10)
+	for i, p := range w.posts[:10] {
+		f.rate(p, w.users[10+i], 1+i%5)
+		w.r.seed(w.users[10+i], p, 1+i%5)
+	}
+	a := &flushingAnnouncer{rdb: rdb}
+	s := New(f.db, rdb, f.prefix, a)
+	ctx := context.Background()
+
+	a.armed.Store(true)
+	err := s.Rebuild(ctx)
+	if a.armed.Load() {
+		t.Fatal("the test did not flush during the rebuild")
+	}
+	got, rerr := f.redisBoards()
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	tr := f.truth()
+	if d := diffBoards(tr.boards, got); s.Ready(ctx) && d != "" {
+		t.Fatalf("Redis is marked ready after a rebuild it lost half of (Rebuild error %v):\n%s", err, d)
+	}
+	for b, want := range tr.boards {
+		if l, _, err := s.Board(ctx, b, 0, 100); err != nil || len(l) != len(want) {
+			t.Fatalf("Board(%s) after a flushed rebuild: %d entries, %v; want %d", b, len(l), err, len(want))
+		}
+	}
+	// The next pass of the loop rebuilds for good.
+	f.s = s
+	f.run(100 * time.Millisecond)
+	f.converged()
+}
+
+// A flush can land between Board's readiness check and its read; the read
+// must still not come back empty.
+func TestBoardReadsAcrossFlushes(t *testing.T) {
+	rdb, _ := ownRedis(t)
+	f := newFixture(t, rdb, "x:")
+	f.world(16, 8)
+	f.run(20 * time.Millisecond)
+	ctx := context.Background()
+	f.eventually("the first rebuild is done", func() bool { return f.s.Ready(ctx) })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	rd := f.reader(stop, &wg)
+	for range 30 {
+		n := rd.reads.Load()
+		f.eventually("boards are read", func() bool { return rd.reads.Load() > n+20 })
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		f.eventually("the boards are rebuilt", func() bool { return f.s.Ready(ctx) })
+	}
+	close(stop)
+	wg.Wait()
+	rd.check()
+	f.converged()
+}

@@ -1,0 +1,158 @@
+package ranking
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// unlistScript takes many posts that are no longer ready off every board in
+// one call: syncScript's "no boards" case, batched, with the same version
+// guard (a post is touched only if its version is newer than the one last
+// applied).
+// KEYS[1] the version hash, KEYS[1+i] the membership set of the i-th post.
+// ARGV[2i-1] the i-th post's id, ARGV[2i] its version.
+// Returns how many posts it applied (the others were stale).
+var unlistScript = redis.NewScript(`
+local n = 0
+for i = 2, #KEYS do
+  local id, v = ARGV[2*i-3], ARGV[2*i-2]
+  local cur = tonumber(redis.call('HGET', KEYS[1], id) or '0')
+  if cur < tonumber(v) then
+    redis.call('HSET', KEYS[1], id, v)
+    for _, b in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+      redis.call('ZREM', b, id)
+    end
+    redis.call('DEL', KEYS[i])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// Batch sizes of Unlist. One script call handles unlistPerCall posts (each
+// a handful of O(log n) removals: about a millisecond of Redis time per
+// call), and unlistCallsPerTrip calls share a round trip. Redis runs each
+// call atomically and serves other clients between calls, so it is never
+// blocked for more than one call.
+const (
+	unlistPerCall      = 100
+	unlistCallsPerTrip = 8
+	unlistReadChunk    = 5000
+)
+
+// Unlist takes many posts that left `ready` (culled, removed or deleted)
+// off every board, in batches — a few round trips for thousands of posts
+// instead of one per post — and returns how many it moved. It reads each
+// post's status and version from PostgreSQL; a post that is ready after
+// all is synced the usual way. Like PostChanged it is version-guarded and
+// idempotent, and it leaves the creators board alone (culled posts' laughs
+// still count; a deleted post's author is updated by PostChanged).
+func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
+	moved := 0
+	for start := 0; start < len(ids); start += unlistReadChunk {
+		part := ids[start:min(start+unlistReadChunk, len(ids))]
+		rows, err := s.db.Query(ctx, `SELECT id, status = 'ready', rank_version FROM posts WHERE id = ANY($1)`, part)
+		if err != nil {
+			return moved, err
+		}
+		type post struct {
+			id, version int64
+			ready       bool
+		}
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (post, error) {
+			var p post
+			err := r.Scan(&p.id, &p.ready, &p.version)
+			return p, err
+		})
+		if err != nil {
+			return moved, err
+		}
+		found := make(map[int64]bool, len(list))
+		var gone []post
+		var ready []int64
+		for _, p := range list {
+			found[p.id] = true
+			if p.ready {
+				ready = append(ready, p.id)
+			} else {
+				gone = append(gone, p)
+			}
+		}
+		for _, id := range part {
+			if !found[id] { // deleted: leave every board for good
+				gone = append(gone, post{id: id, version: 1 << 62})
+			}
+		}
+		for len(gone) > 0 {
+			trip := gone[:min(len(gone), unlistPerCall*unlistCallsPerTrip)]
+			gone = gone[len(trip):]
+			ids, versions := make([]int64, len(trip)), make([]int64, len(trip))
+			for i, p := range trip {
+				ids[i], versions[i] = p.id, p.version
+			}
+			n, err := s.unlistTrip(ctx, ids, versions)
+			moved += n
+			if err != nil {
+				return moved, err
+			}
+		}
+		if len(ready) > 0 {
+			if err := s.syncIDs(ctx, ready, true); err != nil {
+				return moved, err
+			}
+		}
+	}
+	if moved > 0 {
+		for _, b := range []string{"hot", "new", "top:all"} {
+			s.announce.BoardChanged(ctx, b)
+		}
+	}
+	return moved, nil
+}
+
+// unlistTrip sends one pipeline of unlist script calls for the posts ids
+// at the given versions.
+func (s *Service) unlistTrip(ctx context.Context, ids, versions []int64) (int, error) {
+	type call struct {
+		keys []string
+		args []any
+	}
+	var calls []call
+	for i, id := range ids {
+		if i%unlistPerCall == 0 {
+			calls = append(calls, call{keys: []string{s.k.versions()}})
+		}
+		c := &calls[len(calls)-1]
+		c.keys = append(c.keys, s.k.members(id))
+		c.args = append(c.args, id, versions[i])
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			cmds[i] = unlistScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			// After a Redis restart the script is gone (NOSCRIPT): load it
+			// and send the trip again; the version guard makes the calls
+			// that did run no-ops.
+			if isNoScript(err) && attempt == 0 {
+				if err := unlistScript.Load(ctx, s.rdb).Err(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			return 0, err
+		}
+		moved := 0
+		for _, c := range cmds {
+			n, _ := c.Int()
+			moved += n
+		}
+		return moved, nil
+	}
+}

@@ -1,0 +1,399 @@
+package realtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+)
+
+// Message is what the server sends: {"ch","type","v","data"}.
+type Message struct {
+	Ch   string          `json:"ch,omitempty"`
+	Type string          `json:"type"`
+	V    int64           `json:"v,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// errorMessage is {"type":"error","code","message"} (with the channel when
+// it concerns one).
+type errorMessage struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Ch      string `json:"ch,omitempty"`
+}
+
+// inbound is what a client sends.
+type inbound struct {
+	Type  string `json:"type"`
+	Token string `json:"token"`
+	Ch    string `json:"ch"`
+	V     int64  `json:"v"`
+	ID    string `json:"id"`
+}
+
+var channelRE = regexp.MustCompile(`^(posts:new|danger|me|post:[1-9][0-9]{0,18}|board:(hot|new|creators|top:(all|day|week)|tag:[\p{L}\p{N}_]{1,30}(:(top|hot))?))$`)
+
+// sub is one subscription of a client.
+type sub struct {
+	v       int64    // last version sent
+	pending bool     // a snapshot is being taken
+	held    [][]byte // updates that arrived meanwhile, in order
+	heldV   []int64
+}
+
+// client is one WebSocket connection. One goroutine writes (the writer);
+// the handler's goroutine reads. Everything else only enqueues.
+type client struct {
+	h    *Hub
+	conn *websocket.Conn
+	ip   string
+	send chan []byte
+
+	mu      sync.Mutex
+	user    int64
+	counted int64 // the user counted against MaxPerUser
+	expires time.Time
+	subs    map[string]*sub
+	closed  bool
+	done    chan struct{}
+	reason  string
+}
+
+func randomID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// enqueue queues a message; a full queue means the client does not keep
+// up, and it is disconnected rather than allowed to hold anything up.
+func (c *client) enqueue(msg []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	select {
+	case c.send <- msg:
+		delivered.Inc()
+	default:
+		slowDrops.Inc()
+		c.closeLocked("slow consumer: messages were not read fast enough")
+		// Its socket is full, so no close frame could get through: end
+		// the connection now, which also unblocks a write in progress.
+		c.abort()
+	}
+}
+
+func (c *client) closeLocked(reason string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.reason = reason
+	close(c.done)
+}
+
+func (c *client) close(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(reason)
+}
+
+// abort makes every pending and future read and write on the connection
+// fail at once, so the reader returns and the handler ends, which is when
+// Fiber closes a hijacked connection (Close on it does nothing before).
+func (c *client) abort() {
+	if nc := c.conn.NetConn(); nc != nil {
+		_ = nc.SetDeadline(time.Now())
+	}
+}
+
+func (c *client) sendJSON(v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		c.enqueue(b)
+	}
+}
+
+func (c *client) fail(code, msg, ch string) {
+	c.sendJSON(errorMessage{Type: "error", Code: code, Message: msg, Ch: ch})
+}
+
+// update passes a broker event to the client unless it is stale.
+func (c *client) update(ch string, v int64, msg []byte) {
+	c.mu.Lock()
+	s := c.subs[ch]
+	if s == nil || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if s.pending {
+		if len(s.held) < 64 {
+			s.held, s.heldV = append(s.held, msg), append(s.heldV, v)
+		}
+		c.mu.Unlock()
+		return
+	}
+	if v <= s.v {
+		c.mu.Unlock()
+		return
+	}
+	s.v = v
+	c.mu.Unlock()
+	c.enqueue(msg)
+}
+
+// writer is the only goroutine that writes to the connection.
+func (c *client) writer() {
+	ping := time.NewTicker(c.h.cfg.PingInterval)
+	defer ping.Stop()
+	defer c.abort() // whatever ends the writer ends the connection (and so the reader)
+	for {
+		select {
+		case msg := <-c.send:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				c.close("write failed")
+				return
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
+				c.close("ping failed")
+				return
+			}
+			c.checkExpiry()
+		case <-c.done:
+			code := websocket.CloseNormalClosure
+			switch {
+			case strings.HasPrefix(c.reason, "slow"):
+				code = websocket.ClosePolicyViolation
+			case strings.HasPrefix(c.reason, "server shutting down"):
+				code = websocket.CloseGoingAway
+			}
+			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, c.reason), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+// checkExpiry ends private subscriptions once the access token expired
+// without a new auth.
+func (c *client) checkExpiry() {
+	c.mu.Lock()
+	expired := c.user != 0 && time.Now().After(c.expires)
+	var private []string
+	if expired {
+		c.user = 0
+		for ch := range c.subs {
+			if strings.HasPrefix(ch, "me:") {
+				private = append(private, ch)
+				delete(c.subs, ch)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, ch := range private {
+		c.h.remove(c, ch)
+		c.fail("token_expired", "your access token expired: send auth with a fresh one and subscribe again", "me")
+	}
+	if expired {
+		c.h.userGone(c)
+	}
+}
+
+// read is the handler goroutine's loop.
+func (c *client) read() {
+	c.conn.SetReadLimit(c.h.cfg.ReadLimit)
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+	})
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.close("read: " + err.Error())
+			return
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+		var in inbound
+		if err := json.Unmarshal(data, &in); err != nil {
+			c.fail("bad_message", "messages are JSON objects with a type", "")
+			continue
+		}
+		switch in.Type {
+		case "ping":
+			c.sendJSON(map[string]string{"type": "pong", "id": in.ID})
+		case "auth":
+			c.auth(in.Token)
+		case "subscribe":
+			c.subscribe(in.Ch, in.V)
+		case "unsubscribe":
+			c.unsubscribe(in.Ch)
+		default:
+			c.fail("bad_message", "unknown type "+strconv.Quote(in.Type)+"; use auth, subscribe, unsubscribe or ping", "")
+		}
+	}
+}
+
+func (c *client) auth(token string) {
+	uid, exp, err := c.h.parse(token)
+	if err != nil {
+		c.fail("unauthorized", err.Error(), "")
+		return
+	}
+	c.mu.Lock()
+	prev := c.user
+	if prev != 0 && prev != uid {
+		c.mu.Unlock()
+		c.fail("forbidden", "this connection is signed in as someone else; open a new one", "")
+		return
+	}
+	c.user, c.expires = uid, exp
+	c.mu.Unlock()
+	if prev == 0 && !c.h.userCame(c, uid) {
+		c.fail("too_many_connections", "too many live connections for this account", "")
+		c.close("too many connections for this account")
+		return
+	}
+	c.sendJSON(map[string]any{"type": "auth_ok", "expires_at": exp.UTC().Format(time.RFC3339)})
+}
+
+// subscribe registers the subscription first, then sends the snapshot,
+// then any updates newer than it that arrived meanwhile: nothing is lost
+// and nothing arrives out of order.
+func (c *client) subscribe(ch string, v int64) {
+	if !channelRE.MatchString(ch) {
+		c.fail("bad_channel", "no such channel; channels are posts:new, post:<id>, board:<name>, danger and me", ch)
+		return
+	}
+	key := ch
+	if ch == "me" {
+		c.mu.Lock()
+		uid := c.user
+		c.mu.Unlock()
+		if uid == 0 {
+			c.fail("unauthorized", "me is private: send auth with your access token first", ch)
+			return
+		}
+		key = "me:" + strconv.FormatInt(uid, 10)
+	}
+	if strings.HasPrefix(ch, "board:tag:") && strings.Count(ch, ":") == 2 {
+		key += ":top"
+	}
+	c.mu.Lock()
+	if _, ok := c.subs[key]; !ok && len(c.subs) >= c.h.cfg.MaxSubs {
+		c.mu.Unlock()
+		c.fail("too_many_subscriptions", "unsubscribe from something first", ch)
+		return
+	}
+	if s, ok := c.subs[key]; ok && !s.pending && v > 0 && v >= s.v {
+		c.mu.Unlock()
+		return // already current
+	}
+	c.subs[key] = &sub{pending: true}
+	c.mu.Unlock()
+	if n := c.h.add(c, key); strings.HasPrefix(key, "post:") {
+		c.h.presenceChanged(key, n)
+	}
+	c.snapshot(key, v)
+}
+
+func (c *client) resnapshot(key string) { c.snapshot(key, 0) }
+
+func (c *client) snapshot(key string, known int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.mu.Lock()
+	viewer := c.user
+	if s := c.subs[key]; s != nil {
+		s.pending = true
+	}
+	c.mu.Unlock()
+	var data any
+	var v int64
+	var err error
+	if strings.HasPrefix(key, "board:") {
+		data, v, err = c.h.boards.snapshot(ctx, strings.TrimPrefix(key, "board:"))
+	} else {
+		// The version is taken before the state is read: whatever the
+		// state misses was published later, with a larger version.
+		if v, err = c.h.broker.Now(ctx); err == nil {
+			if s := c.h.snapshotter(key); s != nil {
+				data, err = s(ctx, key, viewer)
+			} else {
+				data = map[string]any{}
+			}
+		}
+	}
+	if err != nil {
+		c.mu.Lock()
+		delete(c.subs, key)
+		c.mu.Unlock()
+		c.h.remove(c, key)
+		c.fail("unavailable", "could not read the channel's state; subscribe again", publicName(key))
+		return
+	}
+	raw, _ := json.Marshal(data)
+	msg, _ := json.Marshal(Message{Ch: publicName(key), Type: "snapshot", V: v, Data: raw})
+	c.mu.Lock()
+	s := c.subs[key]
+	if s == nil { // unsubscribed meanwhile
+		c.mu.Unlock()
+		return
+	}
+	s.v, s.pending = v, false
+	held, heldV := s.held, s.heldV
+	s.held, s.heldV = nil, nil
+	c.mu.Unlock()
+	c.enqueue(msg)
+	for i, m := range held {
+		c.update(key, heldV[i], m)
+	}
+}
+
+func (c *client) unsubscribe(ch string) {
+	key := ch
+	c.mu.Lock()
+	if ch == "me" && c.user != 0 {
+		key = "me:" + strconv.FormatInt(c.user, 10)
+	}
+	if strings.HasPrefix(ch, "board:tag:") && strings.Count(ch, ":") == 2 {
+		key += ":top"
+	}
+	_, ok := c.subs[key]
+	delete(c.subs, key)
+	c.mu.Unlock()
+	if ok {
+		c.h.remove(c, key)
+		if strings.HasPrefix(key, "post:") {
+			c.h.presenceChanged(key, c.h.subscribers(key))
+		}
+	}
+}
+
+// leave removes every subscription of a closed client.
+func (c *client) leave() {
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.subs))
+	for k := range c.subs {
+		keys = append(keys, k)
+	}
+	c.subs = map[string]*sub{}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.h.remove(c, k)
+		if strings.HasPrefix(k, "post:") {
+			c.h.presenceChanged(k, c.h.subscribers(k))
+		}
+	}
+}

@@ -1,0 +1,283 @@
+// The browser scenarios, in order; each may use what the earlier ones left
+// (ctx.a is the first user's page, ctx.postId the uploaded post, …).
+
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { laughingFace } from './png.mjs'
+
+const run = randomBytes(3).toString('hex')
+const PASSWORD = 'laughing-out-loud-42'
+
+// Console messages that are not errors of the app.
+const ALLOWED_CONSOLE = [/Download the React DevTools/]
+
+async function newPage(ctx, label, opts = {}) {
+  const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, ...opts })
+  const page = await context.newPage()
+  page.__label = label
+  page.setDefaultTimeout(15_000)
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !ALLOWED_CONSOLE.some((re) => re.test(m.text()))) ctx.consoleErrors.push(`[${label}] ${m.text()} (${m.location()?.url ?? ''})`)
+  })
+  page.on('pageerror', (e) => ctx.consoleErrors.push(`[${label}] uncaught: ${e.message}`))
+  ;(ctx.pages ??= []).push(page)
+  return page
+}
+
+async function shot(ctx, page, name, opts = {}) {
+  await page.waitForTimeout(opts.settle ?? 400)
+  await page.screenshot({ path: join(ctx.shots, name + '.png'), fullPage: false, ...opts })
+}
+
+// api is a small client for actors that need no browser.
+async function apiUser(ctx, name) {
+  const call = async (method, path, body, token) => {
+    const res = await fetch(ctx.url + '/api/v1' + path, {
+      method,
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+  const username = `${name}_${run}`
+  await call('POST', '/auth/register', { username, email: `${username}@example.com`, password: PASSWORD })
+  const s = await call('POST', '/auth/login', { username, password: PASSWORD })
+  const as = (method, path, body) => call(method, path, body, s.access_token)
+  return { username, as }
+}
+
+async function register(page, ctx, username) {
+  await page.goto(ctx.url + '/register')
+  await page.locator('#username').fill(username)
+  await page.locator('#email').fill(`${username}@example.com`)
+  await page.locator('#new-password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign up' }).click()
+  await page.getByRole('button', { name: `Account menu for ${username}` }).waitFor()
+}
+
+async function until(fn, what, ms = 20_000) {
+  const end = Date.now() + ms
+  let last
+  while (Date.now() < end) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch (e) {
+      last = e
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`)
+}
+
+const card = (page, id) => page.locator(`article[data-post-id="${id}"]`)
+
+export const scenarios = [
+  {
+    name: 'sign up in the browser',
+    async run(ctx) {
+      ctx.userA = `amy_${run}`
+      ctx.a = await newPage(ctx, 'a')
+      await register(ctx.a, ctx, ctx.userA)
+      if (!(await ctx.a.getByText('Welcome to Jokster').isVisible())) throw new Error('no welcome toast')
+    },
+  },
+  {
+    name: 'upload an image with a progress bar, wait for processing, see it in New',
+    needsPrevious: true,
+    async run(ctx) {
+      const a = ctx.a
+      await a.getByRole('link', { name: 'Upload' }).first().click()
+      await a.locator('#media-input').setInputFiles({ name: 'laughing.png', mimeType: 'image/png', buffer: laughingFace(640, 480, 0) })
+      await a.locator('img.preview').waitFor()
+      ctx.caption = `When the e2e test finally passes ${run}`
+      await a.locator('#caption').fill(ctx.caption)
+      await a.locator('#tags').fill('e2e, relatable')
+      await shot(ctx, a, 'upload')
+      await a.getByRole('button', { name: 'Post it' }).click()
+      await a.getByTestId('upload-ready').waitFor({ timeout: 30_000 })
+      await a.getByRole('link', { name: 'See it in New' }).click()
+      const c = a.locator('article', { hasText: ctx.caption })
+      await c.waitFor()
+      ctx.postId = await c.getAttribute('data-post-id')
+      if (!(await c.locator('img').first().isVisible())) throw new Error('the image is not shown')
+    },
+  },
+  {
+    name: 'another user rates it and the first sees the stats change without reloading',
+    needsPrevious: true,
+    timeout: 40,
+    async run(ctx) {
+      const a = ctx.a
+      await a.evaluate(() => (window.__e2eMarker = 'same page'))
+      const stats = card(a, ctx.postId).getByTestId('stats')
+      if (!/no ratings yet/.test(await stats.textContent())) throw new Error('the new post has ratings already')
+      ctx.userB = `ben_${run}`
+      ctx.b = await newPage(ctx, 'b')
+      await register(ctx.b, ctx, ctx.userB)
+      await ctx.b.goto(`${ctx.url}/p/${ctx.postId}`)
+      await ctx.b.locator('.post-full .rating button[data-stars="5"]').click()
+      await ctx.b.getByTestId('histogram').getByText('average of 1 rating').waitFor()
+      // The first user's feed shows it (live; within the polling interval without /ws).
+      await until(async () => /5\.0.*1 rating/.test(await stats.textContent()), 'the new rating in the first browser', 25_000)
+      if ((await a.evaluate(() => window.__e2eMarker)) !== 'same page') throw new Error('the page was reloaded')
+      await shot(ctx, ctx.b, 'post-page')
+    },
+  },
+  {
+    name: 'comments appear live on the post page',
+    needsPrevious: true,
+    async run(ctx) {
+      const a = ctx.a
+      await a.goto(`${ctx.url}/p/${ctx.postId}`)
+      await a.locator('.post-full').waitFor()
+      const text = `Made me snort my coffee ${run}`
+      await ctx.b.locator('#comment-body').fill(text)
+      await ctx.b.getByRole('button', { name: 'Comment' }).click()
+      await a.locator('.comment-body', { hasText: text }).waitFor({ timeout: 25_000 })
+    },
+  },
+  {
+    name: 'the leaderboard reorders live',
+    needsPrevious: true,
+    timeout: 45,
+    async run(ctx) {
+      const a = ctx.a
+      ctx.carl = await apiUser(ctx, 'carl')
+      ctx.dina = await apiUser(ctx, 'dina')
+      await a.goto(`${ctx.url}/leaderboards?board=top&window=all`)
+      await a.getByTestId('board').waitFor()
+      await a.evaluate(() => (window.__e2eMarker = 'board page'))
+      // A new post by carl enters below the uploaded one (unrated scores lower)…
+      const form = new FormData()
+      form.append('caption', `I told my wife she was drawing her eyebrows too high. She looked surprised. ${run}`)
+      form.append('tags', 'puns')
+      const res = await fetch(ctx.url + '/api/v1/posts', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + (await tokenOf(ctx, ctx.carl)) } })
+      if (res.status !== 201) throw new Error('creating the post: ' + res.status + ' ' + (await res.text()))
+      ctx.postY = (await res.json()).id
+      const order = () => a.locator('[data-testid="board"] > li').evaluateAll((els) => els.map((e) => e.dataset.key))
+      const x = 'p' + ctx.postId
+      const yk = 'p' + ctx.postY
+      await until(async () => {
+        const o = await order()
+        return o.includes(yk) && o.indexOf(yk) > o.indexOf(x)
+      }, 'the new post to enter the board below the uploaded one')
+      await shot(ctx, a, 'leaderboard', { settle: 100 })
+      // …and overtakes it with the same rating (ties go to the newer post).
+      await ctx.dina.as('PUT', `/posts/${ctx.postY}/rating`, { stars: 5 })
+      await until(async () => {
+        const o = await order()
+        return o.indexOf(yk) >= 0 && o.indexOf(yk) < o.indexOf(x)
+      }, 'the rated post to move above the uploaded one', 25_000)
+      if ((await a.evaluate(() => window.__e2eMarker)) !== 'board page') throw new Error('the page was reloaded')
+    },
+  },
+  {
+    name: 'the danger zone counts down, and a cull removes a post from the open feed live',
+    needsPrevious: true,
+    timeout: 60,
+    async run(ctx) {
+      const a = ctx.a
+      const eve = await apiUser(ctx, 'eve')
+      // One post too many: the floor now lets the cull take the worst one.
+      const form = new FormData()
+      form.append('caption', `Knock knock. Who's there? Nobody laughs at this one ${run}`)
+      const res = await fetch(ctx.url + '/api/v1/posts', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + (await tokenOf(ctx, ctx.carl)) } })
+      if (res.status !== 201) throw new Error('creating the post: ' + res.status)
+      const z = (await res.json()).id
+      await ctx.dina.as('PUT', `/posts/${z}/rating`, { stars: 1 })
+      await eve.as('PUT', `/posts/${z}/rating`, { stars: 1 })
+      await a.goto(`${ctx.url}/danger`)
+      await a.getByTestId('countdown').waitFor()
+      await until(async () => (await a.locator('.risk-row').count()) > 0 || (await a.locator('.runs li').count()) > 0, 'a post at risk or a past cull')
+      await shot(ctx, a, 'danger-zone')
+      await a.goto(`${ctx.url}/?tab=new`)
+      await card(a, z).waitFor()
+      await a.evaluate(() => (window.__e2eMarker = 'feed'))
+      await card(a, z).waitFor({ state: 'detached', timeout: 40_000 })
+      if ((await a.evaluate(() => window.__e2eMarker)) !== 'feed') throw new Error('the page was reloaded')
+      await a.goto(`${ctx.url}/p/${z}`)
+      await a.getByText(/Culled/).first().waitFor()
+      await a.getByText(/at rank \d+/).first().waitFor()
+    },
+  },
+  {
+    name: 'screenshots of the main pages (light, dark, phone)',
+    async run(ctx) {
+      const p = await newPage(ctx, 'shots', { colorScheme: 'light' })
+      await p.goto(ctx.url + '/login')
+      await p.locator('#who').fill('alice')
+      await p.locator('#password').fill(PASSWORD)
+      await p.getByRole('button', { name: 'Log in' }).click()
+      await p.getByRole('button', { name: /Account menu for alice/ }).waitFor()
+      await p.goto(ctx.url + '/?tab=hot')
+      await p.locator('article').first().waitFor()
+      await shot(ctx, p, 'feed-light', { settle: 1200 })
+      await p.goto(ctx.url + '/leaderboards?board=creators')
+      await p.getByTestId('board').waitFor()
+      await shot(ctx, p, 'creators')
+      await p.goto(ctx.url + '/u/alice')
+      await p.locator('.profile-head').waitFor()
+      await shot(ctx, p, 'profile', { settle: 800 })
+      if (ctx.a) {
+        await ctx.a.goto(ctx.url + '/?tab=new')
+        await ctx.a.locator('article').first().waitFor()
+        const bell = ctx.a.getByRole('button', { name: /Notifications/ })
+        await bell.click()
+        await ctx.a.locator('.popover .notif, .popover p').first().waitFor()
+        await shot(ctx, ctx.a, 'notifications', { settle: 600 })
+      }
+      const d = await newPage(ctx, 'dark', { colorScheme: 'dark' })
+      await d.goto(ctx.url + '/?tab=top&window=all')
+      await d.locator('article').first().waitFor()
+      await shot(ctx, d, 'feed-dark', { settle: 1200 })
+      const m = await newPage(ctx, 'phone', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'light' })
+      await m.goto(ctx.url + '/')
+      await m.locator('article').first().waitFor()
+      await shot(ctx, m, 'phone-feed', { settle: 1200 })
+      if (ctx.postId) {
+        await m.goto(`${ctx.url}/p/${ctx.postId}`)
+        await m.locator('.post-full').waitFor()
+        await shot(ctx, m, 'phone-post', { settle: 800 })
+      }
+    },
+  },
+  {
+    name: 'keyboard: the feed can be rated without a mouse',
+    async run(ctx) {
+      const p = await newPage(ctx, 'keys')
+      await p.goto(ctx.url + '/login?next=%2F%3Ftab%3Dnew')
+      await p.locator('#who').fill('bob')
+      await p.locator('#password').fill(PASSWORD)
+      await p.keyboard.press('Enter')
+      await p.locator('article').first().waitFor()
+      // Tab to the first laugh button of a post bob did not write, then Enter.
+      const target = p.locator('article', { hasNot: p.locator('a[href="/u/bob"]') }).first()
+      const id = await target.getAttribute('data-post-id')
+      await target.locator('button[data-stars="4"]').focus()
+      await p.keyboard.press('Enter')
+      await until(async () => (await target.locator('button[data-stars="4"]').getAttribute('aria-checked')) === 'true', 'the rating to be set')
+      const res = await fetch(`${ctx.url}/api/v1/posts/${id}`)
+      if (!res.ok) throw new Error('post ' + id)
+    },
+  },
+  {
+    name: 'no errors in the browser console',
+    always: true,
+    async run(ctx) {
+      if (ctx.consoleErrors.length) throw new Error('console errors:\n' + ctx.consoleErrors.join('\n'))
+    },
+  },
+]
+
+// tokenOf returns a fresh access token for an API user (login again).
+async function tokenOf(ctx, user) {
+  const res = await fetch(ctx.url + '/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: user.username, password: PASSWORD }),
+  })
+  return (await res.json()).access_token
+}

@@ -1,0 +1,100 @@
+// The app's one LiveClient and the hooks that use it.
+
+import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react'
+import { LiveClient, type LiveEvent, type LiveState } from './LiveClient'
+import { getAccessToken, onSessionChange } from '../api/client'
+
+function wsURL(): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return `${proto}//${location.host}/ws`
+}
+
+// probe says whether the server has a WebSocket endpoint. It runs only after
+// sockets kept failing: a server without /ws answers a plain GET with the web
+// app's index.html (the client-route fallback), and then the UI polls.
+async function probe(): Promise<boolean> {
+  try {
+    const res = await fetch('/ws', { cache: 'no-store', headers: { Accept: 'application/json' } })
+    const type = res.headers.get('Content-Type') ?? ''
+    return !(res.status === 404 || (res.ok && type.includes('text/html')))
+  } catch {
+    return false
+  }
+}
+
+export function createLiveClient(): LiveClient {
+  return new LiveClient({ url: wsURL, getToken: getAccessToken, probe })
+}
+
+const LiveContext = createContext<LiveClient | null>(null)
+
+export function LiveProvider({ client, children }: { client: LiveClient; children: ReactNode }) {
+  useEffect(() => {
+    client.start()
+    const off = onSessionChange((token) => {
+      if (token) client.setToken(token)
+      else client.reconnectNow() // shed the old identity
+    })
+    const online = () => client.reconnectNow()
+    window.addEventListener('online', online)
+    return () => {
+      off()
+      window.removeEventListener('online', online)
+    }
+  }, [client])
+  return <LiveContext.Provider value={client}>{children}</LiveContext.Provider>
+}
+
+export function useLive(): LiveClient {
+  const c = useContext(LiveContext)
+  if (!c) throw new Error('useLive outside LiveProvider')
+  return c
+}
+
+export function useLiveState(): LiveState {
+  const c = useLive()
+  return useSyncExternalStore(
+    (fn) => c.onState(fn),
+    () => c.state,
+  )
+}
+
+// useChannel subscribes to a channel while the component is mounted (and
+// ch is not null); handler always sees the latest props.
+export function useChannel(ch: string | null, handler: (ev: LiveEvent) => void): void {
+  const c = useLive()
+  const ref = useRef(handler)
+  ref.current = handler
+  useEffect(() => {
+    if (!ch) return
+    return c.subscribe(ch, (ev) => ref.current(ev))
+  }, [c, ch])
+}
+
+export const POLL_MS = 15_000
+
+// usePollWhenNotLive calls fn every 15 s while live updates are not
+// flowing (no /ws yet, or reconnecting) and the page is visible.
+export function usePollWhenNotLive(fn: () => void, enabled = true, ms = POLL_MS): void {
+  const state = useLiveState()
+  const ref = useRef(fn)
+  ref.current = fn
+  const live = state === 'open'
+  useEffect(() => {
+    if (live || !enabled) return
+    const id = setInterval(() => {
+      if (document.visibilityState === 'visible') ref.current()
+    }, ms)
+    return () => clearInterval(id)
+  }, [live, enabled, ms])
+}
+
+// useNow re-renders every `ms` and returns the time.
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), ms)
+    return () => clearInterval(id)
+  }, [ms])
+  return now
+}

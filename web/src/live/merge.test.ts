@@ -1,0 +1,80 @@
+import { describe, it, expect } from 'vitest'
+import { applyPostEvent, feedEvent } from './merge'
+import type { Post } from '../api/types'
+
+const post: Post = {
+  id: '12',
+  author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
+  caption: 'hi',
+  tags: [],
+  kind: 'text',
+  status: 'ready',
+  media: null,
+  duplicate_of: null,
+  comment_count: 2,
+  reactions: {},
+  my_reactions: [],
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+  removed: null,
+  stats: { count: 0, average: 0, laughs: 0, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
+  ranks: {},
+  my_rating: 4,
+}
+
+const stats = { count: 1, average: 5, laughs: 5, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 1 }, score_top: 2.7, score_hot: 1 }
+
+describe('applyPostEvent', () => {
+  it('merges changed fields and keeps the caller’s own rating', () => {
+    const r = applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { stats, ranks: { hot: 1 } } })
+    expect(r.changed).toBe(true)
+    expect(r.post.stats.average).toBe(5)
+    expect(r.post.ranks.hot).toBe(1)
+    expect(r.post.my_rating).toBe(4)
+  })
+  it('takes a whole post or {post: …}', () => {
+    const r = applyPostEvent(post, { ch: 'post:12', type: 'snapshot', v: 1, data: { post: { ...post, stats, my_rating: null }, viewers: 3 } })
+    expect(r.post.stats.count).toBe(1)
+    expect(r.post.viewers).toBe(3)
+    expect(r.post.my_rating).toBe(4)
+  })
+  it('ignores data about another post', () => {
+    expect(applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { id: '13', stats } }).changed).toBe(false)
+  })
+  it('adds a comment and counts it', () => {
+    const c = { id: '5', post_id: '12', author: post.author, body: 'lol', created_at: '2026-01-01T00:00:00Z' }
+    const r = applyPostEvent(post, { ch: 'post:12', type: 'comment', v: 3, data: c })
+    expect(r.comment?.body).toBe('lol')
+    expect(r.post.comment_count).toBe(3)
+  })
+  it('reads viewers', () => {
+    expect(applyPostEvent(post, { ch: 'post:12', type: 'viewers', data: { count: 7 } }).post.viewers).toBe(7)
+  })
+  it('reads the server’s stats, status and comment_deleted messages', () => {
+    expect(applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { stats, version: 7 } }).post.stats.count).toBe(1)
+    expect(applyPostEvent(post, { ch: 'post:12', type: 'status', v: 3, data: { id: '12', status: 'culled' } }).post.status).toBe('culled')
+    const d = applyPostEvent(post, { ch: 'post:12', type: 'comment_deleted', v: 4, data: { id: '5' } })
+    expect(d.deletedCommentId).toBe('5')
+    expect(d.post.comment_count).toBe(1)
+  })
+  it('marks a culled post', () => {
+    const r = applyPostEvent(post, { ch: 'post:12', type: 'culled', v: 9, data: { rank: 40, run_id: 3 } })
+    expect(r.post.status).toBe('culled')
+  })
+})
+
+describe('feedEvent', () => {
+  it('announces a ready post', () => {
+    expect(feedEvent({ ch: 'posts:new', type: 'post', v: 1, data: post }).added?.id).toBe('12')
+    expect(feedEvent({ ch: 'posts:new', type: 'created', v: 1, data: { post } }).added?.id).toBe('12')
+  })
+  it('reads removals and culls in their several shapes', () => {
+    expect(feedEvent({ ch: 'posts:new', type: 'culled', v: 2, data: { ids: ['1', 2] } }).removedIds).toEqual(['1', '2'])
+    expect(feedEvent({ ch: 'posts:new', type: 'removed', v: 2, data: { post_id: '7' } }).removedIds).toEqual(['7'])
+    expect(feedEvent({ ch: 'posts:new', type: 'cull', v: 2, data: { posts: [{ id: '4' }] } }).removedIds).toEqual(['4'])
+    expect(feedEvent({ ch: 'posts:new', type: 'gone', v: 2, data: { id: '9', status: 'culled' } }).removedIds).toEqual(['9'])
+  })
+  it('ignores snapshots', () => {
+    expect(feedEvent({ ch: 'posts:new', type: 'snapshot', v: 1, data: [post] })).toEqual({ removedIds: [] })
+  })
+})

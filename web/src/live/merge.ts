@@ -1,0 +1,126 @@
+// Pure functions that fold live messages into the UI's state. They are
+// tolerant of the payload's exact shape (a whole post, {post: …}, or only
+// the fields that changed), and say when they could not use a message so the
+// caller refetches over REST instead.
+
+import type { Comment, Post } from '../api/types'
+import type { LiveEvent } from './LiveClient'
+
+// Fields of a post that live messages may carry. Per-user fields (my_rating,
+// my_reactions) never come from a broadcast.
+const POST_FIELDS = [
+  'stats',
+  'ranks',
+  'comment_count',
+  'reactions',
+  'status',
+  'culled',
+  'removed',
+  'caption',
+  'tags',
+  'media',
+  'updated_at',
+  'viewers',
+] as const
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+// postPart returns the post-shaped object inside a message's data.
+function postPart(data: unknown): Record<string, unknown> | null {
+  if (!isObject(data)) return null
+  if (isObject(data.post)) return { ...data, ...data.post }
+  return data
+}
+
+export interface PostUpdate {
+  post: Post
+  changed: boolean
+  // A comment that arrived with the message, if any.
+  comment?: Comment
+  deletedCommentId?: string
+}
+
+// applyPostEvent folds a message of channel post:<id> into the post.
+export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
+  const data = ev.data
+  const out: Post = { ...post }
+  let changed = false
+  let comment: Comment | undefined
+  let deletedCommentId: string | undefined
+
+  if (ev.type === 'viewers') {
+    const n = isObject(data) ? (data.viewers ?? data.count ?? data.n) : data
+    if (typeof n === 'number') {
+      out.viewers = n
+      return { post: out, changed: true }
+    }
+    return { post, changed: false }
+  }
+  if (/comment/.test(ev.type) && isObject(data)) {
+    const c = (isObject(data.comment) ? data.comment : data) as unknown as Comment
+    if (/delet|remov/.test(ev.type)) {
+      deletedCommentId = String((data as Record<string, unknown>).comment_id ?? c.id ?? '')
+      if (typeof data.comment_count !== 'number') out.comment_count = Math.max(0, post.comment_count - 1)
+      changed = true
+    } else if (typeof c.body === 'string' && c.id !== undefined) {
+      comment = c
+      if (typeof data.comment_count !== 'number') out.comment_count = post.comment_count + 1
+      changed = true
+    }
+    if (typeof data.comment_count === 'number') {
+      out.comment_count = data.comment_count
+      changed = true
+    }
+    return { post: out, changed, comment, deletedCommentId }
+  }
+  const part = postPart(data)
+  if (!part) return { post, changed: false }
+  if (part.id !== undefined && String(part.id) !== post.id) return { post, changed: false }
+  for (const k of POST_FIELDS) {
+    if (k in part && part[k] !== undefined) {
+      ;(out as unknown as Record<string, unknown>)[k] = part[k]
+      changed = true
+    }
+  }
+  if (/cull/.test(ev.type) && out.status !== 'culled') {
+    out.status = 'culled'
+    if (!out.culled && isObject(data)) out.culled = data as Post['culled']
+    changed = true
+  }
+  if (/remov/.test(ev.type) && out.status !== 'removed') {
+    out.status = 'removed'
+    changed = true
+  }
+  return { post: out, changed }
+}
+
+export interface FeedEvent {
+  // A new post to announce ("N new posts").
+  added?: Post
+  // Posts that left circulation (culled, removed, deleted).
+  removedIds: string[]
+}
+
+// feedEvent reads a message of channel posts:new.
+export function feedEvent(ev: LiveEvent): FeedEvent {
+  const data = ev.data
+  if (ev.type === 'snapshot' || ev.type === 'resync' || ev.type === 'error') return { removedIds: [] }
+  const ids = (x: unknown): string[] => {
+    if (!isObject(x)) return []
+    if (Array.isArray(x.ids)) return x.ids.map(String)
+    if (Array.isArray(x.post_ids)) return x.post_ids.map(String)
+    if (Array.isArray(x.posts)) return x.posts.map((p) => String(isObject(p) ? p.id : p))
+    const one = x.post_id ?? (isObject(x.post) ? x.post.id : x.id)
+    return one !== undefined ? [String(one)] : []
+  }
+  if (/gone|cull|remov|delet/.test(ev.type)) return { removedIds: ids(data) }
+  const p = postPart(data)
+  if (p && p.id !== undefined && isObject(p.author)) {
+    const post = p as unknown as Post
+    if (post.status && post.status !== 'ready') return { removedIds: post.status === 'culled' || post.status === 'removed' ? [String(post.id)] : [] }
+    return { added: post, removedIds: [] }
+  }
+  return { removedIds: [] }
+}

@@ -1,0 +1,342 @@
+// The danger zone: countdown to the next cull, the posts that would go if it
+// ran now and how far each is from safety, and past culls.
+// GET /api/v1/cull is read tolerantly (its exact shape is the cull issue's).
+
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { Link, useParams } from 'react-router'
+import { api, ApiError, errorMessage } from '../api/client'
+import type { Post } from '../api/types'
+import { putPosts, usePost } from '../lib/postStore'
+import { useChannel, useNow, usePollWhenNotLive } from '../live/live'
+import { Thumb } from '../components/Media'
+import { LaughRating } from '../components/PostActions'
+import { countdown, fullTime, num, timeAgo } from '../lib/format'
+import { useDocumentTitle } from '../lib/hooks'
+import { Spinner } from './Feed'
+
+type Obj = Record<string, unknown>
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x)
+const pick = (o: Obj, ...keys: string[]): unknown => {
+  for (const k of keys) if (o[k] !== undefined && o[k] !== null) return o[k]
+  return undefined
+}
+
+export interface AtRisk {
+  key: string
+  post?: Post
+  postId?: string
+  rank?: number
+  score?: number
+  distance?: number
+  places?: number
+}
+export interface Run {
+  id: string
+  cycle?: number
+  at?: string
+  victims?: number
+  eligible?: number
+  raw: Obj
+}
+export interface CullView {
+  nextAt: string | null
+  cycle?: number
+  settings: Obj
+  atRisk: AtRisk[]
+  atRiskCount: number
+  eligible?: number
+  ready?: number
+  runs: Run[]
+}
+
+function asPost(x: unknown): Post | undefined {
+  return isObj(x) && isObj(x.author) && x.id !== undefined ? (x as unknown as Post) : undefined
+}
+
+// readRisk reads a list of endangered posts or victims: an array, or a page
+// {items, next_cursor}.
+export function readRisk(list: unknown): AtRisk[] {
+  if (isObj(list) && Array.isArray(list.items)) list = list.items
+  if (!Array.isArray(list)) return []
+  return list.map((x, i) => {
+    const o = isObj(x) ? x : {}
+    const post = asPost(o.post) ?? asPost(o)
+    const postId = String(pick(o, 'post_id') ?? post?.id ?? '')
+    return {
+      key: postId || String(i),
+      post,
+      postId: postId || undefined,
+      rank: pick(o, 'rank') as number | undefined,
+      score: pick(o, 'score') as number | undefined,
+      distance: pick(o, 'distance', 'distance_from_safety', 'margin', 'gap') as number | undefined,
+      places: pick(o, 'places') as number | undefined,
+    }
+  })
+}
+
+export function readCull(raw: unknown): CullView {
+  const o = isObj(raw) ? raw : {}
+  const next = pick(o, 'next_cull_at', 'next_run_at', 'next_at', 'next_cull', 'next')
+  const nextAt = typeof next === 'string' ? next : isObj(next) ? ((pick(next, 'at', 'run_at') as string) ?? null) : null
+  const runsRaw = pick(o, 'runs', 'recent_runs', 'recent', 'past')
+  const runs: Run[] = Array.isArray(runsRaw)
+    ? runsRaw.filter(isObj).map((r) => {
+        const v = pick(r, 'victim_count', 'victims', 'culled')
+        return {
+          id: String(pick(r, 'id', 'run_id', 'cycle') ?? ''),
+          cycle: pick(r, 'cycle') as number | undefined,
+          at: pick(r, 'started_at', 'at', 'ran_at', 'finished_at', 'created_at') as string | undefined,
+          victims: Array.isArray(v) ? v.length : (v as number | undefined),
+          eligible: pick(r, 'eligible', 'eligible_count') as number | undefined,
+          raw: r,
+        }
+      })
+    : []
+  const dangerRaw = pick(o, 'danger', 'at_risk', 'danger_zone', 'posts', 'candidates', 'items')
+  const atRisk = readRisk(dangerRaw)
+  return {
+    nextAt,
+    cycle: pick(o, 'cycle') as number | undefined,
+    settings: isObj(o.settings) ? o.settings : {},
+    atRisk,
+    atRiskCount: isObj(dangerRaw) && typeof dangerRaw.count === 'number' ? dangerRaw.count : atRisk.length,
+    eligible: pick(o, 'eligible') as number | undefined,
+    ready: pick(o, 'ready') as number | undefined,
+    runs,
+  }
+}
+
+const SETTING_LABEL: Record<string, string> = {
+  interval_seconds: 'every',
+  grace_seconds: 'grace period',
+  share: 'culls at most',
+  max: 'at most',
+  floor: 'never below',
+  board: 'ranked by',
+}
+
+function duration(s: number): string {
+  if (s % 86400 === 0) return `${s / 86400} d`
+  if (s % 3600 === 0) return `${s / 3600} h`
+  if (s % 60 === 0) return `${s / 60} min`
+  return `${s} s`
+}
+
+function describeSetting(k: string, v: unknown): string | null {
+  if (k === 'max' && v === 0) return null // no cap
+  if (typeof v === 'number' && /share|fraction|ratio/.test(k)) return `${num(v * 100, v * 100 < 10 ? 1 : 0)} % of eligible posts`
+  if (typeof v === 'number' && /seconds/.test(k)) return duration(v)
+  if (k === 'floor') return `${v} posts`
+  if (k === 'board') return v === 'top' ? 'top score' : String(v) + ' score'
+  if (isObj(v) || Array.isArray(v)) return JSON.stringify(v)
+  return String(v)
+}
+
+export default function Danger() {
+  useDocumentTitle('Danger zone')
+  const [view, setView] = useState<CullView | null>(null)
+  const [state, setState] = useState<'loading' | 'ok' | 'absent' | 'error'>('loading')
+  const [error, setError] = useState<string | null>(null)
+  const now = useNow(1000)
+
+  const load = useCallback(async () => {
+    try {
+      const raw = await api<unknown>('/cull')
+      const v = readCull(raw)
+      putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
+      setView(v)
+      setState('ok')
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 503)) setState('absent')
+      else {
+        setError(errorMessage(e))
+        setState('error')
+      }
+    }
+  }, [])
+  useEffect(() => void load(), [load])
+
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
+  useChannel(state === 'ok' ? 'danger' : null, (ev) => {
+    if (ev.type === 'error' || ev.type === 'resync') return
+    if (timer.current) return
+    timer.current = setTimeout(() => {
+      timer.current = null
+      void load()
+    }, 250)
+  })
+  usePollWhenNotLive(() => void load(), state === 'ok')
+
+  // Just after the countdown ends, look again.
+  const due = view?.nextAt ? Date.parse(view.nextAt) - now : null
+  useEffect(() => {
+    if (due === null || due > 0) return
+    const t = setTimeout(() => void load(), 3000)
+    return () => clearTimeout(t)
+  }, [due !== null && due <= 0, load]) // eslint-disable-line react-hooks/exhaustive-deps
+
+  if (state === 'loading') return <Spinner />
+  if (state === 'absent')
+    return (
+      <div className="danger">
+        <h1>Danger zone</h1>
+        <div className="card empty placeholder">
+          <p className="big-emoji" aria-hidden="true">⏳</p>
+          <p>
+            <strong>The cull has not started yet.</strong>
+          </p>
+          <p className="muted">
+            Once it does, this page counts down to the next cull, shows the posts that would be deleted if it ran now — and how many laughs would
+            save them — and keeps a record of past culls.
+          </p>
+          <p>
+            Meanwhile, <Link to="/?tab=new">rate the newest posts</Link>: every rating decides who survives.
+          </p>
+        </div>
+      </div>
+    )
+  if (state === 'error' || !view)
+    return (
+      <div className="error-box" role="alert">
+        {error}{' '}
+        <button className="btn btn-small" onClick={() => void load()}>
+          Try again
+        </button>
+      </div>
+    )
+
+  return (
+    <div className="danger">
+      <h1>Danger zone</h1>
+      <section className="card countdown-card" aria-live="off">
+        <p className="muted">Next cull in</p>
+        <p className="countdown" data-testid="countdown">
+          {view.nextAt ? countdown(Date.parse(view.nextAt) - now) : 'not scheduled'}
+        </p>
+        {view.nextAt && <p className="muted">{fullTime(view.nextAt)}</p>}
+        {Object.keys(view.settings).length > 0 && (
+          <dl className="settings">
+            {Object.entries(view.settings).map(([k, v]) => {
+              const text = describeSetting(k, v)
+              if (text === null) return null
+              return (
+                <div key={k}>
+                  <dt>{SETTING_LABEL[k] ?? k.replace(/_/g, ' ')}</dt>
+                  <dd>{text}</dd>
+                </div>
+              )
+            })}
+          </dl>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="risk-h">
+        <h2 id="risk-h">At risk now ({view.atRiskCount})</h2>
+        {view.atRisk.length === 0 ? (
+          <p className="muted">Nobody is in danger right now. Enjoy it while it lasts.</p>
+        ) : (
+          <>
+            <p className="muted">
+              If the cull ran now, these would go{view.eligible !== undefined && <> (of {view.eligible} posts old enough to be culled)</>}. Rate the ones you
+              want to keep.
+            </p>
+            <ol className="risk-list">
+              {view.atRisk.map((r) => (
+                <RiskRow key={r.key} r={r} />
+              ))}
+            </ol>
+          </>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="runs-h">
+        <h2 id="runs-h">Past culls</h2>
+        {view.runs.length === 0 ? (
+          <p className="muted">No cull has run yet.</p>
+        ) : (
+          <ul className="runs">
+            {view.runs.map((run) => (
+              <li key={run.id}>
+                <Link to={`/danger/runs/${run.id}`}>Cycle {run.cycle ?? run.id}</Link>{' '}
+                {run.at && (
+                  <time className="muted" dateTime={run.at} title={fullTime(run.at)}>
+                    {timeAgo(run.at)}
+                  </time>
+                )}
+                {' · '}
+                {run.victims ?? '?'} culled{run.eligible !== undefined && <> of {run.eligible} eligible</>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  )
+}
+
+function RiskRow({ r }: { r: AtRisk }) {
+  const post = usePost(r.post?.id ?? r.postId ?? '') ?? r.post
+  return (
+    <li className="risk-row">
+      {post ? <Thumb post={post} size={48} /> : <span className="thumb" />}
+      <div className="risk-main">
+        <Link to={`/p/${post?.id ?? r.postId}`}>{post?.caption || `Post ${post?.id ?? r.postId}`}</Link>
+        <div className="muted small">
+          {r.rank !== undefined && <>rank {r.rank} · </>}
+          {post && <>{post.stats.count} ratings, avg {num(post.stats.average, 1)} · </>}
+          {r.places !== undefined && r.places > 0 && (
+            <span className="distance">
+              {r.places} {r.places === 1 ? 'place' : 'places'} from safety
+            </span>
+          )}
+          {r.distance !== undefined && r.distance !== null && <span className="muted"> ({num(r.distance, 3)} points)</span>}
+        </div>
+      </div>
+      {post && post.status === 'ready' && <LaughRating post={post} compact />}
+    </li>
+  )
+}
+
+export function CullRun() {
+  const { id = '' } = useParams()
+  useDocumentTitle(`Cull ${id}`)
+  const [run, setRun] = useState<Obj | null>(null)
+  const [err, setErr] = useState<string | null>(null)
+  useEffect(() => {
+    api<Obj>(`/cull/runs/${id}`)
+      .then((r) => {
+        const risk = readRisk(pick(r, 'victims', 'posts', 'items'))
+        putPosts(risk.flatMap((x) => (x.post ? [x.post] : [])))
+        setRun(r)
+      })
+      .catch((e) => setErr(errorMessage(e)))
+  }, [id])
+  if (err) return <div className="error-box" role="alert">{err}</div>
+  if (!run) return <Spinner />
+  const victims = readRisk(pick(run, 'victims', 'posts', 'items'))
+  const at = pick(run, 'started_at', 'at', 'ran_at', 'finished_at', 'created_at') as string | undefined
+  const cycle = pick(run, 'cycle') as number | undefined
+  const eligible = pick(run, 'eligible') as number | undefined
+  return (
+    <div className="danger">
+      <p>
+        <Link to="/danger">← Danger zone</Link>
+      </p>
+      <h1>Cull cycle {cycle ?? id}</h1>
+      {at && (
+        <p className="muted">
+          {fullTime(at)}
+          {eligible !== undefined && <> · {eligible} posts were eligible</>}
+        </p>
+      )}
+      <section className="card">
+        <h2>Culled ({victims.length})</h2>
+        <ol className="risk-list">
+          {victims.map((v) => (
+            <RiskRow key={v.key} r={v} />
+          ))}
+        </ol>
+      </section>
+    </div>
+  )
+}

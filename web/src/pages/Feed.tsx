@@ -1,0 +1,301 @@
+// The feed: Hot / New / Top (today, week, all) / Following, a tag filter,
+// infinite scroll, and new posts waiting behind an "N new posts" bar.
+
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
+import { Link, useSearchParams } from 'react-router'
+import { api, errorMessage, qs } from '../api/client'
+import type { Page, Post } from '../api/types'
+import { putPosts, putPost } from '../lib/postStore'
+import { PostCard, refreshPosts } from '../components/PostCard'
+import { useChannel, useLiveState, usePollWhenNotLive } from '../live/live'
+import { feedEvent } from '../live/merge'
+import { useAuth } from '../auth/auth'
+import { useDocumentTitle } from '../lib/hooks'
+import { visibleIds } from '../lib/visible'
+
+type Tab = 'hot' | 'new' | 'top' | 'following'
+type Window = 'day' | 'week' | 'all'
+
+const TABS: [Tab, string][] = [
+  ['hot', 'Hot'],
+  ['new', 'New'],
+  ['top', 'Top'],
+  ['following', 'Following'],
+]
+const WINDOWS: [Window, string][] = [
+  ['day', 'Today'],
+  ['week', 'This week'],
+  ['all', 'All time'],
+]
+
+function pagePath(tab: Tab, win: Window, tag: string, cursor: string | null, limit = 10): string {
+  if (tab === 'following') return '/feed' + qs({ cursor, limit })
+  return '/posts' + qs({ sort: tab, window: tab === 'top' ? win : undefined, tag, cursor, limit })
+}
+
+const idNum = (id: string) => Number(id) || 0
+
+export default function Feed() {
+  const [params, setParams] = useSearchParams()
+  const { me, ready } = useAuth()
+  const tab = (['hot', 'new', 'top', 'following'].includes(params.get('tab') ?? '') ? params.get('tab') : 'hot') as Tab
+  const win = (['day', 'week', 'all'].includes(params.get('window') ?? '') ? params.get('window') : 'day') as Window
+  const tag = (params.get('tag') ?? '').replace(/^#/, '').trim().toLowerCase()
+  useDocumentTitle(tag ? `#${tag}` : tab === 'hot' ? '' : TABS.find((t) => t[0] === tab)![1])
+
+  const [ids, setIds] = useState<string[]>([])
+  const [cursor, setCursor] = useState<string | null>(null)
+  const [loading, setLoading] = useState(false)
+  const [done, setDone] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const [pending, setPending] = useState<Post[]>([])
+  const [gone, setGone] = useState<Set<string>>(new Set())
+  const gen = useRef(0)
+  const newest = useRef(0) // highest post id this list has seen (for "new posts")
+  const idsRef = useRef<string[]>([])
+  idsRef.current = ids
+  const liveState = useLiveState()
+
+  const needLogin = tab === 'following' && ready && !me
+
+  const loadMore = useCallback(
+    async (reset = false) => {
+      if (needLogin || (tab === 'following' && !ready)) return
+      const g = reset ? ++gen.current : gen.current
+      setLoading(true)
+      setError(null)
+      try {
+        const page = await api<Page<Post>>(pagePath(tab, win, tag, reset ? null : cursor))
+        if (g !== gen.current) return
+        putPosts(page.items)
+        for (const p of page.items) newest.current = Math.max(newest.current, idNum(p.id))
+        setIds((old) => {
+          const base = reset ? [] : old
+          const seen = new Set(base)
+          return [...base, ...page.items.map((p) => p.id).filter((id) => !seen.has(id) && (seen.add(id), true))]
+        })
+        setCursor(page.next_cursor)
+        setDone(page.next_cursor === null)
+      } catch (e) {
+        if (g === gen.current) setError(errorMessage(e))
+      } finally {
+        if (g === gen.current) setLoading(false)
+      }
+    },
+    [tab, win, tag, cursor, needLogin, ready],
+  )
+
+  // A new tab, window or tag: start over.
+  useEffect(() => {
+    setIds([])
+    setCursor(null)
+    setDone(false)
+    setPending([])
+    setGone(new Set())
+    newest.current = 0
+    void loadMore(true)
+    if (tab === 'hot' || tab === 'top') {
+      // The baseline for "new posts" is the newest post overall.
+      api<Page<Post>>('/posts' + qs({ sort: 'new', tag, limit: 1 }))
+        .then((p) => {
+          for (const x of p.items) newest.current = Math.max(newest.current, idNum(x.id))
+        })
+        .catch(() => {})
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [tab, win, tag, ready, me?.id])
+
+  // Live: new posts wait behind the bar; culled and removed ones leave.
+  useChannel(tab === 'following' ? null : 'posts:new', (ev) => {
+    const f = feedEvent(ev)
+    if (f.removedIds.length) {
+      setGone((g) => new Set([...g, ...f.removedIds]))
+      setPending((p) => p.filter((x) => !f.removedIds.includes(x.id)))
+    }
+    const p = f.added
+    if (p && (!tag || p.tags.includes(tag)) && idNum(p.id) > newest.current && !idsRef.current.includes(p.id)) {
+      putPost(p)
+      setPending((old) => (old.some((x) => x.id === p.id) ? old : [p, ...old]))
+    }
+  })
+
+  // Without live updates: look for new posts and refresh the visible ones.
+  const poll = useCallback(async () => {
+    try {
+      const path = tab === 'following' ? '/feed' + qs({ limit: 20 }) : '/posts' + qs({ sort: 'new', tag, limit: 20 })
+      const page = await api<Page<Post>>(path)
+      const fresh = page.items.filter((p) => idNum(p.id) > newest.current && !idsRef.current.includes(p.id))
+      if (fresh.length) {
+        putPosts(fresh)
+        setPending((old) => {
+          const known = new Set(old.map((x) => x.id))
+          return [...fresh.filter((p) => !known.has(p.id)), ...old]
+        })
+      }
+    } catch {
+      /* try again next time */
+    }
+    await refreshPosts(visibleIds().filter((id) => idsRef.current.includes(id)))
+  }, [tab, tag])
+  usePollWhenNotLive(() => void poll(), !needLogin)
+  // The following feed has no live channel: poll it even when live.
+  useEffect(() => {
+    if (tab !== 'following' || liveState !== 'open' || needLogin) return
+    const id = setInterval(() => void poll(), 30_000)
+    return () => clearInterval(id)
+  }, [tab, liveState, poll, needLogin])
+
+  function showPending() {
+    if (tab === 'new' || tab === 'following') {
+      const add = [...pending].sort((a, b) => idNum(b.id) - idNum(a.id))
+      for (const p of add) newest.current = Math.max(newest.current, idNum(p.id))
+      setIds((old) => [...add.map((p) => p.id).filter((id) => !old.includes(id)), ...old])
+    } else {
+      for (const p of pending) newest.current = Math.max(newest.current, idNum(p.id))
+      void loadMore(true)
+    }
+    setPending([])
+    window.scrollTo({ top: 0, behavior: 'smooth' })
+  }
+
+  // Infinite scroll.
+  const sentinel = useRef<HTMLDivElement>(null)
+  useEffect(() => {
+    const el = sentinel.current
+    if (!el || done || loading || error) return
+    const io = new IntersectionObserver((e) => {
+      if (e.some((x) => x.isIntersecting)) void loadMore()
+    }, { rootMargin: '800px' })
+    io.observe(el)
+    return () => io.disconnect()
+  }, [done, loading, error, loadMore])
+
+  const setTab = (t: Tab) => {
+    const p = new URLSearchParams(params)
+    p.set('tab', t)
+    if (t !== 'top') p.delete('window')
+    setParams(p)
+  }
+  const setWin = (w: Window) => {
+    const p = new URLSearchParams(params)
+    p.set('tab', 'top')
+    p.set('window', w)
+    setParams(p)
+  }
+  const [tagInput, setTagInput] = useState(tag)
+  useEffect(() => setTagInput(tag), [tag])
+  const applyTag = (e: FormEvent) => {
+    e.preventDefault()
+    const p = new URLSearchParams(params)
+    const t = tagInput.replace(/^#/, '').trim().toLowerCase()
+    if (t) p.set('tag', t)
+    else p.delete('tag')
+    setParams(p)
+  }
+  const clearTag = () => {
+    const p = new URLSearchParams(params)
+    p.delete('tag')
+    setParams(p)
+  }
+
+  const shown = ids.filter((id) => !gone.has(id))
+
+  return (
+    <div className="feed">
+      <div className="feed-controls">
+        <nav className="tabs" aria-label="Feed">
+          {TABS.map(([t, label]) => (
+            <button key={t} type="button" className={`tab${t === tab ? ' active' : ''}`} aria-current={t === tab ? 'page' : undefined} onClick={() => setTab(t)}>
+              {label}
+            </button>
+          ))}
+        </nav>
+        {tab === 'top' && (
+          <div className="subtabs" role="group" aria-label="Time window">
+            {WINDOWS.map(([w, label]) => (
+              <button key={w} type="button" className={`chip${w === win ? ' active' : ''}`} aria-pressed={w === win} onClick={() => setWin(w)}>
+                {label}
+              </button>
+            ))}
+          </div>
+        )}
+        {tab !== 'following' && (
+          <form className="tag-filter" onSubmit={applyTag} role="search">
+            <label htmlFor="tag-filter" className="sr-only">
+              Filter by tag
+            </label>
+            <input id="tag-filter" type="search" placeholder="#tag" value={tagInput} onChange={(e) => setTagInput(e.target.value)} />
+            <button type="submit" className="btn btn-small">
+              Filter
+            </button>
+            {tag && (
+              <button type="button" className="chip active" onClick={clearTag} aria-label={`Remove the tag filter #${tag}`}>
+                #{tag} ×
+              </button>
+            )}
+          </form>
+        )}
+      </div>
+
+      {pending.length > 0 && (
+        <button type="button" className="new-posts-bar" onClick={showPending} data-testid="new-posts-bar">
+          ↑ {pending.length} new {pending.length === 1 ? 'post' : 'posts'}
+        </button>
+      )}
+
+      {needLogin ? (
+        <div className="empty card">
+          <p>
+            <Link to="/login?next=%2F%3Ftab%3Dfollowing">Log in</Link> to see posts from the people you follow.
+          </p>
+        </div>
+      ) : (
+        <>
+          <div className="post-list" aria-busy={loading}>
+            {shown.map((id) => (
+              <PostCard key={id} id={id} />
+            ))}
+          </div>
+          {!loading && !error && shown.length === 0 && (
+            <div className="empty card">
+              {tab === 'following' ? (
+                <p>Nothing here yet. Follow some funny people — find them on the <Link to="/leaderboards?board=creators">creators board</Link>.</p>
+              ) : tag ? (
+                <p>No posts tagged #{tag} {tab === 'top' && win !== 'all' ? 'in this window' : ''} yet.</p>
+              ) : tab === 'top' && win !== 'all' ? (
+                <p>Nothing rated in this window yet. <button className="linklike" onClick={() => setWin('all')}>See all time</button></p>
+              ) : (
+                <p>No posts yet. <Link to="/upload">Be the first to post something funny.</Link></p>
+              )}
+            </div>
+          )}
+          {error && (
+            <div className="error-box" role="alert">
+              {error}{' '}
+              <button className="btn btn-small" onClick={() => void loadMore(ids.length === 0)}>
+                Try again
+              </button>
+            </div>
+          )}
+          <div ref={sentinel} className="sentinel" />
+          {loading && <Spinner />}
+          {!loading && !done && !error && shown.length > 0 && (
+            <button className="btn load-more" onClick={() => void loadMore()}>
+              Load more
+            </button>
+          )}
+          {done && shown.length > 0 && <p className="muted end">That's all. Go make something funnier.</p>}
+        </>
+      )}
+    </div>
+  )
+}
+
+export function Spinner({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <div className="spinner" role="status">
+      <span className="spinner-dot" aria-hidden="true" />
+      <span className="sr-only">{label}</span>
+    </div>
+  )
+}

@@ -1,0 +1,428 @@
+// A post: media, caption, tags, author, live histogram and average, viewers
+// now, live comments, report, ranks, and what happened if it was culled or
+// removed.
+
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
+import { Link, useNavigate, useParams } from 'react-router'
+import { api, ApiError, errorMessage, qs } from '../api/client'
+import type { Comment, Page, Post } from '../api/types'
+import { putPost, updatePost, usePost } from '../lib/postStore'
+import { useChannel, usePollWhenNotLive, useLiveState } from '../live/live'
+import { applyPostEvent } from '../live/merge'
+import { useAuth } from '../auth/auth'
+import { useToast } from '../components/Toasts'
+import { AuthorLine, Tags } from '../components/PostCard'
+import { Media } from '../components/Media'
+import { LaughRating, Reactions } from '../components/PostActions'
+import { Histogram, Ranks } from '../components/Stats'
+import { Avatar } from '../components/Avatar'
+import { fullTime, timeAgo } from '../lib/format'
+import { useDocumentTitle } from '../lib/hooks'
+import { Spinner } from './Feed'
+import { Dialog } from '../components/Dialog'
+
+export default function PostPage() {
+  const { id = '' } = useParams()
+  const post = usePost(id)
+  const { me } = useAuth()
+  const [error, setError] = useState<ApiError | null>(null)
+  const [comments, setComments] = useState<Comment[]>([])
+  const [commentCursor, setCommentCursor] = useState<string | null>(null)
+  const liveState = useLiveState()
+  useDocumentTitle(post ? post.caption.slice(0, 60) || `Post ${id}` : 'Post')
+
+  const load = useCallback(async () => {
+    try {
+      putPost(await api<Post>(`/posts/${id}`))
+      setError(null)
+    } catch (e) {
+      setError(e instanceof ApiError ? e : new ApiError(0, 'network', errorMessage(e)))
+    }
+  }, [id])
+
+  const loadComments = useCallback(
+    async (cursor: string | null = null) => {
+      try {
+        const page = await api<Page<Comment>>(`/posts/${id}/comments` + qs({ cursor, limit: 50 }))
+        setComments((old) => {
+          const base = cursor ? old : []
+          const seen = new Set(base.map((c) => c.id))
+          return [...base, ...page.items.filter((c) => !seen.has(c.id))]
+        })
+        setCommentCursor(page.next_cursor)
+      } catch {
+        /* the post error says enough */
+      }
+    },
+    [id],
+  )
+
+  useEffect(() => {
+    setComments([])
+    void load()
+    void loadComments()
+  }, [load, loadComments, me?.id])
+
+  // Processing: poll until ready (the author just uploaded it).
+  useEffect(() => {
+    if (post?.status !== 'processing') return
+    const t = setInterval(() => void load(), 1500)
+    return () => clearInterval(t)
+  }, [post?.status, load])
+
+  useChannel(post ? `post:${id}` : null, (ev) => {
+    if (ev.type === 'resync') return
+    if (ev.type === 'snapshot') {
+      // A snapshot may come after a gap: comments may have been missed.
+      if (liveState === 'open') void loadComments()
+    }
+    let comment: Comment | undefined
+    let deleted: string | undefined
+    updatePost(id, (p) => {
+      const r = applyPostEvent(p, ev)
+      comment = r.comment
+      deleted = r.deletedCommentId
+      return r.post
+    })
+    if (comment) {
+      const c = comment
+      setComments((old) => (old.some((x) => x.id === c.id) ? old : [...old, c]))
+    }
+    if (deleted) setComments((old) => old.filter((x) => x.id !== deleted))
+  })
+  usePollWhenNotLive(() => {
+    void load()
+    void loadComments()
+  }, !!post)
+
+  if (error && !post) {
+    return (
+      <div className="card empty" role="alert">
+        {error.status === 404 ? (
+          <>
+            <h1>Post not found</h1>
+            <p>It may have been deleted, or it is still being processed.</p>
+          </>
+        ) : (
+          <p>{error.message}</p>
+        )}
+        <Link to="/">Back to the feed</Link>
+      </div>
+    )
+  }
+  if (!post) return <Spinner />
+
+  return (
+    <div className="post-page">
+      <article className={`card post-full status-${post.status}`} data-post-id={post.id}>
+        <AuthorLine post={post} />
+        <StatusBanner post={post} />
+        {post.kind === 'text' ? <p className="text-joke big">{post.caption}</p> : <Media post={post} full />}
+        {post.kind !== 'text' && post.caption && <p className="caption big">{post.caption}</p>}
+        <Tags tags={post.tags} />
+        <Ranks post={post} />
+        <div className="card-foot">
+          <LaughRating post={post} />
+          {typeof post.viewers === 'number' && post.viewers > 0 && (
+            <span className="viewers" title="People looking at this post now">
+              <span className="live-dot" aria-hidden="true" /> {post.viewers} watching
+            </span>
+          )}
+        </div>
+        <Reactions post={post} />
+        <PostMenu post={post} />
+      </article>
+
+      <aside className="card side">
+        <h2>Ratings</h2>
+        <Histogram stats={post.stats} />
+        {post.duplicate_of && (
+          <p className="muted">
+            Looks like a repost of <Link to={`/p/${post.duplicate_of}`}>post {post.duplicate_of}</Link>.
+          </p>
+        )}
+      </aside>
+
+      <section className="card comments" id="comments" aria-labelledby="comments-h">
+        <h2 id="comments-h">
+          {post.comment_count} {post.comment_count === 1 ? 'comment' : 'comments'}
+        </h2>
+        <ul className="comment-list">
+          {comments.map((c) => (
+            <CommentItem key={c.id} c={c} post={post} onDeleted={() => setComments((old) => old.filter((x) => x.id !== c.id))} />
+          ))}
+        </ul>
+        {commentCursor && (
+          <button className="btn btn-small" onClick={() => void loadComments(commentCursor)}>
+            More comments
+          </button>
+        )}
+        <CommentForm post={post} onAdded={(c) => setComments((old) => (old.some((x) => x.id === c.id) ? old : [...old, c]))} />
+      </section>
+    </div>
+  )
+}
+
+function StatusBanner({ post }: { post: Post }) {
+  if (post.status === 'processing')
+    return (
+      <div className="banner banner-info" role="status">
+        <span className="spinner-dot" aria-hidden="true" /> Processing your upload… it appears in the feeds when it is ready.
+      </div>
+    )
+  if (post.status === 'failed')
+    return (
+      <div className="banner banner-error" role="alert">
+        This upload could not be used{post.failure ? `: ${post.failure}` : '.'}
+      </div>
+    )
+  if (post.status === 'culled') {
+    const c = post.culled ?? {}
+    const cycle = c.cycle ?? c.run_id
+    return (
+      <div className="banner banner-danger" role="status">
+        <strong>☠ Culled</strong>
+        {cycle !== undefined && <> in cycle {String(cycle)}</>}
+        {c.rank !== undefined && <> at rank {c.rank}</>}
+        {c.at && (
+          <>
+            {' '}
+            <time dateTime={c.at} title={fullTime(c.at)}>
+              {timeAgo(c.at)}
+            </time>
+          </>
+        )}
+        . The community has spoken; it no longer takes ratings.{' '}
+        {c.run_id !== undefined && <Link to={`/danger/runs/${c.run_id}`}>See the cull</Link>}
+      </div>
+    )
+  }
+  if (post.status === 'removed')
+    return (
+      <div className="banner banner-error" role="status">
+        Removed by a moderator{post.removed ? `: ${post.removed.reason}` : ''}.
+      </div>
+    )
+  return null
+}
+
+function CommentItem({ c, post, onDeleted }: { c: Comment; post: Post; onDeleted: () => void }) {
+  const { me } = useAuth()
+  const toast = useToast()
+  const mayDelete = me && (me.id === c.author.id || me.is_admin)
+  return (
+    <li className="comment">
+      <Avatar name={c.author.display_name || c.author.username} url={c.author.photo_url} size={28} />
+      <div>
+        <div className="comment-head">
+          <Link to={`/u/${c.author.username}`}>{c.author.display_name}</Link>{' '}
+          <time className="muted" dateTime={c.created_at} title={fullTime(c.created_at)}>
+            {timeAgo(c.created_at)}
+          </time>
+          {mayDelete && (
+            <button
+              className="linklike small"
+              onClick={async () => {
+                if (!confirm('Delete this comment?')) return
+                try {
+                  await api<void>(`/posts/${post.id}/comments/${c.id}`, { method: 'DELETE' })
+                  onDeleted()
+                  updatePost(post.id, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
+                } catch (e) {
+                  toast(errorMessage(e), 'error')
+                }
+              }}
+            >
+              delete
+            </button>
+          )}
+        </div>
+        <p className="comment-body">{c.body}</p>
+      </div>
+    </li>
+  )
+}
+
+function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => void }) {
+  const { me } = useAuth()
+  const [body, setBody] = useState('')
+  const [busy, setBusy] = useState(false)
+  const [err, setErr] = useState<string | null>(null)
+  if (post.status !== 'ready') return <p className="muted">Comments are closed.</p>
+  if (!me)
+    return (
+      <p className="muted">
+        <Link to={`/login?next=${encodeURIComponent('/p/' + post.id)}`}>Log in</Link> to comment.
+      </p>
+    )
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    if (!body.trim()) return
+    setBusy(true)
+    setErr(null)
+    try {
+      const c = await api<Comment>(`/posts/${post.id}/comments`, { method: 'POST', body: { body } })
+      onAdded(c)
+      updatePost(post.id, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
+      setBody('')
+    } catch (e) {
+      setErr(errorMessage(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <form className="comment-form" onSubmit={submit}>
+      <label htmlFor="comment-body" className="sr-only">
+        Your comment
+      </label>
+      <textarea id="comment-body" rows={2} maxLength={1000} placeholder="Say something funny…" value={body} onChange={(e) => setBody(e.target.value)} onKeyDown={(e) => {
+        if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void submit(e as unknown as FormEvent)
+      }} />
+      {err && <p className="field-error" role="alert">{err}</p>}
+      <button className="btn btn-primary" disabled={busy || !body.trim()}>
+        Comment
+      </button>
+    </form>
+  )
+}
+
+function PostMenu({ post }: { post: Post }) {
+  const { me } = useAuth()
+  const toast = useToast()
+  const navigate = useNavigate()
+  const [reporting, setReporting] = useState(false)
+  const [editing, setEditing] = useState(false)
+  const own = me?.id === post.author.id
+  async function del() {
+    if (!confirm('Delete this post for good?')) return
+    try {
+      await api<void>(`/posts/${post.id}`, { method: 'DELETE' })
+      toast('Post deleted', 'success')
+      navigate('/')
+    } catch (e) {
+      toast(errorMessage(e), 'error')
+    }
+  }
+  async function remove() {
+    const reason = prompt('Why is this post removed? (the author is told)')
+    if (!reason) return
+    try {
+      putPost(await api<Post>(`/admin/posts/${post.id}/remove`, { method: 'POST', body: { reason } }))
+    } catch (e) {
+      toast(errorMessage(e), 'error')
+    }
+  }
+  return (
+    <div className="post-menu">
+      {me && !own && post.status === 'ready' && (
+        <button className="btn btn-small btn-ghost" onClick={() => setReporting(true)}>
+          ⚑ Report
+        </button>
+      )}
+      {own && (post.status === 'ready' || post.status === 'processing') && (
+        <button className="btn btn-small btn-ghost" onClick={() => setEditing(true)}>
+          Edit
+        </button>
+      )}
+      {(own || me?.is_admin) && (
+        <button className="btn btn-small btn-ghost danger" onClick={() => void del()}>
+          Delete
+        </button>
+      )}
+      {me?.is_admin && post.status !== 'removed' && (
+        <button className="btn btn-small btn-ghost danger" onClick={() => void remove()}>
+          Remove (admin)
+        </button>
+      )}
+      {reporting && <ReportDialog post={post} onClose={() => setReporting(false)} />}
+      {editing && <EditDialog post={post} onClose={() => setEditing(false)} />}
+    </div>
+  )
+}
+
+function ReportDialog({ post, onClose }: { post: Post; onClose: () => void }) {
+  const toast = useToast()
+  const [reason, setReason] = useState('offensive')
+  const [note, setNote] = useState('')
+  const [err, setErr] = useState<string | null>(null)
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    try {
+      const r = await api<{ message: string }>(`/posts/${post.id}/report`, { method: 'POST', body: { reason, note } })
+      toast(r.message || 'Thanks: a moderator will look at it', 'success')
+      onClose()
+    } catch (e) {
+      setErr(errorMessage(e))
+    }
+  }
+  return (
+    <Dialog title="Report this post" onClose={onClose}>
+      <form onSubmit={submit} className="form">
+        <label>
+          Reason
+          <select value={reason} onChange={(e) => setReason(e.target.value)}>
+            <option value="spam">Spam</option>
+            <option value="offensive">Offensive</option>
+            <option value="illegal">Illegal</option>
+            <option value="copyright">Copyright</option>
+            <option value="other">Other</option>
+          </select>
+        </label>
+        <label>
+          Note for the moderators (optional)
+          <textarea maxLength={1000} rows={3} value={note} onChange={(e) => setNote(e.target.value)} />
+        </label>
+        {err && <p className="field-error" role="alert">{err}</p>}
+        <div className="row">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn btn-primary">Send report</button>
+        </div>
+      </form>
+    </Dialog>
+  )
+}
+
+function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
+  const [caption, setCaption] = useState(post.caption)
+  const [tags, setTags] = useState(post.tags.join(', '))
+  const [err, setErr] = useState<string | null>(null)
+  const first = useRef<HTMLTextAreaElement>(null)
+  useEffect(() => first.current?.focus(), [])
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    try {
+      const t = tags
+        .split(/[,\s]+/)
+        .map((x) => x.replace(/^#/, '').trim())
+        .filter(Boolean)
+      putPost(await api<Post>(`/posts/${post.id}`, { method: 'PATCH', body: { caption, tags: t } }))
+      onClose()
+    } catch (e) {
+      setErr(errorMessage(e))
+    }
+  }
+  return (
+    <Dialog title="Edit post" onClose={onClose}>
+      <form onSubmit={submit} className="form">
+        <label>
+          Caption
+          <textarea ref={first} maxLength={500} rows={3} value={caption} onChange={(e) => setCaption(e.target.value)} />
+        </label>
+        <label>
+          Tags (comma separated)
+          <input value={tags} onChange={(e) => setTags(e.target.value)} />
+        </label>
+        {err && <p className="field-error" role="alert">{err}</p>}
+        <div className="row">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn btn-primary">Save</button>
+        </div>
+      </form>
+    </Dialog>
+  )
+}

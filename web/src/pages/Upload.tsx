@@ -1,0 +1,320 @@
+// Upload: drag and drop or pick a file (or just write a text joke), preview,
+// caption and tags, a real progress bar (XMLHttpRequest upload events), then
+// "processing" until the post is ready.
+
+import { useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react'
+import { Link, Navigate, useNavigate } from 'react-router'
+import { api, ApiError, errorMessage, upload, type UploadHandle } from '../api/client'
+import type { Post } from '../api/types'
+import { putPost } from '../lib/postStore'
+import { useAuth } from '../auth/auth'
+import { bytes } from '../lib/format'
+import { useDocumentTitle } from '../lib/hooks'
+
+const ACCEPT = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm']
+const MAX_BYTES = 50 * 1024 * 1024 // the server's default UPLOAD_MAX_BYTES; the server has the last word
+
+type Phase = 'edit' | 'uploading' | 'processing' | 'ready' | 'failed'
+
+export function parseTags(s: string): string[] {
+  const out: string[] = []
+  for (const raw of s.split(/[,\s]+/)) {
+    const t = raw.replace(/^#/, '').trim().toLowerCase()
+    if (t && !out.includes(t)) out.push(t)
+  }
+  return out
+}
+
+function checkTags(tags: string[]): string | null {
+  if (tags.length > 10) return 'at most 10 tags'
+  const bad = tags.find((t) => !/^[\p{L}\p{N}_]{1,30}$/u.test(t))
+  return bad ? `“${bad}”: tags are up to 30 letters, digits or underscores` : null
+}
+
+export default function Upload() {
+  const { me, ready } = useAuth()
+  const navigate = useNavigate()
+  useDocumentTitle('Upload')
+  const [file, setFile] = useState<File | null>(null)
+  const [preview, setPreview] = useState<string | null>(null)
+  const [caption, setCaption] = useState('')
+  const [tags, setTags] = useState('')
+  const [phase, setPhase] = useState<Phase>('edit')
+  const [progress, setProgress] = useState(0)
+  const [error, setError] = useState<string | null>(null)
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({})
+  const [post, setPost] = useState<Post | null>(null)
+  const [dragging, setDragging] = useState(false)
+  const handle = useRef<UploadHandle<Post> | null>(null)
+  const input = useRef<HTMLInputElement>(null)
+
+  useEffect(() => () => {
+    if (preview) URL.revokeObjectURL(preview)
+  }, [preview])
+  useEffect(() => () => handle.current?.abort(), [])
+
+  // Processing: poll until the post is ready or failed.
+  useEffect(() => {
+    if (phase !== 'processing' || !post) return
+    const t = setInterval(async () => {
+      try {
+        const p = await api<Post>(`/posts/${post.id}`)
+        putPost(p)
+        setPost(p)
+        if (p.status === 'ready') setPhase('ready')
+        else if (p.status === 'failed') {
+          setPhase('failed')
+          setError(p.failure ?? 'the file could not be processed')
+        }
+      } catch {
+        /* keep polling */
+      }
+    }, 1000)
+    return () => clearInterval(t)
+  }, [phase, post])
+
+  if (ready && !me) return <Navigate to="/login?next=%2Fupload" replace />
+
+  function choose(f: File | null | undefined) {
+    setError(null)
+    setFieldErrors({})
+    if (!f) return
+    if (f.type && !ACCEPT.includes(f.type)) {
+      setError(`${f.name}: only JPEG, PNG, GIF, WebP, MP4 and WebM files can be posted`)
+      return
+    }
+    if (f.size > MAX_BYTES) {
+      setError(`${f.name} is ${bytes(f.size)}; the limit is ${bytes(MAX_BYTES)}`)
+      return
+    }
+    if (f.size === 0) {
+      setError(`${f.name} is empty`)
+      return
+    }
+    if (preview) URL.revokeObjectURL(preview)
+    setFile(f)
+    setPreview(URL.createObjectURL(f))
+  }
+
+  function onDrop(e: DragEvent) {
+    e.preventDefault()
+    setDragging(false)
+    choose(e.dataTransfer.files?.[0])
+  }
+
+  function clearFile() {
+    if (preview) URL.revokeObjectURL(preview)
+    setFile(null)
+    setPreview(null)
+    if (input.current) input.current.value = ''
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault()
+    setError(null)
+    setFieldErrors({})
+    const t = parseTags(tags)
+    const tagErr = checkTags(t)
+    if (tagErr) {
+      setFieldErrors({ tags: tagErr })
+      return
+    }
+    if (!file && !caption.trim()) {
+      setError('Add a picture, a GIF or a video — or write a joke in the caption.')
+      return
+    }
+    const form = new FormData()
+    form.append('caption', caption)
+    if (t.length) form.append('tags', t.join(','))
+    if (file) form.append('media', file, file.name)
+    setPhase('uploading')
+    setProgress(0)
+    const h = upload<Post>('POST', '/posts', form, (loaded, total) => setProgress(total ? loaded / total : 0))
+    handle.current = h
+    try {
+      const p = await h.promise
+      putPost(p)
+      setPost(p)
+      setProgress(1)
+      if (p.status === 'ready') setPhase('ready')
+      else setPhase('processing')
+    } catch (err) {
+      setPhase('edit')
+      if (err instanceof ApiError) {
+        if (err.code === 'aborted') return
+        setFieldErrors(err.fields)
+        setError(uploadError(err))
+      } else setError(errorMessage(err))
+    } finally {
+      handle.current = null
+    }
+  }
+
+  if (phase === 'processing' || phase === 'ready' || phase === 'failed') {
+    return (
+      <div className="upload card">
+        <h1>{phase === 'ready' ? 'Posted!' : phase === 'failed' ? 'That did not work' : 'Processing…'}</h1>
+        {preview && file && <PreviewMedia url={preview} type={file.type} />}
+        {phase === 'processing' && (
+          <p role="status" className="processing">
+            <span className="spinner-dot" aria-hidden="true" /> Making it look good for every screen… this takes a few seconds.
+          </p>
+        )}
+        {phase === 'failed' && (
+          <p className="error-box" role="alert">
+            {error}
+          </p>
+        )}
+        {phase === 'ready' && post && (
+          <p role="status" data-testid="upload-ready">
+            Your post is live. May the laughs be with you.
+          </p>
+        )}
+        <div className="row">
+          {post && phase === 'ready' && (
+            <Link className="btn btn-primary" to={`/p/${post.id}`}>
+              View post
+            </Link>
+          )}
+          <Link className="btn" to="/?tab=new">
+            See it in New
+          </Link>
+          <button
+            className="btn"
+            onClick={() => {
+              clearFile()
+              setCaption('')
+              setTags('')
+              setPost(null)
+              setError(null)
+              setPhase('edit')
+            }}
+          >
+            Post another
+          </button>
+        </div>
+      </div>
+    )
+  }
+
+  const uploading = phase === 'uploading'
+  const tagList = parseTags(tags)
+  return (
+    <form className="upload card" onSubmit={submit} aria-busy={uploading}>
+      <h1>Post something funny</h1>
+      <div
+        className={`dropzone${dragging ? ' dragging' : ''}${file ? ' has-file' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault()
+          setDragging(true)
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+      >
+        {file && preview ? (
+          <>
+            <PreviewMedia url={preview} type={file.type} />
+            <p className="muted small">
+              {file.name} · {bytes(file.size)}{' '}
+              {!uploading && (
+                <button type="button" className="linklike" onClick={clearFile}>
+                  remove
+                </button>
+              )}
+            </p>
+          </>
+        ) : (
+          <>
+            <p className="big-emoji" aria-hidden="true">
+              🖼️
+            </p>
+            <p>
+              Drop an image, GIF or video here, or{' '}
+              <label htmlFor="media-input" className="linklike">
+                choose a file
+              </label>
+            </p>
+            <p className="muted small">JPEG, PNG, GIF, WebP, MP4 or WebM · up to {bytes(MAX_BYTES)} · videos up to 60 s · or skip it and post a text joke</p>
+          </>
+        )}
+        <input
+          ref={input}
+          id="media-input"
+          className="sr-only"
+          type="file"
+          name="media"
+          accept={ACCEPT.join(',')}
+          onChange={(e) => choose(e.target.files?.[0])}
+          disabled={uploading}
+        />
+      </div>
+      {fieldErrors.media && <p className="field-error">{fieldErrors.media}</p>}
+
+      <label htmlFor="caption">{file ? 'Caption' : 'Caption (or your text joke)'}</label>
+      <textarea id="caption" rows={3} maxLength={500} value={caption} onChange={(e) => setCaption(e.target.value)} disabled={uploading} placeholder="Make them laugh…" aria-describedby="caption-count" />
+      <span id="caption-count" className="muted small counter">
+        {caption.length}/500
+      </span>
+      {fieldErrors.caption && <p className="field-error">{fieldErrors.caption}</p>}
+
+      <label htmlFor="tags">Tags</label>
+      <input id="tags" value={tags} onChange={(e) => setTags(e.target.value)} disabled={uploading} placeholder="cats, fails, puns" aria-describedby="tags-help" />
+      <span id="tags-help" className="muted small">
+        Comma separated, up to 10.{' '}
+        {tagList.length > 0 && tagList.map((t) => <span key={t} className="chip small">#{t}</span>)}
+      </span>
+      {fieldErrors.tags && <p className="field-error">{fieldErrors.tags}</p>}
+
+      {error && (
+        <p className="error-box" role="alert">
+          {error}
+        </p>
+      )}
+
+      {uploading && (
+        <div className="progress-wrap">
+          <progress max={1} value={progress} aria-label="Upload progress" />
+          <span className="muted small">{Math.round(progress * 100)} %</span>
+        </div>
+      )}
+      <div className="row">
+        {uploading ? (
+          <button type="button" className="btn" onClick={() => handle.current?.abort()}>
+            Cancel
+          </button>
+        ) : (
+          <button type="button" className="btn" onClick={() => navigate(-1)}>
+            Back
+          </button>
+        )}
+        <button className="btn btn-primary" disabled={uploading}>
+          {uploading ? 'Uploading…' : 'Post it'}
+        </button>
+      </div>
+    </form>
+  )
+}
+
+function uploadError(e: ApiError): string {
+  switch (e.code) {
+    case 'too_large':
+      return `Too big: ${e.message}`
+    case 'unsupported':
+      return `That file type is not accepted: ${e.message}`
+    case 'rate_limited':
+      return `You are posting too fast${e.retryAfter ? `; try again in ${e.retryAfter} s` : ''}.`
+    case 'forbidden':
+      return e.message
+    case 'invalid': {
+      const f = Object.values(e.fields)
+      return f.length ? f.join('; ') : e.message
+    }
+    default:
+      return e.message
+  }
+}
+
+function PreviewMedia({ url, type }: { url: string; type: string }) {
+  if (type.startsWith('video/')) return <video className="preview" src={url} controls muted playsInline />
+  return <img className="preview" src={url} alt="Preview of your upload" />
+}
