@@ -1,21 +1,72 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/jokster/jokster/config"
 	"github.com/jokster/jokster/realtime"
 	"github.com/jokster/jokster/testkit"
 )
+
+var (
+	liveSchemaOnce sync.Once
+	liveSchema     *jsonschema.Schema
+	liveSchemaErr  error
+)
+
+// checkLiveMessage validates a server message against the JSON Schema in
+// docs/realtime.md, so the document cannot drift from the server.
+func checkLiveMessage(t *testing.T, data []byte) error {
+	liveSchemaOnce.Do(func() {
+		doc, err := os.ReadFile("../docs/realtime.md")
+		if err != nil {
+			liveSchemaErr = err
+			return
+		}
+		text := string(doc)
+		i := strings.Index(text, "## Message schema")
+		if i < 0 {
+			liveSchemaErr = errors.New("docs/realtime.md has no message schema")
+			return
+		}
+		text = text[i:]
+		a := strings.Index(text, "```json\n") + len("```json\n")
+		b := strings.Index(text[a:], "```") + a
+		schema, err := jsonschema.UnmarshalJSON(strings.NewReader(text[a:b]))
+		if err != nil {
+			liveSchemaErr = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		if err := c.AddResource("realtime.json", schema); err != nil {
+			liveSchemaErr = err
+			return
+		}
+		liveSchema, liveSchemaErr = c.Compile("realtime.json")
+	})
+	if liveSchemaErr != nil {
+		t.Fatalf("docs/realtime.md schema: %v", liveSchemaErr)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return liveSchema.Validate(inst)
+}
 
 // wsClient is a real WebSocket client that records what it receives.
 type wsClient struct {
@@ -47,6 +98,9 @@ func dialWS(t *testing.T, base string, header http.Header) (*wsClient, *http.Res
 			}
 			var m map[string]any
 			_ = json.Unmarshal(data, &m)
+			if err := checkLiveMessage(t, data); err != nil {
+				t.Errorf("message does not match docs/realtime.md: %v\n%s", err, data)
+			}
 			c.mu.Lock()
 			c.msgs = append(c.msgs, m)
 			c.mu.Unlock()
@@ -246,21 +300,21 @@ func TestLive_SlowClientDropped(t *testing.T) {
 	big := map[string]string{"pad": strings.Repeat("x", 4<<10)}
 	ctx := context.Background()
 	for i := 0; i < total; i++ {
-		if err := e.hub.Publish(ctx, ch, "noise", big); err != nil {
+		if err := e.hub.Publish(ctx, ch, "comment", big); err != nil {
 			t.Fatal(err)
 		}
 		if i%50 == 49 {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	e.eventually("the good client got every message", func() bool { return good.count(is(ch, "noise")) == total })
+	e.eventually("the good client got every message", func() bool { return good.count(is(ch, "comment")) == total })
 	// The slow one was cut off (the server holds only the good one now),
 	// and the good one is still served.
 	e.eventually("the slow client is disconnected", func() bool { return e.hub.Connections() == 1 })
-	if err := e.hub.Publish(ctx, ch, "after", map[string]int{"n": 1}); err != nil {
+	if err := e.hub.Publish(ctx, ch, "comment_deleted", map[string]string{"id": "after"}); err != nil {
 		t.Fatal(err)
 	}
-	good.wait("a message after the slow client left", is(ch, "after"))
+	good.wait("a message after the slow client left", is(ch, "comment_deleted"))
 }
 
 func TestLive_BoardsCoalesced(t *testing.T) {
@@ -378,4 +432,21 @@ func TestLive_TwoNodesAndRedisRestart(t *testing.T) {
 			return is(ch, "stats")(m) && m["data"].(map[string]any)["stats"].(map[string]any)["count"] == 2.0
 		})
 	}
+}
+
+func TestLive_TokenExpiryEndsPrivateSubscriptions(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.AccessTokenTTL = 2 * time.Second })
+	a := e.signup("tom")
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "auth", "token": a.token})
+	w.wait("auth ok", func(m map[string]any) bool { return m["type"] == "auth_ok" })
+	w.send(map[string]any{"type": "subscribe", "ch": "me"})
+	w.wait("me snapshot", is("me", "snapshot"))
+	m := w.wait("token expiry", func(m map[string]any) bool { return m["code"] == "token_expired" })
+	if m["ch"] != "me" || !strings.Contains(m["message"].(string), "auth") {
+		t.Fatal(m)
+	}
+	// The connection itself stays up for public channels.
+	w.send(map[string]any{"type": "ping", "id": "still"})
+	w.wait("pong", func(m map[string]any) bool { return m["type"] == "pong" && m["id"] == "still" })
 }

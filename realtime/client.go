@@ -62,6 +62,7 @@ type client struct {
 	user    int64
 	counted int64 // the user counted against MaxPerUser
 	expires time.Time
+	expiry  *time.Timer // ends private subscriptions when the token expires
 	subs    map[string]*sub
 	closed  bool
 	done    chan struct{}
@@ -100,6 +101,9 @@ func (c *client) closeLocked(reason string) {
 	}
 	c.closed = true
 	c.reason = reason
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	close(c.done)
 }
 
@@ -259,6 +263,10 @@ func (c *client) auth(token string) {
 		return
 	}
 	c.user, c.expires = uid, exp
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	c.expiry = time.AfterFunc(time.Until(exp)+10*time.Millisecond, c.checkExpiry)
 	c.mu.Unlock()
 	if prev == 0 && !c.h.userCame(c, uid) {
 		c.fail("too_many_connections", "too many live connections for this account", "")
