@@ -43,6 +43,7 @@ type loadOptions struct {
 	duration    time.Duration
 	warmup      time.Duration
 	progress    bool
+	cpuGroups   []cpuGroup // processes to account CPU to; nil: no accounting
 }
 
 type result struct {
@@ -53,6 +54,7 @@ type result struct {
 	Errors   map[string]uint64 // requests with no answer, by cause
 	Hist     hist
 	AllHist  hist
+	CPU      *cpuReport // nil without -cpu or /proc
 }
 
 func (r *result) rate() float64 {
@@ -95,6 +97,18 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 				}
 			}
 		}()
+	}
+	// CPU accounting covers the measured window only.
+	var cpuStart *cpuSnap
+	cpuTaken := make(chan struct{})
+	if o.cpuGroups != nil {
+		go func() {
+			defer close(cpuTaken)
+			time.Sleep(time.Until(measureFrom))
+			cpuStart, _ = takeCPUSnap()
+		}()
+	} else {
+		close(cpuTaken)
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -146,6 +160,13 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 	progressDone.Wait()
 
 	r := &result{Elapsed: finished.Sub(measureFrom), Statuses: map[int]uint64{}, Errors: map[string]uint64{}}
+	<-cpuTaken
+	if cpuStart != nil {
+		if cpuEnd, err := takeCPUSnap(); err == nil {
+			c := cpuBetween(cpuStart, cpuEnd, o.cpuGroups)
+			r.CPU = &c
+		}
+	}
 	for _, w := range ws {
 		r.Hist.merge(&w.ok)
 		r.AllHist.merge(&w.all)
@@ -227,6 +248,9 @@ func report(out io.Writer, name, noun string, target string, o loadOptions, r *r
 			fmt.Fprintf(out, "  error       %s ×%d\n", e, r.Errors[e])
 		}
 	}
+	if r.CPU != nil {
+		fmt.Fprintf(out, "  cpu         %s\n", r.CPU.String(r.rate()))
+	}
 	if goalRate > 0 {
 		p99 := h.quantile(0.99)
 		verdict := "MET"
@@ -276,6 +300,7 @@ type jsonResult struct {
 	NonOK       map[string]uint64 `json:"non_2xx,omitempty"`
 	Errors      map[string]uint64 `json:"errors,omitempty"`
 	BatchMean   float64           `json:"batch_mean,omitempty"`
+	CPU         *cpuReport        `json:"cpu,omitempty"`
 }
 
 func toJSON(cmd, target string, o loadOptions, r *result) jsonResult {
@@ -283,7 +308,7 @@ func toJSON(cmd, target string, o loadOptions, r *result) jsonResult {
 	j := jsonResult{Command: cmd, URL: target, Concurrency: o.concurrency, Seconds: r.Elapsed.Seconds(),
 		Requests: r.Requests, OK: r.OK, PerSecond: r.rate(),
 		P50ms: f(r.Hist.quantile(0.5)), P90ms: f(r.Hist.quantile(0.9)), P99ms: f(r.Hist.quantile(0.99)),
-		P999ms: f(r.Hist.quantile(0.999)), MaxMs: float64(r.Hist.max) / 1000, Errors: r.Errors}
+		P999ms: f(r.Hist.quantile(0.999)), MaxMs: float64(r.Hist.max) / 1000, Errors: r.Errors, CPU: r.CPU}
 	if len(r.Statuses) > 0 {
 		j.NonOK = map[string]uint64{}
 		for s, n := range r.Statuses {

@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -91,6 +92,8 @@ type common struct {
 	jsonOut     bool
 	goalRate    float64
 	goalP99     time.Duration
+	cpu         string
+	cpuGroups   []cpuGroup
 
 	target *url.URL
 }
@@ -105,6 +108,11 @@ func (c *common) register(fs *flag.FlagSet, goalRate float64, goalP99 time.Durat
 	fs.StringVar(&c.metrics, "metrics", "", "the server's ops /metrics URL (e.g. http://127.0.0.1:8081/metrics): report the rating batch sizes reached during the run")
 	fs.BoolVar(&c.progress, "progress", false, "print 2xx answers per second to stderr while running")
 	fs.BoolVar(&c.jsonOut, "json", false, "also print the result as one JSON line")
+	fs.StringVar(&c.cpu, "cpu", "server=@server,postgres=postgres: ,redis=redis-server",
+		"report the CPU used in the measured window (Linux /proc; empty: off) by these groups, as label=match,…: "+
+			"the processes whose command line contains match; @server is the process listening on -url's port. "+
+			"This process and \"other processes\" are always reported. On a shared machine narrow postgres down to "+
+			"the server's database, e.g. postgres=jokster_bench")
 	fs.Float64Var(&c.goalRate, "goal-rate", goalRate, "throughput goal to report against, per second (0: none)")
 	fs.DurationVar(&c.goalP99, "goal-p99", goalP99, "p99 latency goal to report against")
 }
@@ -124,6 +132,23 @@ func (c *common) check() error {
 			return fmt.Errorf("-metrics: %s is not a loopback address; pass -allow-remote to read a remote server", m.Hostname())
 		}
 	}
+	if c.cpu != "" {
+		port := c.target.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[c.target.Scheme]
+		}
+		p, _ := strconv.Atoi(port)
+		gs, err := parseCPUGroups(c.cpu, p)
+		if err != nil {
+			// Accounting is a nicety: a remote server, another PID
+			// namespace or no /proc must not stop the run.
+			fmt.Fprintln(os.Stderr, "bench: warning:", err, "(CPU report without it)")
+			gs, _ = parseCPUGroups(strings.ReplaceAll(c.cpu, "@server", "@server-not-found"), p)
+		}
+		if _, err := os.Stat("/proc/stat"); err == nil {
+			c.cpuGroups = gs
+		}
+	}
 	if c.concurrency < 1 || c.concurrency > 10000 {
 		return fmt.Errorf("-concurrency must be 1..10000")
 	}
@@ -137,7 +162,7 @@ func (c *common) check() error {
 }
 
 func (c *common) opts() loadOptions {
-	return loadOptions{concurrency: c.concurrency, duration: c.duration, warmup: c.warmup, progress: c.progress}
+	return loadOptions{concurrency: c.concurrency, duration: c.duration, warmup: c.warmup, progress: c.progress, cpuGroups: c.cpuGroups}
 }
 
 func newFlags(name, what string) *flag.FlagSet {

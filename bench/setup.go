@@ -34,15 +34,24 @@ func authorName(prefix string, i int) string { return fmt.Sprintf("%s_a%02d", pr
 func signIn(ctx context.Context, a *api, names []string, password string, concurrency int) ([]account, error) {
 	out := make([]account, len(names))
 	// Registering hashes the password as log-in does, so when the first
-	// account already exists (an earlier run made them), log in only.
-	// Probing with one log-in rather than trying every name keeps failed
-	// log-ins, which the server throttles per IP, to one a run.
-	reuse := false
-	if tok, err := a.login(ctx, names[0], password); err == nil {
-		reuse = true
-		out[0] = account{name: names[0], token: tok}
-	} else if statusOf(err) != http.StatusUnauthorized {
-		return nil, fmt.Errorf("user %s: %w%s", names[0], err, hint(err))
+	// and the last account already exist (an earlier run made them), log
+	// in only. Probing two names rather than trying every one keeps failed
+	// log-ins, which the server throttles per IP (LOGIN_IP_FREE_ATTEMPTS),
+	// to two a run; a name that still fails to log in is then registered.
+	reuse := true
+	for _, i := range []int{0, len(names) - 1} {
+		if !reuse || out[i].token != "" {
+			continue
+		}
+		tok, err := a.login(ctx, names[i], password)
+		switch {
+		case err == nil:
+			out[i] = account{name: names[i], token: tok}
+		case statusOf(err) == http.StatusUnauthorized:
+			reuse = false
+		default:
+			return nil, fmt.Errorf("user %s: %w%s", names[i], err, hint(err))
+		}
 	}
 	jobs := make(chan int)
 	var firstErr error
@@ -85,12 +94,12 @@ func signIn(ctx context.Context, a *api, names []string, password string, concur
 			}
 		}()
 	}
-	first := 0
-	if reuse {
-		first = 1
-	}
 feed:
-	for i := first; i < len(names); i++ {
+	for i := range names {
+		if out[i].token != "" {
+			done.Add(1)
+			continue
+		}
 		select {
 		case jobs <- i:
 		case <-ctx.Done():

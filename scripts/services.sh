@@ -29,7 +29,9 @@ WAIT_SECONDS=${JOKSTER_SERVICES_WAIT:-60}
 # Optional tools for later features, as "command:debian-package" (or just "command"
 # when the package has the command's name), e.g. ffmpeg nginx chromium.
 # ffmpeg/ffprobe: video uploads (media package); without them videos are refused.
-OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg)
+# nginx: `nginx -t` on the rendered config and the loopback cluster (make cluster).
+# pg_dump/pg_restore: `jokster backup` and `jokster restore`.
+OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg nginx pg_dump:postgresql-client pg_restore:postgresql-client)
 
 # Tools may live in sbin even for a user whose PATH lacks it.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

@@ -78,6 +78,10 @@ export async function startServer({ root, bin }) {
   const adminURL = new URL(base)
   adminURL.pathname = '/postgres'
   cleanups.push(async () => {
+    if (process.env.E2E_KEEP) {
+      log(`kept the database ${dbName} (E2E_KEEP)`)
+      return
+    }
     if (!have('psql')) {
       log(`psql not found: drop the database ${dbName} by hand`)
       return
@@ -151,9 +155,9 @@ export async function startServer({ root, bin }) {
     await cleanup()
     throw e
   }
-  // The scenarios add two posts that must survive (the upload and the
-  // leaderboard's), then one more for the cull to take.
-  env.CULL_FLOOR = process.env.CULL_FLOOR || String(seeded + 2)
+  // The scenarios add three posts that the floor keeps (the doomed one, the
+  // upload and the leaderboard's) until the cull test adds a fourth.
+  env.CULL_FLOOR = process.env.CULL_FLOOR || String(seeded + 3)
 
   const logFile = join(work, 'server.log')
   const out = openSync(logFile, 'a')

@@ -37,9 +37,9 @@ export interface AuthorStats {
   posts: number
   laughs_received: number
   best_rank: number | null
-  // Added by the cull issue; shown when present.
-  survived?: number
-  culled?: number
+  // The cull: posts that faced a cull and are still up, posts culled.
+  posts_survived?: number
+  posts_culled?: number
   [key: string]: unknown
 }
 

@@ -116,6 +116,7 @@ const SETTING_LABEL: Record<string, string> = {
 }
 
 function duration(s: number): string {
+  if (s === 0) return 'none'
   if (s % 86400 === 0) return `${s / 86400} d`
   if (s % 3600 === 0) return `${s / 3600} h`
   if (s % 60 === 0) return `${s / 60} min`

@@ -85,8 +85,11 @@ export default function Feed() {
     [tab, win, tag, cursor, needLogin, ready],
   )
 
-  // A new tab, window or tag: start over.
+  // A new tab, window or tag (or another user): start over. Wait for the
+  // session to be restored first, so the list is read once, with the
+  // user's own ratings.
   useEffect(() => {
+    if (!ready) return
     setIds([])
     setCursor(null)
     setDone(false)

@@ -34,7 +34,6 @@ export default function ProfilePage() {
     }
   }, [username])
   useEffect(() => {
-    setProfile(null)
     void load()
   }, [load, me?.id])
 
@@ -45,7 +44,7 @@ export default function ProfilePage() {
         <Link to="/">Back to the feed</Link>
       </div>
     )
-  if (!profile) return <Spinner />
+  if (!profile || profile.username.toLowerCase() !== username.toLowerCase()) return <Spinner />
 
   const own = me?.username.toLowerCase() === profile.username.toLowerCase()
   const s = profile.stats
@@ -90,16 +89,16 @@ export default function ProfilePage() {
             <dt>best rank</dt>
             <dd>{s.best_rank ? `#${s.best_rank}` : '–'}</dd>
           </div>
-          {typeof s.survived === 'number' && (
+          {typeof s.posts_survived === 'number' && (
             <div>
-              <dt>survived</dt>
-              <dd>{compact(s.survived)}</dd>
+              <dt>survived culls</dt>
+              <dd>{compact(s.posts_survived)}</dd>
             </div>
           )}
-          {typeof s.culled === 'number' && (
+          {typeof s.posts_culled === 'number' && (
             <div>
               <dt>culled</dt>
-              <dd>{compact(s.culled)}</dd>
+              <dd>{compact(s.posts_culled)}</dd>
             </div>
           )}
           <div>

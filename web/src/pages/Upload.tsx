@@ -300,7 +300,7 @@ function uploadError(e: ApiError): string {
     case 'too_large':
       return `Too big: ${e.message}`
     case 'unsupported':
-      return `That file type is not accepted: ${e.message}`
+      return e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.'
     case 'rate_limited':
       return `You are posting too fast${e.retryAfter ? `; try again in ${e.retryAfter} s` : ''}.`
     case 'forbidden':
@@ -315,6 +315,8 @@ function uploadError(e: ApiError): string {
 }
 
 function PreviewMedia({ url, type }: { url: string; type: string }) {
-  if (type.startsWith('video/')) return <video className="preview" src={url} controls muted playsInline />
-  return <img className="preview" src={url} alt="Preview of your upload" />
+  const [broken, setBroken] = useState(false)
+  if (broken) return <p className="muted">This file cannot be previewed; the server will tell whether it can be used.</p>
+  if (type.startsWith('video/')) return <video className="preview" src={url} controls muted playsInline onError={() => setBroken(true)} />
+  return <img className="preview" src={url} alt="Preview of your upload" onError={() => setBroken(true)} />
 }
