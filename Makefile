@@ -24,7 +24,7 @@ LIST_PACKAGES = pkgs=$$($(GO) list -e ./... | grep -v '/node_modules/')
 # Go files for gofmt, the same way.
 GO_FILES = find . \( -name node_modules -o -name .git -o -name vendor \) -prune -o -type f -name '*.go' -print0
 
-.PHONY: help run test check build web services clean
+.PHONY: help run test check build web services clean nginx-check cluster cluster-test
 
 help:
 	@echo "make run       start PostgreSQL/Redis if needed, build the web UI and bin/jokster, migrate, seed, serve"
@@ -33,6 +33,9 @@ help:
 	@echo "make build     build $(BIN)"
 	@echo "make web       build the web UI (web/dist) with npm, if web/package.json exists"
 	@echo "make services  make sure PostgreSQL and Redis answer (scripts/services.sh ensure)"
+	@echo "make cluster   nginx in front of 3 'jokster serve' nodes and a worker on loopback (what docker compose runs)"
+	@echo "make cluster-test  the cluster's test: clients through nginx, an API node killed mid-load (part of make test)"
+	@echo "make nginx-check   render nginx/*.template and run nginx -t on it (part of make test)"
 	@echo "make clean     remove build output (bin/)"
 
 run:
@@ -53,7 +56,9 @@ test:
 	$(MAKE) web
 	$(MAKE) check
 	@echo "==> test: go test -race -count=1 -timeout 30m (all packages)"
-	$(LIST_PACKAGES); $(GO) test -race -count=1 -timeout 30m $$pkgs
+	$(LIST_PACKAGES); pkgs=$$(printf '%s\n' $$pkgs | grep -v '/cluster$$'); $(GO) test -race -count=1 -timeout 30m $$pkgs
+	$(MAKE) nginx-check
+	$(MAKE) cluster-test
 	@echo "==> test: fuzz the upload sniffer and validator briefly (FUZZTIME=$(FUZZTIME))"
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME)
@@ -86,6 +91,31 @@ web:
 services:
 	@echo "==> services: scripts/services.sh ensure"
 	scripts/services.sh ensure
+
+# The same templates serve docker compose and the loopback cluster; here with
+# loopback upstreams, in a temporary prefix, so nginx -t needs no root paths.
+nginx-check:
+	@echo "==> nginx-check: render nginx/*.template (nginx/render.sh) and run nginx -t on the result"
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	NGINX_LISTEN=127.0.0.1:8090 NGINX_USER=$$(id -un) NGINX_ACCESS_LOG=off \
+	JOKSTER_API_SERVERS="127.0.0.1:8091 127.0.0.1:8092 127.0.0.1:8093" JOKSTER_OPS_SERVER=127.0.0.1:8094 \
+	JOKSTER_MEDIA_ROOT="$$dir/media" JOKSTER_WEB_ROOT="$(CURDIR)/web/dist" OPS_PASSWORD=nginx-check \
+	sh nginx/render.sh "$$dir"; \
+	PATH="$$PATH:/usr/sbin:/usr/local/sbin"; \
+	nginx -t -p "$$dir" -c "$$dir/nginx.conf" -e stderr
+
+cluster:
+	@echo "==> cluster: nginx + 3 x jokster serve + jokster worker on loopback, own redis-server, database jokster_cluster"
+	scripts/services.sh ensure tools
+	$(MAKE) web
+	$(MAKE) build
+	$(GO) build -o bin/jokster-cluster ./cluster/jokster-cluster
+	exec bin/jokster-cluster -bin $(BIN)
+
+cluster-test:
+	@echo "==> cluster-test: real clients through nginx; an API node killed mid-load (cluster/cluster_test.go)"
+	scripts/services.sh ensure tools
+	$(GO) test -race -count=1 -timeout 10m ./cluster
 
 clean:
 	@echo "==> clean: removing bin/"

@@ -50,7 +50,8 @@ type Deps struct {
 
 type server struct {
 	Deps
-	cfg config.Config
+	cfg        config.Config
+	boardCache boardCache
 }
 
 // New builds the Fiber application.

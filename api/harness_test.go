@@ -28,6 +28,7 @@ import (
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/api"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/cull"
 	"github.com/jokster/jokster/mail"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
@@ -62,6 +63,7 @@ type env struct {
 	deps       api.Deps
 	hcfg       realtime.Config
 	parse      realtime.TokenParser
+	cull       *cull.Service
 }
 
 // fastHash keeps argon2id's shape with a test-friendly cost; production
@@ -150,7 +152,8 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	rankDone := make(chan struct{})
 	go func() { defer close(rankDone); rank.Run(rctx, 200*time.Millisecond) }()
 	t.Cleanup(func() { stopRank(); <-rankDone; rank.Stop() })
-	deps := api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank,
+	cl := cull.New(db, cullSettings(cfg), cull.Deps{Boards: rank, Files: ps, Queue: worker.NewQueue(qc), Notify: notify})
+	deps := api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank, Cull: cl,
 		Hub: hub, ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}}
 	app := api.New(deps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -160,7 +163,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
 	return &env{t: t, cfg: cfg, db: db, rdb: rdb, base: "http://" + ln.Addr().String(), acc: acc, posts: ps, ropt: ropt, out: outbox,
-		rank: rank, heard: heard, notes: notify, hub: hub, deps: deps, hcfg: hcfg, parse: parse, rankPrefix: prefix}
+		rank: rank, heard: heard, notes: notify, hub: hub, deps: deps, hcfg: hcfg, parse: parse, rankPrefix: prefix, cull: cl}
 }
 
 // sibling starts a second API node on the same PostgreSQL and Redis, with
@@ -215,7 +218,7 @@ func (t teeAnnouncer) BoardChanged(ctx context.Context, board string) {
 // collection, mail) until the test ends.
 func (e *env) startWorker() {
 	e.t.Helper()
-	h := &worker.Handlers{Outbox: e.out, Sender: mail.LogSender{}, Posts: e.posts, Ranking: e.rank, Notify: e.notes, Log: func(string, ...any) {}}
+	h := &worker.Handlers{Outbox: e.out, Sender: mail.LogSender{}, Posts: e.posts, Ranking: e.rank, Notify: e.notes, Cull: e.cull, Log: func(string, ...any) {}}
 	w, err := worker.New(e.ropt, 4, h.Mux(), nil)
 	if err != nil {
 		e.t.Fatal(err)

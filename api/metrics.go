@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,5 +23,7 @@ func observe(c *fiber.Ctx, status int, took time.Duration) {
 	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
 		route = r.Path
 	}
-	httpDuration.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(took.Seconds())
+	// c.Method() points into fasthttp's reusable request buffer: a label
+	// kept by Prometheus must be a copy.
+	httpDuration.WithLabelValues(strings.Clone(route), strings.Clone(c.Method()), strconv.Itoa(status)).Observe(took.Seconds())
 }

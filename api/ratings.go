@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -124,6 +127,21 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Anonymous readers share one rendering of a page until the boards
+	// change (the generation moves with every change applied and every
+	// rebuild): one Redis round trip instead of several plus PostgreSQL.
+	key := name + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
+	if viewer(c) == 0 {
+		gen := s.Ranking.Generation(c.UserContext())
+		if gen != "" {
+			key += "|" + gen
+		}
+		if b, ok := s.boardCache.get(key); ok && gen != "" {
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Send(b)
+		}
+		c.Context().SetUserValue("board_cache_key", key)
+	}
 	entries, more, err := s.Ranking.Board(c.UserContext(), name, offset, limit)
 	if err != nil {
 		return err
@@ -146,7 +164,7 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 			cr := &creatorJSON{profileJSON: profileOut(p), Laughs: int64(e.Score)}
 			out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Creator: cr})
 		}
-		return c.JSON(out)
+		return s.sendBoard(c, out)
 	}
 	ps, err := s.Posts.GetMany(c.UserContext(), ids, viewer(c))
 	if err != nil {
@@ -167,7 +185,54 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 		pj := postOut(*p)
 		out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Post: &pj})
 	}
-	return c.JSON(out)
+	return s.sendBoard(c, out)
+}
+
+// sendBoard answers with a board page, keeping it for anonymous readers.
+func (s *server) sendBoard(c *fiber.Ctx, out list[boardItemJSON]) error {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if key, ok := c.Context().UserValue("board_cache_key").(string); ok && strings.Count(key, "|") == 3 {
+		s.boardCache.put(key, b)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// boardCache keeps rendered anonymous board pages for a short time.
+type boardCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedPage
+}
+
+type cachedPage struct {
+	body []byte
+	at   time.Time
+}
+
+// The generation in the key makes entries exact; the age limit only
+// bounds how long a page of posts keeps showing an edited caption.
+const boardCacheTTL = time.Second
+
+func (b *boardCache) get(key string) ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[key]
+	if !ok || time.Since(e.at) > boardCacheTTL {
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (b *boardCache) put(key string, body []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.entries == nil || len(b.entries) > 1000 {
+		b.entries = map[string]cachedPage{}
+	}
+	b.entries[key] = cachedPage{body: body, at: time.Now()}
 }
 
 // rankedPosts serves GET /posts?sort=hot|top from the boards, as a plain

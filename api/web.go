@@ -38,6 +38,11 @@ func (s *server) webRoutes(app *fiber.App) {
 		return
 	}
 	app.Use("/assets", func(c *fiber.Ctx) error {
+		// A missing asset is a 404, never index.html: during a rolling
+		// upgrade a browser must not cache HTML as a script for a year.
+		if _, err := fs.Stat(s.Web, strings.TrimPrefix(c.Path(), "/")); err != nil {
+			return fiber.ErrNotFound
+		}
 		// Vite puts a content hash in every asset name.
 		c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 		return c.Next()

@@ -37,19 +37,18 @@ import (
 
 // Options describe a cluster to start.
 type Options struct {
-	Dir         string // working folder: media, nginx config, logs (must exist)
-	Binary      string // the jokster binary
-	Nginx       string // the nginx binary (FindNginx)
-	Repo        string // the repository root: nginx/render.sh, web/dist
-	DatabaseURL string // the cluster's database (the nodes create it if missing)
-	APINodes    int    // number of `jokster serve` nodes; 3 when 0
-	Listen      string // nginx's HTTP address; a free loopback port when empty
-	TLS         bool   // also serve HTTPS (self-signed certificate) on a free loopback port
-	OpsPassword string // OPS_PASSWORD of the worker and of nginx's /monitor/ (empty: /monitor/ is closed)
-	RedisPrefix string // REDIS_PREFIX of every node; "jokcluster:" when empty
-	Env         map[string]string
-	// Settings for every node on top of the cluster's own (e.g. RATE_IP=0).
-	Log func(format string, args ...any) // progress messages; none when nil
+	Dir         string                           // working folder: media, nginx config, logs
+	Binary      string                           // the jokster binary
+	Nginx       string                           // the nginx binary (FindNginx)
+	Repo        string                           // the repository root: nginx/render.sh, web/dist
+	DatabaseURL string                           // the cluster's database (the nodes create it if missing)
+	APINodes    int                              // number of `jokster serve` nodes; 3 when 0
+	Listen      string                           // nginx's HTTP address; a free loopback port when empty
+	TLS         bool                             // also serve HTTPS (self-signed certificate) on a free loopback port
+	OpsPassword string                           // OPS_PASSWORD of the worker and of nginx's /monitor/ (empty: /monitor/ is closed)
+	RedisPrefix string                           // REDIS_PREFIX of every node; "jokcluster:" when empty
+	Env         map[string]string                // settings of every node on top of the cluster's own (e.g. RATE_IP=0)
+	Log         func(format string, args ...any) // progress messages; none when nil
 }
 
 // Cluster is a running cluster. Stop it when done (also after a failed Start).
@@ -60,6 +59,7 @@ type Cluster struct {
 	RedisURL string
 	NginxDir string // rendered configuration (nginx.conf, locations.conf, tls.conf, htpasswd)
 	Media    string // MEDIA_ROOT of every node, served by nginx at /media/
+	WebRoot  string // web/dist, served by nginx at /assets/ (empty when the web UI is not built)
 	API      []*Process
 	Worker   *Process
 	Redis    *Process
@@ -258,7 +258,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	env = append(env, "JOKSTER_API_SERVERS="+strings.Join(servers, " "))
 	if _, err := os.Stat(filepath.Join(o.Repo, "web", "dist", "index.html")); err == nil {
-		env = append(env, "JOKSTER_WEB_ROOT="+filepath.Join(o.Repo, "web", "dist"))
+		c.WebRoot = filepath.Join(o.Repo, "web", "dist")
+		env = append(env, "JOKSTER_WEB_ROOT="+c.WebRoot)
 	}
 	for _, k := range []string{"UPLOAD_MAX_BYTES", "PHOTO_MAX_BYTES"} {
 		if v, ok := common[k]; ok {
@@ -296,6 +297,14 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	o.logf("cluster: nginx answers at %s", c.URL)
 	return c, nil
+}
+
+// Command is a one-off jokster command (seed, migrate, backup …) with the
+// cluster's settings: its database, Redis, key prefix and media folder.
+func (c *Cluster) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.opts.Binary, args...)
+	cmd.Env = append([]string{}, c.env...)
+	return cmd
 }
 
 // Render runs nginx/render.sh into dir with env added to this process's
@@ -502,6 +511,9 @@ func Metric(ctx context.Context, p *Process, name string) (float64, error) {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s /metrics: HTTP %d: %.300s", p.Name, resp.StatusCode, body)
 	}
 	sum, found := 0.0, false
 	for line := range strings.SplitSeq(string(body), "\n") {

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,10 +235,6 @@ func TestCluster(t *testing.T) {
 	before := wsPerNode(ctx, t, c.API)
 	onVictim = before[1]
 	t.Logf("WebSockets per node before the kill: %v", before)
-	for i, l := range clients {
-		s := l.state()
-		t.Logf("client %d: connects %d disconnects %d problems %v", i, s.connects, s.disconnects, s.problems)
-	}
 	acksBefore := nAck.Load()
 	victim.Kill()
 	t.Logf("killed %s (SIGKILL) with %d WebSockets, after %d acknowledged ratings", victim.Name, onVictim, acksBefore)
@@ -441,8 +438,11 @@ func checkEdge(ctx context.Context, t *testing.T, c *cluster.Cluster, a *api, ng
 		if err != nil || status != http.StatusOK || !strings.Contains(h.Get("Cache-Control"), "immutable") {
 			t.Errorf("GET %s: %d %v Cache-Control %q", m, status, err, h.Get("Cache-Control"))
 		}
-		if !servedByNginx(t, c, string(m)) {
-			t.Errorf("GET %s was not served from nginx's copy of web/dist", m)
+		// nginx serves the names it has in web/dist and asks the API for the
+		// others (a binary built from another web build, as in a rolling upgrade).
+		_, err = os.Stat(filepath.Join(c.WebRoot, filepath.FromSlash(string(m))))
+		if onDisk := err == nil; servedByNginx(t, c, string(m)) != onDisk {
+			t.Errorf("GET %s: served by nginx %v, but the file is in web/dist: %v", m, !onDisk, onDisk)
 		}
 	}
 
@@ -530,11 +530,11 @@ func checkMedia(ctx context.Context, t *testing.T, c *cluster.Cluster, a *api, d
 func checkBoards(ctx context.Context, t *testing.T, c *cluster.Cluster, a *api, db *pgxpool.Pool) {
 	t.Helper()
 	boards := []struct{ path, sql string }{
-		{"/api/v1/leaderboards/top?limit=100", `SELECT id::text, score_top FROM posts WHERE status = 'ready' ORDER BY score_top DESC NULLS LAST, id DESC`},
-		{"/api/v1/leaderboards/hot?limit=100", `SELECT id::text, score_hot FROM posts WHERE status = 'ready' ORDER BY score_hot DESC NULLS LAST, id DESC`},
-		{"/api/v1/leaderboards/new?limit=100", `SELECT id::text FROM posts WHERE status = 'ready' ORDER BY id DESC`},
-		{"/api/v1/leaderboards/top?window=day&limit=100", `SELECT id::text FROM posts WHERE status = 'ready' AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' ORDER BY score_top DESC NULLS LAST, id DESC`},
-		{"/api/v1/leaderboards/tag:cluster?limit=100", `SELECT p.id::text FROM posts p JOIN post_tags t ON t.post_id = p.id WHERE p.status = 'ready' AND t.tag = 'cluster' ORDER BY p.score_top DESC NULLS LAST, p.id DESC`},
+		{"/api/v1/leaderboards/top?limit=100", `SELECT id, score_top FROM posts WHERE status = 'ready' ORDER BY score_top DESC NULLS LAST, id DESC`},
+		{"/api/v1/leaderboards/hot?limit=100", `SELECT id, score_hot FROM posts WHERE status = 'ready' ORDER BY score_hot DESC NULLS LAST, id DESC`},
+		{"/api/v1/leaderboards/new?limit=100", `SELECT id FROM posts WHERE status = 'ready' ORDER BY id DESC`},
+		{"/api/v1/leaderboards/top?window=day&limit=100", `SELECT id, score_top FROM posts WHERE status = 'ready' AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' ORDER BY score_top DESC NULLS LAST, id DESC`},
+		{"/api/v1/leaderboards/tag:cluster?limit=100", `SELECT p.id, p.score_top FROM posts p JOIN post_tags t ON t.post_id = p.id WHERE p.status = 'ready' AND t.tag = 'cluster' ORDER BY p.score_top DESC NULLS LAST, p.id DESC`},
 	}
 	alive := func() []*cluster.Process {
 		var out []*cluster.Process
@@ -569,7 +569,7 @@ func checkBoards(ctx context.Context, t *testing.T, c *cluster.Cluster, a *api, 
 				if err != nil {
 					t.Fatal(err)
 				}
-				want = append(want, vals[0].(string))
+				want = append(want, strconv.FormatInt(vals[0].(int64), 10))
 				wantDetail = append(wantDetail, fmt.Sprint(vals...))
 			}
 			if err := rows.Err(); err != nil {
@@ -716,7 +716,7 @@ func wsPerNode(ctx context.Context, t *testing.T, nodes []*cluster.Process) []in
 	for i, n := range nodes {
 		v, err := cluster.Metric(ctx, n, "jokster_websocket_connections")
 		if err != nil {
-			t.Fatalf("%s /metrics: %v", n.Name, err)
+			t.Fatal(err)
 		}
 		out[i] = int(v)
 	}

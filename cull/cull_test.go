@@ -629,13 +629,12 @@ func TestFollowup_IdempotentAndComplete(t *testing.T) {
 	if run.Victims != 2 {
 		t.Fatalf("%d victims", run.Victims)
 	}
-	// The cull let go of the files: the posts no longer refer to them and
-	// they wait for collection.
-	if n := e.count(`SELECT count(*) FROM media_garbage`); n != 6 {
-		t.Fatalf("%d files queued for collection; want 6", n)
+	// The files go in the follow-up: until then the culled posts keep them.
+	if n := e.count(`SELECT count(*) FROM media_garbage`); n != 0 {
+		t.Fatalf("%d files queued for collection by the cull itself", n)
 	}
-	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1) AND (original <> '' OR display <> '' OR thumb <> '')`, victims); n != 0 {
-		t.Fatal("culled posts still refer to their files")
+	if n := e.count(`SELECT count(*) FROM cull_victims WHERE run_id = $1 AND cardinality(files) = 3`, run.ID); n != 2 {
+		t.Fatalf("%d victims recorded with their 3 files", n)
 	}
 	// Until the follow-up, the victims are still on the Redis boards.
 	member := func(board string, id int64) bool {
@@ -671,8 +670,15 @@ func TestFollowup_IdempotentAndComplete(t *testing.T) {
 		e.author, strconv.FormatInt(victims[0], 10), strconv.FormatInt(run.ID, 10)); n != 1 {
 		t.Fatal("the lowest post's author was not told")
 	}
+	// The posts let go of their files, which were queued and collected.
 	if got := len(e.files.paths); got != 6 {
 		t.Fatalf("%d files collected: %v", got, e.files.paths)
+	}
+	if n := e.count(`SELECT count(*) FROM media_garbage`); n != 6 {
+		t.Fatalf("%d files queued for collection; want 6", n)
+	}
+	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1) AND (original <> '' OR display <> '' OR thumb <> '')`, victims); n != 0 {
+		t.Fatal("culled posts still refer to their files")
 	}
 	culled, danger := e.heard.Snapshot()
 	if len(culled) != 1 || culled[0].Run != run.ID || !slices.Equal(sorted(culled[0].IDs), sorted(victims)) || danger < 1 {

@@ -27,8 +27,10 @@ const filesAtOnce = 4
 //  3. notifications: one `culled` notification per victim, written in the
 //     transaction that stamps the step (exactly once);
 //  4. the danger zone is recomputed for the next cycle (CheckDanger);
-//  5. media: the victims' files, queued for collection by the cull's
-//     transaction, are deleted unless another post or profile uses them.
+//  5. media: culled posts keep their caption, stats and comments (their
+//     page says where they fell) but not their files: the posts let go of
+//     them (the posts_garbage trigger queues them for collection) and each
+//     is deleted unless another post or a profile uses it.
 //
 // It never culls anything, and a run whose follow-up is done is a no-op.
 func (s *Service) Followup(ctx context.Context, runID int64) error {
@@ -132,10 +134,16 @@ func (s *Service) notifyVictims(ctx context.Context, runID, cycle int64) error {
 	return err
 }
 
-// collectFiles deletes the victims' media files that nothing uses any
-// more, a few at a time. Collect is idempotent (a file no longer queued is
-// left alone), so a retry repeats nothing harmful.
+// collectFiles lets go of the victims' media files and deletes those that
+// nothing uses any more, a few at a time. Both halves are idempotent (a
+// post that let go already is left alone; Collect ignores a file no longer
+// queued), so a retry repeats nothing harmful.
 func (s *Service) collectFiles(ctx context.Context, runID int64) error {
+	if _, err := s.db.Exec(ctx, `UPDATE posts SET original = '', display = '', thumb = '', poster = ''
+		WHERE id IN (SELECT post_id FROM cull_victims WHERE run_id = $1 AND files <> '{}')
+		AND status = 'culled' AND (original <> '' OR display <> '' OR thumb <> '' OR poster <> '')`, runID); err != nil {
+		return err
+	}
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT unnest(files) FROM cull_victims WHERE run_id = $1 AND files <> '{}'`, runID)
 	if err != nil {
 		return err

@@ -57,26 +57,26 @@ var ErrNoRun = jokster.Errorf(jokster.ENOTFOUND, "no such cull run")
 
 // cullSQL culls the quota in one statement: it picks the victims with
 // bottomSQL ($1 cutoff, $2 ready posts, $3 the quota), marks them culled by
-// run $4 (the status change bumps their rank version through the
-// posts_rank_bump trigger) and records each with its rank, score and
-// media files. A post that stopped being ready meanwhile is skipped: the
-// UPDATE re-checks the status of a row another transaction changed.
+// run $4 — in id order, so the table and its indexes are walked forwards
+// rather than hopped about in score order — and records each with its
+// rank, score and media files (RETURNING sees the files, which this
+// statement leaves alone). The status change bumps each post's rank
+// version (trigger posts_rank_bump). A post that stopped being ready
+// meanwhile is skipped: the UPDATE re-checks the status of a row another
+// transaction changed.
 func (s Settings) cullSQL() string {
 	return `WITH v AS MATERIALIZED (` + s.bottomSQL() + ` LIMIT $3),
-	old AS (SELECT p.id, array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files
-		FROM posts p JOIN v ON v.id = p.id),
 	upd AS (UPDATE posts p SET status = 'culled', culled_run_id = $4, culled_rank = v.rank, updated_at = now()
-		FROM v WHERE p.id = v.id AND p.status = 'ready' RETURNING p.id)
-	INSERT INTO cull_victims (run_id, post_id, rank, score, files)
-	SELECT $4, v.id, v.rank, v.score, old.files FROM upd JOIN v ON v.id = upd.id JOIN old ON old.id = upd.id`
+		FROM (SELECT * FROM v ORDER BY id) v WHERE p.id = v.id AND p.status = 'ready'
+		RETURNING p.id, v.rank, v.score, array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files)
+	INSERT INTO cull_victims (run_id, post_id, rank, score, files) SELECT $4, id, rank, score, files FROM upd`
 }
 
 // Cull runs cycle c unless it already ran, and returns the cycle's run and
 // whether this call made it. Everything happens in one transaction: the
 // cycle's row is claimed (a second claimant waits for the first to commit
-// and then finds the row taken), the victims are chosen and marked, their
-// files are let go (the posts_garbage trigger queues them for collection)
-// and the run is recorded with its numbers. Culls are serialised by an
+// and then finds the row taken), the victims are chosen, marked and
+// recorded, and so is the run with its numbers. Culls are serialised by an
 // advisory lock, so each sees what the one before it did and the floor
 // holds across them. Follow-up work is not done here: see Followup.
 func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
@@ -110,12 +110,6 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 				return err
 			}
 			victims = int(t.RowsAffected())
-			// Culled posts keep their caption, stats and comments (their
-			// page says when and where they fell) but not their files.
-			if _, err := tx.Exec(ctx, `UPDATE posts SET original = '', display = '', thumb = '', poster = ''
-				WHERE id IN (SELECT post_id FROM cull_victims WHERE run_id = $1 AND files <> '{}')`, runID); err != nil {
-				return err
-			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE cull_runs SET finished_at = clock_timestamp(), ready = $2, eligible = $3, victims = $4 WHERE id = $1`,
 			runID, p.Ready, p.Eligible, victims)

@@ -57,7 +57,8 @@ func place(p postRow) placement {
 
 // syncScript moves one post to where it belongs, if the update is newer
 // than the last one applied.
-// KEYS[1] the version hash, KEYS[2] the post's membership set, KEYS[3..]
+// KEYS[1] the version hash (its ":gen" counter grows with every change
+// applied, for readers that cache pages), KEYS[2] the post's membership set, KEYS[3..]
 // the boards the post belongs on now (none: it leaves every board).
 // ARGV[1] the post id, ARGV[2] its version, ARGV[3..] its score on each of
 // KEYS[3..]. Returns 1 if applied, 0 if stale.
@@ -65,6 +66,7 @@ var syncScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if cur >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[1] .. ':gen')
 local now = {}
 for i = 3, #KEYS do
   now[KEYS[i]] = true

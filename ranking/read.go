@@ -116,6 +116,18 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 	return out, more, nil
 }
 
+// Generation identifies the current state of every board: it changes with
+// every change applied and with every rebuild. "" means the boards are not
+// ready (read through Board, which falls back to PostgreSQL).
+func (s *Service) Generation(ctx context.Context) string {
+	vals, err := s.rdb.MGet(ctx, s.k.versions()+":gen", s.k.ready()).Result()
+	if err != nil || len(vals) != 2 || vals[1] == nil {
+		return ""
+	}
+	g, _ := vals[0].(string)
+	return vals[1].(string) + "/" + g
+}
+
 // displayScore turns a stored board score back into the score people see:
 // laughs on the creators board, the post's id on the new board, and the
 // (quantised) top or hot score elsewhere.

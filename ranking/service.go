@@ -249,6 +249,7 @@ func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
 			pipe.ZRem(ctx, s.k.board("creators"), a)
 		}
 	}
+	pipe.Incr(ctx, s.k.versions()+":gen")
 	_, err = pipe.Exec(ctx)
 	if err == nil {
 		s.announce.BoardChanged(ctx, "creators")

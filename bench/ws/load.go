@@ -91,43 +91,47 @@ func (m meter) since(m0 meter) usage {
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// runPhase drives f's target at o.rate deliveries a second for warmup +
-// duration, open-loop (a send is started on schedule whether or not the
-// previous one was answered, at most o.inflight at once), then waits up to
-// o.drain for the last deliveries.
-func runPhase(ctx context.Context, f *fleet, send sender, o phaseOptions, serverPid int) phaseResult {
+// phase drives one target, slice after slice, and accumulates what it
+// measured: with -slice, each round alternates the targets every few
+// seconds, so other work on the machine falls on all of them alike.
+type phase struct {
+	f         *fleet
+	send      sender
+	serverPid int
+	o         phaseOptions
+
+	sent, errs, skipped atomic.Int64
+	reqLat              hist
+	firstErr            atomic.Value
+	next                int     // index of the next send (raters take turns across slices)
+	secs                float64 // measured time so far
+	use                 usage   // CPU seconds (server, self) and CPU-seconds of the machine, summed
+}
+
+// slice drives the target at o.rate deliveries a second for o.warmup + d,
+// open-loop (a send is started on schedule whether or not the previous one
+// was answered, at most o.inflight at once), counts what was sent in the
+// last d, then waits up to o.drain for those deliveries.
+func (p *phase) slice(ctx context.Context, d time.Duration) {
+	f, o := p.f, p.o
 	subs := int(f.ready.Load())
-	msgRate := o.rate / float64(subs)
-	interval := time.Duration(float64(time.Second) / msgRate)
+	interval := time.Duration(float64(time.Second) / (o.rate / float64(subs)))
 	start := time.Now().Add(20 * time.Millisecond)
 	winStart := start.Add(o.warmup)
-	winEnd := winStart.Add(o.duration)
+	winEnd := winStart.Add(d)
 	f.winStart.Store(winStart.UnixNano())
 	f.winEnd.Store(winEnd.UnixNano())
-
-	var sent, errs, skipped atomic.Int64
-	var reqLat hist
-	var firstErr atomic.Value
 	sem := make(chan struct{}, o.inflight)
 	var wg sync.WaitGroup
 	var m0 meter
 	started := false
-	if send == nil { // the server sends by itself: just watch
-		interval = o.warmup + o.duration
-	}
-	for i := 0; ; i++ {
-		next := start.Add(time.Duration(i) * interval)
-		if send == nil {
-			time.Sleep(time.Until(winStart))
-			m0, started = readMeter(serverPid), true
-			time.Sleep(time.Until(winEnd))
-			break
-		}
+	for k := 0; p.send != nil; k++ {
+		next := start.Add(time.Duration(k) * interval)
 		if !next.Before(winEnd) || ctx.Err() != nil {
 			break
 		}
 		if !started && !next.Before(winStart) {
-			m0, started = readMeter(serverPid), true
+			m0, started = readMeter(p.serverPid), true
 		}
 		time.Sleep(time.Until(next))
 		inWin := !next.Before(winStart)
@@ -135,7 +139,7 @@ func runPhase(ctx context.Context, f *fleet, send sender, o phaseOptions, server
 		case sem <- struct{}{}:
 		default:
 			if inWin {
-				skipped.Add(1)
+				p.skipped.Add(1)
 			}
 			continue
 		}
@@ -144,27 +148,37 @@ func runPhase(ctx context.Context, f *fleet, send sender, o phaseOptions, server
 			defer wg.Done()
 			defer func() { <-sem }()
 			now := time.Now()
-			err := send(ctx, i, now)
-			in := now.UnixNano() >= winStart.UnixNano() && now.UnixNano() < winEnd.UnixNano()
-			if !in {
+			err := p.send(ctx, i, now)
+			if now.Before(winStart) || !now.Before(winEnd) {
 				return
 			}
-			reqLat.record(time.Since(now))
+			p.reqLat.record(time.Since(now))
 			if err != nil {
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
+				p.errs.Add(1)
+				p.firstErr.CompareAndSwap(nil, err.Error())
 				return
 			}
-			sent.Add(1)
-		}(i)
+			p.sent.Add(1)
+		}(p.next)
+		p.next++
 	}
-	var use usage
+	if p.send == nil { // the server sends by itself: just watch
+		time.Sleep(time.Until(winStart))
+		m0, started = readMeter(p.serverPid), true
+	}
+	time.Sleep(time.Until(winEnd))
 	if started {
-		use = readMeter(serverPid).since(m0)
+		m1 := readMeter(p.serverPid)
+		u := m1.since(m0)
+		secs := m1.at.Sub(m0.at).Seconds()
+		p.use.server += u.server / 100 * secs
+		p.use.self += u.self / 100 * secs
+		p.use.machine += u.machine * secs
 	}
+	p.secs += d.Seconds()
 	wg.Wait()
-	expected := sent.Load() * int64(subs)
 	if o.timed {
+		expected := p.sent.Load() * int64(subs)
 		deadline := time.Now().Add(o.drain)
 		for f.timed.Load() < expected && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
@@ -172,14 +186,21 @@ func runPhase(ctx context.Context, f *fleet, send sender, o phaseOptions, server
 	} else {
 		time.Sleep(time.Until(winEnd.Add(o.drain)))
 	}
-	r := phaseResult{Target: f.t.name, Conns: subs, GoalRate: o.rate, MsgRate: msgRate,
-		Sent: sent.Load(), SendErrors: errs.Load(), Skipped: skipped.Load(), Expected: expected,
-		SendP50: msf(reqLat.quantile(0.5)), SendP99: msf(reqLat.quantile(0.99)),
-		Closed: f.closed.Load(), ServerCPU: use.server, GenCPU: use.self, MachineBusy: use.machine}
+}
+
+func (p *phase) result() phaseResult {
+	f, o := p.f, p.o
+	subs := int(f.ready.Load())
+	r := phaseResult{Target: f.t.name, Conns: subs, GoalRate: o.rate, MsgRate: o.rate / float64(subs),
+		Sent: p.sent.Load(), SendErrors: p.errs.Load(), Skipped: p.skipped.Load(), Expected: p.sent.Load() * int64(subs),
+		SendP50: msf(p.reqLat.quantile(0.5)), SendP99: msf(p.reqLat.quantile(0.99)), Closed: f.closed.Load()}
+	if p.secs > 0 {
+		r.ServerCPU, r.GenCPU, r.MachineBusy = p.use.server/p.secs*100, p.use.self/p.secs*100, p.use.machine/p.secs
+	}
 	if r.Closed > 0 {
 		r.Reasons = f.reasons()
 	}
-	if e, ok := firstErr.Load().(string); ok {
+	if e, ok := p.firstErr.Load().(string); ok {
 		r.Reasons = strings.TrimSpace(r.Reasons + " first send error: " + e)
 	}
 	f.mu.Lock()
@@ -204,7 +225,9 @@ func runPhase(ctx context.Context, f *fleet, send sender, o phaseOptions, server
 		r.Delivered = stats
 		lat = &f.fan // no send time: only publish → receive is known
 	}
-	r.Rate = float64(r.Delivered) / o.duration.Seconds()
+	if p.secs > 0 {
+		r.Rate = float64(r.Delivered) / p.secs
+	}
 	r.P50, r.P90, r.P99 = msf(lat.quantile(0.5)), msf(lat.quantile(0.9)), msf(lat.quantile(0.99))
 	r.Max, r.Mean = msf(lat.maxLatency()), msf(lat.mean())
 	if f.fan.n.Load() > 0 {

@@ -94,7 +94,8 @@ func main() {
 		prefix   = flag.String("prefix", "wsb", "prefix of the benchmark's Jokster user names")
 		password = flag.String("password", "wsbench-password-1", "password of the benchmark's Jokster users")
 		jsonOut  = flag.String("json", "", "also write the results as JSON to this file")
-		quiet    = flag.Float64("quiet", 0, "before each phase, wait until the machine keeps at most this many CPUs busy (other people's work skews latency; 0: do not wait)")
+		slice    = flag.Duration("slice", 5*time.Second, "latency: drive the targets in turn this long each (0: each for the whole -duration in one go)")
+		quiet    = flag.Float64("quiet", 0, "before each slice (memory: each target), wait until the machine keeps at most this many CPUs busy (other people's work skews latency; 0: do not wait)")
 		quietMax = flag.Duration("quiet-wait", 10*time.Minute, "longest wait for -quiet")
 	)
 	flag.Parse()
@@ -219,6 +220,7 @@ func main() {
 	var results []phaseResult
 	var mems []memResult
 	for round := 1; round <= *rounds && ctx.Err() == nil; round++ {
+		var phases []*phase
 		for _, t := range ts {
 			if ctx.Err() != nil {
 				break
@@ -228,7 +230,7 @@ func main() {
 					log.Fatal(err)
 				}
 			}
-			if *quiet > 0 {
+			if *quiet > 0 && *mode == "memory" {
 				waitQuiet(*quiet, *quietMax)
 			}
 			if *mode == "memory" {
@@ -286,18 +288,39 @@ func main() {
 				}
 			}
 			o := phaseOptions{rate: *rate, warmup: *warmup, duration: *duration, drain: *drain, inflight: *inflight, timed: timed}
-			r := runPhase(ctx, f, send, o, pids[t.name])
-			f.close()
+			phases = append(phases, &phase{f: f, send: send, serverPid: pids[t.name], o: o})
+		}
+		if len(phases) == 0 {
+			continue
+		}
+		// Every fleet is open (the idle ones cost their servers nothing):
+		// drive the targets in turn, -slice at a time, starting with
+		// another one each slice.
+		sl := *slice
+		if sl <= 0 || sl > *duration {
+			sl = *duration
+		}
+		for done, k := time.Duration(0), 0; done < *duration && ctx.Err() == nil; done, k = done+sl, k+1 {
+			d := min(sl, *duration-done)
+			for j := range phases {
+				if *quiet > 0 {
+					waitQuiet(*quiet, *quietMax)
+				}
+				phases[(j+k)%len(phases)].slice(ctx, d)
+			}
+		}
+		for _, p := range phases {
+			p.f.close()
+			r := p.result()
 			r.Round, r.Drive = round, *drive
-			if t.name == "bare" {
+			if r.Target != "jokster" {
 				r.Drive = "broadcasts"
 			}
 			printPhase(os.Stdout, r)
 			results = append(results, r)
-			time.Sleep(time.Second) // let the server finish closing before the next phase
 		}
+		time.Sleep(time.Second) // let the servers finish closing before the next round
 	}
-	fmt.Printf("%s\n", loadAvg())
 	if len(results) > 0 {
 		summarize(os.Stdout, results)
 	}

@@ -200,11 +200,11 @@ func machineBusy(d time.Duration) float64 {
 }
 
 // waitQuiet waits until other work keeps at most maxBusy CPUs busy
-// (sampled over 2 s), or until maxWait; it returns what it last saw.
+// (sampled over 1 s), or until maxWait; it returns what it last saw.
 func waitQuiet(maxBusy float64, maxWait time.Duration) float64 {
 	start := time.Now()
 	for {
-		b := machineBusy(2 * time.Second)
+		b := machineBusy(time.Second)
 		if b < 0 || b <= maxBusy || time.Since(start) >= maxWait {
 			if time.Since(start) > 3*time.Second {
 				fmt.Fprintf(os.Stderr, "  waited %.0fs for the machine to quieten (busy %.2f CPUs)\n", time.Since(start).Seconds(), b)

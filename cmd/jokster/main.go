@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/jokster/jokster/backup"
 	"github.com/jokster/jokster/config"
 )
 
@@ -24,6 +25,8 @@ Usage: jokster <command>
   seed      create demo users (idempotent) and exit
   admin grant <username>   make a user an admin
   admin revoke <username>  take admin rights away
+  backup <dir>             dump the database and the media folder into a new folder
+  restore [-replace] <dir> restore them from such a folder (stop serve/worker first)
 
 Settings come from environment variables; the README lists them.
 `
@@ -55,6 +58,8 @@ func main() {
 		err = seedDemo(ctx, cfg)
 	case "admin":
 		err = admin(ctx, cfg, os.Args[2:])
+	case "backup", "restore":
+		err = backup.Command(ctx, cfg, cmd, os.Args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "jokster: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)

@@ -33,9 +33,11 @@ CREATE INDEX cull_runs_recent_idx ON cull_runs (id DESC);
 CREATE INDEX cull_runs_followup_idx ON cull_runs (id) WHERE followup_done_at IS NULL;
 
 -- No foreign key to posts: the record of a run outlives a post deleted
--- later (its id, rank and score stay; the post itself is gone).
+-- later (its id, rank and score stay; the post itself is gone). None to
+-- cull_runs either: a cull writes up to 10^5 rows here at once and runs are
+-- never deleted, so a per-row constraint check would only cost time.
 CREATE TABLE cull_victims (
-    run_id  bigint           NOT NULL REFERENCES cull_runs ON DELETE CASCADE,
+    run_id  bigint           NOT NULL,
     post_id bigint           NOT NULL,
     rank    int              NOT NULL,  -- 1-based place on the board at the cull
     score   double precision NOT NULL,  -- the board score (quantised, as stored)
@@ -44,12 +46,18 @@ CREATE TABLE cull_victims (
 );
 CREATE INDEX cull_victims_rank_idx ON cull_victims (run_id, rank);
 
+-- Where a culled post fell (no foreign key, for the same reason).
 ALTER TABLE posts
-    ADD COLUMN culled_run_id bigint REFERENCES cull_runs ON DELETE SET NULL,
+    ADD COLUMN culled_run_id bigint,
     ADD COLUMN culled_rank   int;
-CREATE INDEX posts_culled_idx ON posts (author_id) WHERE status = 'culled';
--- Eligibility counts ready posts by age.
-CREATE INDEX posts_ready_created_idx ON posts (created_at) WHERE status = 'ready';
+-- The cull reads the boards from the bottom up with the creation time of
+-- each post (eligibility): the board indexes carry created_at, so that is
+-- an index-only scan that stops after the victims (a backward scan gives
+-- score ascending, id ascending: the boards' order reversed). Same keys as
+-- before, so the ranking's reads are unchanged.
+DROP INDEX posts_top_idx, posts_hot_idx;
+CREATE INDEX posts_top_idx ON posts (score_top DESC, id DESC) INCLUDE (created_at) WHERE status = 'ready';
+CREATE INDEX posts_hot_idx ON posts (score_hot DESC, id DESC) INCLUDE (created_at) WHERE status = 'ready';
 -- Ready posts whose scores were never stored (their board update failed);
 -- the cull stores them first, so every candidate has a score.
 CREATE INDEX posts_unscored_idx ON posts (id) WHERE status = 'ready' AND (score_top IS NULL OR score_hot IS NULL);
@@ -66,6 +74,8 @@ CREATE TABLE cull_danger (
 
 -- +goose Down
 DROP TABLE cull_danger;
-DROP INDEX posts_unscored_idx, posts_ready_created_idx, posts_culled_idx;
+DROP INDEX posts_unscored_idx, posts_top_idx, posts_hot_idx;
+CREATE INDEX posts_top_idx ON posts (score_top DESC, id DESC) WHERE status = 'ready';
+CREATE INDEX posts_hot_idx ON posts (score_hot DESC, id DESC) WHERE status = 'ready';
 ALTER TABLE posts DROP COLUMN culled_run_id, DROP COLUMN culled_rank;
 DROP TABLE cull_victims, cull_runs;

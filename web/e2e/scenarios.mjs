@@ -17,9 +17,16 @@ async function newPage(ctx, label, opts = {}) {
   page.__label = label
   page.setDefaultTimeout(15_000)
   page.on('console', (m) => {
+    if (m.text().startsWith('DEBUG')) console.log(`    [${label}] ${m.text()}`)
     if (m.type() === 'error' && !ALLOWED_CONSOLE.some((re) => re.test(m.text()))) ctx.consoleErrors.push(`[${label}] ${m.text()} (${m.location()?.url ?? ''})`)
   })
   page.on('pageerror', (e) => ctx.consoleErrors.push(`[${label}] uncaught: ${e.message}`))
+  if (process.env.E2E_DEBUG_WS)
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => console.log(`    [${label}] >> ${String(f.payload).slice(0, 120)}`))
+      ws.on('framereceived', (f) => console.log(`    [${label}] << ${String(f.payload).slice(0, 120)}`))
+      ws.on('close', () => console.log(`    [${label}] ws closed`))
+    })
   ;(ctx.pages ??= []).push(page)
   return page
 }
@@ -109,7 +116,7 @@ export const scenarios = [
       ctx.userA = `amy_${run}`
       ctx.a = await newPage(ctx, 'a')
       await register(ctx.a, ctx, ctx.userA)
-      if (!(await ctx.a.getByText('Welcome to Jokster').isVisible())) throw new Error('no welcome toast')
+      await ctx.a.getByText('Welcome to Jokster').waitFor({ timeout: 5_000 })
     },
   },
   {
@@ -155,6 +162,27 @@ export const scenarios = [
     },
   },
   {
+    name: 'without a live connection the page says "reconnecting…" and polls instead',
+    needsPrevious: true,
+    timeout: 40,
+    async run(ctx) {
+      const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 } })
+      // Every WebSocket is closed as soon as it opens.
+      await context.routeWebSocket(/\/ws$/, (ws) => ws.close({ code: 1011, reason: 'e2e: no live updates' }))
+      const page = await context.newPage()
+      page.__label = 'offline'
+      page.on('pageerror', (e) => ctx.consoleErrors.push(`[offline] uncaught: ${e.message}`))
+      ctx.pages.push(page)
+      await page.goto(`${ctx.url}/p/${ctx.postId}`)
+      await page.getByTestId('reconnecting').waitFor()
+      const hist = page.getByTestId('histogram')
+      await hist.getByText('average of 1 rating').waitFor()
+      await ctx.carl.as('PUT', `/posts/${ctx.postId}/rating`, { stars: 3 })
+      await hist.getByText('average of 2 ratings').waitFor({ timeout: 25_000 })
+      await context.close()
+    },
+  },
+  {
     name: 'comments appear live on the post page',
     needsPrevious: true,
     async run(ctx) {
@@ -186,8 +214,9 @@ export const scenarios = [
         return o.includes(yk) && o.indexOf(yk) > o.indexOf(x)
       }, 'the new post to enter the board below the uploaded one')
       await shot(ctx, a, 'leaderboard', { settle: 100 })
-      // …and overtakes it with the same rating (ties go to the newer post).
+      // …and overtakes it with two top ratings (the upload has a 5 and a 3).
       await ctx.dina.as('PUT', `/posts/${ctx.postY}/rating`, { stars: 5 })
+      await ctx.eve.as('PUT', `/posts/${ctx.postY}/rating`, { stars: 5 })
       await until(async () => {
         const o = await order()
         return o.indexOf(yk) >= 0 && o.indexOf(yk) < o.indexOf(x)

@@ -258,7 +258,7 @@ describe('LiveClient: timestamp versions with prev (what the Jokster server send
     expect(c.kinds()).toEqual(['snapshot@500', 'stats@700', 'stats@900', 'resync', 'snapshot@1250', 'stats@1300'])
   })
 
-  it('after a reconnect, accepts a replay that continues exactly where it was', () => {
+  it('after a resume, an update whose prev is newer than the version held is a gap', () => {
     const t = setup()
     const c = collect(t.client, 'post:1')
     t.client.start()
@@ -266,10 +266,16 @@ describe('LiveClient: timestamp versions with prev (what the Jokster server send
     t.last().push({ ch: 'post:1', type: 'snapshot', v: 10 })
     t.last().drop()
     vi.advanceTimersByTime(100)
-    t.last().open()
-    t.last().push({ ch: 'post:1', type: 'stats', v: 30, prev: 20 }) // not a continuation: dropped
-    t.last().push({ ch: 'post:1', type: 'stats', v: 20, prev: 10 }) // continuation: accepted
-    expect(c.kinds()).toEqual(['snapshot@10', 'resync', 'stats@20'])
+    const s2 = t.last()
+    s2.open()
+    s2.push({ ch: 'post:1', type: 'stats', v: 20, prev: 10 }) // continues: applied
+    s2.sent = []
+    s2.push({ ch: 'post:1', type: 'stats', v: 40, prev: 30 }) // 30 was missed
+    expect(c.kinds()).toEqual(['snapshot@10', 'resync', 'stats@20', 'resync'])
+    expect(s2.sent).toEqual([
+      { type: 'unsubscribe', ch: 'post:1' },
+      { type: 'subscribe', ch: 'post:1' },
+    ])
   })
 })
 
@@ -318,7 +324,7 @@ describe('LiveClient: reconnection', () => {
   })
 
   it('re-authenticates and re-subscribes with the last versions; the snapshot resumes the stream', () => {
-    const t = setup()
+    const t = setup({ gapDetection: 'contiguous' })
     const c = collect(t.client, 'post:12')
     const n = collect(t.client, 'posts:new')
     t.client.start()
@@ -340,10 +346,40 @@ describe('LiveClient: reconnection', () => {
       { type: 'subscribe', ch: 'post:12', v: 4 },
       { type: 'subscribe', ch: 'posts:new', v: 70 },
     ])
-    s2.push({ ch: 'post:12', type: 'stats', v: 9 }) // before the snapshot: dropped
+    s2.push({ ch: 'post:12', type: 'stats', v: 9 }) // not a continuation, before the snapshot: dropped
     s2.push({ ch: 'post:12', type: 'snapshot', v: 9 })
     s2.push({ ch: 'post:12', type: 'stats', v: 10 })
     expect(c.kinds()).toEqual(['snapshot@3', 'stats@4', 'resync', 'snapshot@9', 'stats@10'])
+  })
+
+  it('timestamp versions: resumes with the last version, and takes a snapshot or newer updates after it', () => {
+    const t = setup()
+    const c = collect(t.client, 'post:12')
+    const b = collect(t.client, 'board:hot')
+    t.client.start()
+    const s1 = t.last()
+    s1.open()
+    s1.push({ ch: 'post:12', type: 'snapshot', v: 1000 })
+    s1.push({ ch: 'board:hot', type: 'snapshot', v: 5000 })
+    s1.drop()
+    vi.advanceTimersByTime(100)
+    const s2 = t.last()
+    s2.open()
+    // Boards are per server node: they start over without a version.
+    expect(s2.sent).toEqual([
+      { type: 'auth', token: 'tok1' },
+      { type: 'subscribe', ch: 'post:12', v: 1000 },
+      { type: 'subscribe', ch: 'board:hot' },
+    ])
+    // Nothing was newer, so the server stayed silent; later updates apply.
+    s2.push({ ch: 'post:12', type: 'stats', v: 900 }) // older: dropped
+    s2.push({ ch: 'post:12', type: 'stats', v: 2000 })
+    expect(c.kinds()).toEqual(['snapshot@1000', 'resync', 'stats@2000'])
+    // A board snapshot from another node may carry a smaller version.
+    s2.push({ ch: 'board:hot', type: 'diff', v: 4000 }) // before its snapshot: dropped
+    s2.push({ ch: 'board:hot', type: 'snapshot', v: 3000 })
+    s2.push({ ch: 'board:hot', type: 'diff', v: 3100 })
+    expect(b.kinds()).toEqual(['snapshot@5000', 'resync', 'snapshot@3000', 'diff@3100'])
   })
 
   it('accepts a server that replays the missed updates instead of a snapshot', () => {

@@ -306,10 +306,14 @@ export class LiveClient {
       this.lastToken = token
       if (token) this.send({ type: 'auth', token })
       for (const [ch, c] of this.channels) {
-        c.awaitingSnapshot = true
+        // Resume with the last version: the server sends a fresh snapshot
+        // if anything is newer and stays silent otherwise. Board versions
+        // are per server node, so boards always start over.
+        const resume = c.version !== null && !ch.startsWith('board:')
+        c.awaitingSnapshot = !(resume && this.opts.gapDetection === 'prev')
         c.refused = false
         const msg: Record<string, unknown> = { type: 'subscribe', ch }
-        if (c.version !== null) msg.v = c.version
+        if (resume) msg.v = c.version
         this.send(msg)
       }
       this.timers.ping = setInterval(() => this.send({ type: 'ping' }), this.opts.pingIntervalMs)

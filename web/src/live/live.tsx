@@ -74,19 +74,20 @@ export function useChannel(ch: string | null, handler: (ev: LiveEvent) => void):
 export const POLL_MS = 15_000
 
 // usePollWhenNotLive calls fn every 15 s while live updates are not
-// flowing (no /ws yet, or reconnecting) and the page is visible.
+// flowing (no /ws, or reconnecting) and the page is visible. The timer runs
+// regardless of the state, so a connection that keeps dropping does not keep
+// postponing the next poll.
 export function usePollWhenNotLive(fn: () => void, enabled = true, ms = POLL_MS): void {
-  const state = useLiveState()
+  const c = useLive()
   const ref = useRef(fn)
   ref.current = fn
-  const live = state === 'open'
   useEffect(() => {
-    if (live || !enabled) return
+    if (!enabled) return
     const id = setInterval(() => {
-      if (document.visibilityState === 'visible') ref.current()
+      if (c.state !== 'open' && document.visibilityState === 'visible') ref.current()
     }, ms)
     return () => clearInterval(id)
-  }, [live, enabled, ms])
+  }, [c, enabled, ms])
 }
 
 // useNow re-renders every `ms` and returns the time.

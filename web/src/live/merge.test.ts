@@ -74,7 +74,7 @@ describe('feedEvent', () => {
     expect(feedEvent({ ch: 'posts:new', type: 'cull', v: 2, data: { posts: [{ id: '4' }] } }).removedIds).toEqual(['4'])
     expect(feedEvent({ ch: 'posts:new', type: 'gone', v: 2, data: { id: '9', status: 'culled' } }).removedIds).toEqual(['9'])
   })
-  it('ignores snapshots', () => {
-    expect(feedEvent({ ch: 'posts:new', type: 'snapshot', v: 1, data: [post] })).toEqual({ removedIds: [] })
+  it('reads the newest posts from a snapshot', () => {
+    expect(feedEvent({ ch: 'posts:new', type: 'snapshot', v: 1, data: { items: [post, { id: '3' }] } })).toEqual({ removedIds: [], latest: [post] })
   })
 })

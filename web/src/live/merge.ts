@@ -99,6 +99,9 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
 export interface FeedEvent {
   // A new post to announce ("N new posts").
   added?: Post
+  // The newest posts, from a snapshot: those the list has not seen are new
+  // too (they may have arrived between the list's load and the subscription).
+  latest?: Post[]
   // Posts that left circulation (culled, removed, deleted).
   removedIds: string[]
 }
@@ -106,7 +109,12 @@ export interface FeedEvent {
 // feedEvent reads a message of channel posts:new.
 export function feedEvent(ev: LiveEvent): FeedEvent {
   const data = ev.data
-  if (ev.type === 'snapshot' || ev.type === 'resync' || ev.type === 'error') return { removedIds: [] }
+  if (ev.type === 'snapshot') {
+    const items = isObject(data) && Array.isArray(data.items) ? data.items : Array.isArray(data) ? data : []
+    const latest = items.filter((p): p is Post => isObject(p) && p.id !== undefined && isObject(p.author) && (p.status === undefined || p.status === 'ready')) as Post[]
+    return { removedIds: [], latest }
+  }
+  if (ev.type === 'resync' || ev.type === 'error') return { removedIds: [] }
   const ids = (x: unknown): string[] => {
     if (!isObject(x)) return []
     if (Array.isArray(x.ids)) return x.ids.map(String)

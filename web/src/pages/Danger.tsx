@@ -13,6 +13,7 @@ import { LaughRating } from '../components/PostActions'
 import { countdown, fullTime, num, timeAgo } from '../lib/format'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
+import { useAuth } from '../auth/auth'
 
 type Obj = Record<string, unknown>
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x)
@@ -155,11 +156,21 @@ export default function Danger() {
       }
     }
   }, [])
-  useEffect(() => void load(), [load])
+  const { ready, me } = useAuth()
+  useEffect(() => {
+    if (ready) void load()
+  }, [load, ready, me?.id])
 
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
   useChannel(state === 'ok' ? 'danger' : null, (ev) => {
     if (ev.type === 'error' || ev.type === 'resync') return
+    // The snapshot is what GET /api/v1/cull returns; "changed" means read it again.
+    if (ev.type === 'snapshot' && isObj(ev.data) && 'next_cull_at' in ev.data) {
+      const v = readCull(ev.data)
+      putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
+      setView(v)
+      return
+    }
     if (timer.current) return
     timer.current = setTimeout(() => {
       timer.current = null

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { Page, Post } from '../api/types'
-import { putPosts, putPost } from '../lib/postStore'
+import { putPosts } from '../lib/postStore'
 import { PostCard, refreshPosts } from '../components/PostCard'
 import { useChannel, useLiveState, usePollWhenNotLive } from '../live/live'
 import { feedEvent } from '../live/merge'
@@ -52,6 +52,7 @@ export default function Feed() {
   const [gone, setGone] = useState<Set<string>>(new Set())
   const gen = useRef(0)
   const newest = useRef(0) // highest post id this list has seen (for "new posts")
+  const loaded = useRef(false) // the first page is in: only later posts are "new"
   const idsRef = useRef<string[]>([])
   idsRef.current = ids
   const liveState = useLiveState()
@@ -60,7 +61,10 @@ export default function Feed() {
 
   const loadMore = useCallback(
     async (reset = false) => {
-      if (needLogin || (tab === 'following' && !ready)) return
+      // Nothing is read before the session is restored: the list would be
+      // read again with the user's own ratings a moment later.
+      if (needLogin || !ready) return
+      if (!reset && !loaded.current) return
       const g = reset ? ++gen.current : gen.current
       setLoading(true)
       setError(null)
@@ -69,6 +73,7 @@ export default function Feed() {
         if (g !== gen.current) return
         putPosts(page.items)
         for (const p of page.items) newest.current = Math.max(newest.current, idNum(p.id))
+        loaded.current = true
         setIds((old) => {
           const base = reset ? [] : old
           const seen = new Set(base)
@@ -96,6 +101,7 @@ export default function Feed() {
     setPending([])
     setGone(new Set())
     newest.current = 0
+    loaded.current = false
     void loadMore(true)
     if (tab === 'hot' || tab === 'top') {
       // The baseline for "new posts" is the newest post overall.
@@ -115,10 +121,16 @@ export default function Feed() {
       setGone((g) => new Set([...g, ...f.removedIds]))
       setPending((p) => p.filter((x) => !f.removedIds.includes(x.id)))
     }
-    const p = f.added
-    if (p && (!tag || p.tags.includes(tag)) && idNum(p.id) > newest.current && !idsRef.current.includes(p.id)) {
-      putPost(p)
-      setPending((old) => (old.some((x) => x.id === p.id) ? old : [p, ...old]))
+    if (!loaded.current) return // the first page will have them
+    const fresh = [...(f.added ? [f.added] : []), ...(f.latest ?? [])].filter(
+      (p) => (!tag || p.tags.includes(tag)) && idNum(p.id) > newest.current && !idsRef.current.includes(p.id),
+    )
+    if (fresh.length) {
+      putPosts(fresh)
+      setPending((old) => {
+        const known = new Set(old.map((x) => x.id))
+        return [...fresh.filter((p) => !known.has(p.id)), ...old]
+      })
     }
   })
 

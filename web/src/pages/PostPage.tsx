@@ -24,7 +24,7 @@ import { Dialog } from '../components/Dialog'
 export default function PostPage() {
   const { id = '' } = useParams()
   const post = usePost(id)
-  const { me } = useAuth()
+  const { me, ready } = useAuth()
   const [error, setError] = useState<ApiError | null>(null)
   const [comments, setComments] = useState<Comment[]>([])
   const [commentCursor, setCommentCursor] = useState<string | null>(null)
@@ -57,11 +57,13 @@ export default function PostPage() {
     [id],
   )
 
+  useEffect(() => setComments([]), [id])
+  // Read once the session is restored (the post carries the user's rating).
   useEffect(() => {
-    setComments([])
+    if (!ready) return
     void load()
     void loadComments()
-  }, [load, loadComments, me?.id])
+  }, [load, loadComments, ready, me?.id])
 
   // Processing: poll until ready (the author just uploaded it).
   useEffect(() => {

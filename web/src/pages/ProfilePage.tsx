@@ -171,6 +171,7 @@ export function FollowButton({ profile, onChange }: { profile: Profile; onChange
 }
 
 function UserPosts({ username }: { username: string }) {
+  const { me, ready } = useAuth()
   const [ids, setIds] = useState<string[] | null>(null)
   const [cursor, setCursor] = useState<string | null>(null)
   const [error, setError] = useState<string | null>(null)
@@ -188,9 +189,9 @@ function UserPosts({ username }: { username: string }) {
     [username],
   )
   useEffect(() => {
-    setIds(null)
+    if (!ready) return
     void load(null)
-  }, [load])
+  }, [load, ready, me?.id])
   if (error) return <div className="error-box">{error}</div>
   if (!ids) return <Spinner />
   if (!ids.length) return <div className="card empty">No posts yet.</div>

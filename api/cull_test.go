@@ -1,0 +1,309 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/cull"
+)
+
+// cullSettings are the env's CULL_* settings, as cmd/jokster builds them.
+func cullSettings(cfg config.Config) cull.Settings {
+	return cull.Settings{Interval: cfg.CullInterval, Grace: cfg.CullGrace, Share: cfg.CullShare, Max: cfg.CullMax,
+		Floor: cfg.CullFloor, Board: cfg.CullBoard}
+}
+
+type cullStatusView struct {
+	NextCullAt time.Time `json:"next_cull_at"`
+	Cycle      int64     `json:"cycle"`
+	Settings   struct {
+		Share float64 `json:"share"`
+		Floor int     `json:"floor"`
+		Board string  `json:"board"`
+	} `json:"settings"`
+	Ready    int `json:"ready"`
+	Eligible int `json:"eligible"`
+	Danger   struct {
+		Count     int      `json:"count"`
+		SafeScore *float64 `json:"safe_score"`
+		Items     []struct {
+			Rank     int      `json:"rank"`
+			Score    float64  `json:"score"`
+			Distance *float64 `json:"distance"`
+			Places   int      `json:"places"`
+			PostID   string   `json:"post_id"`
+			Post     *struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"post"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	} `json:"danger"`
+	RecentRuns []cullRunView `json:"recent_runs"`
+}
+
+type cullRunView struct {
+	ID           string `json:"id"`
+	Cycle        int64  `json:"cycle"`
+	Eligible     int    `json:"eligible"`
+	VictimCount  int    `json:"victim_count"`
+	FollowupDone bool   `json:"followup_done"`
+	Victims      struct {
+		Items []struct {
+			Rank   int     `json:"rank"`
+			Score  float64 `json:"score"`
+			PostID string  `json:"post_id"`
+			Post   *struct {
+				Status string `json:"status"`
+			} `json:"post"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+	} `json:"victims"`
+}
+
+// GET /cull lists the danger zone; when the cycle then runs (no ratings in
+// between), it culls exactly those posts, at those ranks and scores; the
+// culled posts say where they fell, leave the boards, and their authors
+// are told.
+func TestCull_DangerZoneIsWhatIsCulled_200(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.3; c.CullFloor = 2 })
+	ctx := context.Background()
+	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
+	var old []string
+	for i := range 10 {
+		author := alice
+		if i%2 == 1 {
+			author = bob
+		}
+		p := author.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
+		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i%5}).want(200)
+		old = append(old, p.ID)
+	}
+	young := bob.newPost(nil, "", "caption", "a fresh joke").want(201).post() // unrated and young: safe
+	// The ten are two days old: past the grace period.
+	if _, err := e.db.Exec(ctx, `UPDATE posts SET created_at = now() - interval '48 hours' WHERE id = ANY($1::bigint[])`, old); err != nil {
+		t.Fatal(err)
+	}
+
+	anon := e.client()
+	var st cullStatusView
+	anon.get("/api/v1/cull").want(200).json(&st)
+	if st.Ready != 11 || st.Eligible != 10 || st.Danger.Count != 3 || len(st.Danger.Items) != 3 || st.Danger.NextCursor != nil {
+		t.Fatalf("ready %d, eligible %d, danger %d (%d items); want 11, 10, ⌊0.3 × 10⌋ = 3", st.Ready, st.Eligible, st.Danger.Count, len(st.Danger.Items))
+	}
+	if st.Settings.Board != "top" || st.Settings.Share != 0.3 || st.Settings.Floor != 2 || st.NextCullAt.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("settings %+v, next cull %s", st.Settings, st.NextCullAt)
+	}
+	var danger []string
+	for i, it := range st.Danger.Items {
+		danger = append(danger, it.PostID)
+		if it.Post == nil || it.Post.ID != it.PostID || it.Post.Status != "ready" || it.Places != i+1 || it.Distance == nil || st.Danger.SafeScore == nil {
+			t.Fatalf("item %d: %+v", i, it)
+		}
+		if it.PostID == young.ID {
+			t.Fatal("a young post is in the danger zone")
+		}
+	}
+	// Paging: one item at a time gives the same list.
+	var paged []string
+	cursor := ""
+	for {
+		var pg cullStatusView
+		anon.get("/api/v1/cull?limit=1&cursor=" + cursor).want(200).json(&pg)
+		for _, it := range pg.Danger.Items {
+			paged = append(paged, it.PostID)
+		}
+		if pg.Danger.NextCursor == nil {
+			break
+		}
+		cursor = *pg.Danger.NextCursor
+	}
+	if !slices.Equal(paged, danger) {
+		t.Fatalf("paged %v, whole %v", paged, danger)
+	}
+
+	// The worker's tick runs the due cycle and its follow-up.
+	e.startWorker()
+	if err := e.cull.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var runID string
+	e.eventually("the cull and its follow-up", func() bool {
+		var s cullStatusView
+		anon.get("/api/v1/cull").want(200).json(&s)
+		if len(s.RecentRuns) == 0 || !s.RecentRuns[0].FollowupDone {
+			return false
+		}
+		runID = s.RecentRuns[0].ID
+		return true
+	})
+	var run cullRunView
+	anon.get("/api/v1/cull/runs/" + runID).want(200).json(&run)
+	if run.VictimCount != 3 || run.Eligible != 10 || run.Cycle != st.Cycle || run.Victims.NextCursor != nil {
+		t.Fatalf("run %+v; the danger zone was for cycle %d", run, st.Cycle)
+	}
+	for i, v := range run.Victims.Items {
+		d := st.Danger.Items[i]
+		if v.PostID != d.PostID || v.Rank != d.Rank || v.Score != d.Score || v.Post == nil || v.Post.Status != "culled" {
+			t.Fatalf("victim %d: %+v; the danger zone listed %+v", i, v, d)
+		}
+	}
+	// Victims page by rank too.
+	var first cullRunView
+	anon.get("/api/v1/cull/runs/" + runID + "?limit=2").want(200).json(&first)
+	if len(first.Victims.Items) != 2 || first.Victims.NextCursor == nil {
+		t.Fatalf("first page %+v", first.Victims)
+	}
+	var second cullRunView
+	anon.get("/api/v1/cull/runs/" + runID + "?limit=2&cursor=" + *first.Victims.NextCursor).want(200).json(&second)
+	if len(second.Victims.Items) != 1 || second.Victims.Items[0].PostID != danger[2] || second.Victims.NextCursor != nil {
+		t.Fatalf("second page %+v", second.Victims)
+	}
+
+	// A culled post's page says where it fell.
+	var page struct {
+		Status string `json:"status"`
+		Media  any    `json:"media"`
+		Culled *struct {
+			RunID string `json:"run_id"`
+			Cycle int64  `json:"cycle"`
+			Rank  int    `json:"rank"`
+		} `json:"culled"`
+	}
+	anon.get("/api/v1/posts/" + danger[0]).want(200).json(&page)
+	if page.Status != "culled" || page.Culled == nil || page.Culled.RunID != runID || page.Culled.Cycle != st.Cycle || page.Culled.Rank != st.Danger.Items[0].Rank {
+		t.Fatalf("culled post page: %+v", page)
+	}
+	var live struct{ Culled any }
+	anon.get("/api/v1/posts/" + young.ID).want(200).json(&live)
+	if live.Culled != nil {
+		t.Fatal("a ready post says it was culled")
+	}
+	// It left the boards and the lists.
+	var board struct {
+		Items []struct {
+			Post struct{ ID string } `json:"post"`
+		} `json:"items"`
+	}
+	anon.get("/api/v1/leaderboards/top?limit=100").want(200).json(&board)
+	var lst struct{ Items []struct{ ID string } }
+	anon.get("/api/v1/posts?limit=100").want(200).json(&lst)
+	for _, id := range danger {
+		for _, it := range board.Items {
+			if it.Post.ID == id {
+				t.Fatalf("culled post %s is on the top board", id)
+			}
+		}
+		for _, it := range lst.Items {
+			if it.ID == id {
+				t.Fatalf("culled post %s is in the list", id)
+			}
+		}
+		n := e.count(`SELECT count(*) FROM posts WHERE id = $1 AND culled_rank IS NOT NULL`, id)
+		if n != 1 {
+			t.Fatalf("post %s not marked", id)
+		}
+	}
+	if n, err := e.rdb.ZCard(ctx, e.rankPrefix+"board:top:all").Result(); err != nil || n != 8 {
+		t.Fatalf("the Redis top board holds %d posts (%v); want 8", n, err)
+	}
+	// The authors were told, once per culled post.
+	victimsOf := map[string]int{}
+	for _, id := range danger {
+		victimsOf[map[bool]string{true: "alice", false: "bob"}[slices.Index(old, id)%2 == 0]]++
+	}
+	for name, c := range map[string]*client{"alice": alice, "bob": bob} {
+		var notes struct {
+			Items []struct {
+				Kind string         `json:"kind"`
+				Data map[string]any `json:"data"`
+			} `json:"items"`
+		}
+		c.get("/api/v1/notifications?limit=100").want(200).json(&notes)
+		culled := 0
+		for _, n := range notes.Items {
+			if n.Kind == "culled" {
+				culled++
+				if n.Data["run_id"] != runID || n.Data["cycle"] != float64(st.Cycle) {
+					t.Errorf("%s: culled notification %v", name, n.Data)
+				}
+			}
+		}
+		if culled != victimsOf[name] {
+			t.Errorf("%s got %d culled notifications; %d of their posts were culled", name, culled, victimsOf[name])
+		}
+	}
+	// Profiles count survivors and the culled.
+	var prof struct {
+		Stats struct {
+			Posts    int `json:"posts"`
+			Survived int `json:"posts_survived"`
+			Culled   int `json:"posts_culled"`
+		} `json:"stats"`
+	}
+	anon.get("/api/v1/profiles/bob").want(200).json(&prof)
+	if prof.Stats.Culled != victimsOf["bob"] || prof.Stats.Survived != 5-victimsOf["bob"] || prof.Stats.Posts != 6-victimsOf["bob"] {
+		t.Fatalf("bob's stats %+v; %d culled", prof.Stats, victimsOf["bob"])
+	}
+	// GET /cull now shows the run and the next cycle's zone.
+	var after cullStatusView
+	anon.get("/api/v1/cull").want(200).json(&after)
+	if after.Cycle != st.Cycle+1 || len(after.RecentRuns) != 1 || after.RecentRuns[0].ID != runID || after.Danger.Count != 2 {
+		t.Fatalf("after the cull: cycle %d, runs %+v, danger %d", after.Cycle, after.RecentRuns, after.Danger.Count)
+	}
+}
+
+// The danger zone check tells authors when their post enters it.
+func TestCull_DangerNotification_200(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.5; c.CullFloor = 0 })
+	alice, carol := e.signup("alice"), e.signup("carol")
+	var ids []string
+	for i := range 4 {
+		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
+		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
+		ids = append(ids, p.ID)
+	}
+	if _, err := e.db.Exec(context.Background(), `UPDATE posts SET created_at = now() - interval '48 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cull.CheckDanger(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var notes struct {
+		Items []struct {
+			Kind string         `json:"kind"`
+			Data map[string]any `json:"data"`
+		} `json:"items"`
+	}
+	alice.get("/api/v1/notifications").want(200).json(&notes)
+	var entered []string
+	for _, n := range notes.Items {
+		if n.Kind == "danger" && n.Data["state"] == "entered" {
+			entered = append(entered, n.Data["post_id"].(string))
+		}
+	}
+	slices.Sort(entered)
+	if want := []string{ids[0], ids[1]}; !slices.Equal(entered, want) {
+		t.Fatalf("danger notifications for %v; want %v", entered, want)
+	}
+}
+
+func TestCullRun_404_400(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	if code := c.get("/api/v1/cull/runs/999").want(404).errCode(); code != "not_found" {
+		t.Fatal(code)
+	}
+	c.get("/api/v1/cull/runs/abc").want(404)
+	c.get("/api/v1/cull?limit=0").want(400)
+	c.get("/api/v1/cull?cursor=x").want(400)
+	var st cullStatusView
+	c.get("/api/v1/cull").want(200).json(&st)
+	if st.Danger.Count != 0 || len(st.Danger.Items) != 0 || st.RecentRuns == nil || len(st.RecentRuns) != 0 {
+		t.Fatalf("empty site: %+v", st)
+	}
+}
