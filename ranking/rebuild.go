@@ -117,7 +117,8 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	if n, err := s.rdb.Exists(ctx, s.k.lock()).Result(); err != nil || n == 0 {
 		return fmt.Errorf("ranking: Redis lost its data during the rebuild (%v)", err)
 	}
-	if err := s.rdb.Set(ctx, s.k.ready(), time.Now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
+	// The value is unique per rebuild: page caches key on it (Generation).
+	if err := s.rdb.Set(ctx, s.k.ready(), time.Now().UTC().Format(time.RFC3339Nano), 0).Err(); err != nil {
 		return err
 	}
 	rebuilds.Inc()

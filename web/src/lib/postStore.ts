@@ -25,6 +25,16 @@ export function putPosts(ps: Post[]): void {
   for (const p of ps) putPost(p)
 }
 
+// putSharedPosts stores posts from a broadcast (live snapshots), which may
+// have been read for another viewer: the caller's own rating and reactions
+// are kept from the copy the store has.
+export function putSharedPosts(ps: Post[]): void {
+  for (const p of ps) {
+    const old = posts.get(p.id)
+    putPost(old ? { ...p, my_rating: old.my_rating, my_reactions: old.my_reactions } : p)
+  }
+}
+
 export function updatePost(id: string, fn: (p: Post) => Post): void {
   const old = posts.get(id)
   if (!old) return

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import type { Post } from '../api/types'
-import { putPosts, usePost } from '../lib/postStore'
+import { putPosts, putSharedPosts, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive } from '../live/live'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
@@ -167,7 +167,7 @@ export default function Danger() {
     // The snapshot is what GET /api/v1/cull returns; "changed" means read it again.
     if (ev.type === 'snapshot' && isObj(ev.data) && 'next_cull_at' in ev.data) {
       const v = readCull(ev.data)
-      putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
+      putSharedPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
       setView(v)
       return
     }

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { Page, Post } from '../api/types'
-import { putPosts } from '../lib/postStore'
+import { putPosts, putSharedPosts } from '../lib/postStore'
 import { PostCard, refreshPosts } from '../components/PostCard'
 import { useChannel, useLiveState, usePollWhenNotLive } from '../live/live'
 import { feedEvent } from '../live/merge'
@@ -126,7 +126,7 @@ export default function Feed() {
       (p) => (!tag || p.tags.includes(tag)) && idNum(p.id) > newest.current && !idsRef.current.includes(p.id),
     )
     if (fresh.length) {
-      putPosts(fresh)
+      putSharedPosts(fresh)
       setPending((old) => {
         const known = new Set(old.map((x) => x.id))
         return [...fresh.filter((p) => !known.has(p.id)), ...old]
