@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,6 +38,22 @@ const (
 // Start runs the rating writers until Stop.
 func (s *Service) Start() {
 	s.done = make(chan struct{})
+	s.started = true
+	stopFlush := make(chan struct{})
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopFlush:
+				return
+			case <-t.C:
+				if err := s.creatorsChanged(context.Background(), nil, true); err != nil {
+					slog.Debug("ranking: creators update failed; retried", "err", err)
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Add(1)
@@ -45,7 +62,12 @@ func (s *Service) Start() {
 			s.writer()
 		}()
 	}
-	go func() { wg.Wait(); close(s.done) }()
+	go func() {
+		wg.Wait()
+		close(stopFlush)
+		_ = s.creatorsChanged(context.Background(), nil, true) // what the last batches left
+		close(s.done)
+	}()
 }
 
 // Stop lets the writers finish what is queued and returns when they have;

@@ -41,6 +41,10 @@ type Service struct {
 	done     chan struct{}
 	mu       sync.RWMutex // guards stopped against sends on a closed queue
 	stopped  bool
+	started  bool
+
+	creatorsMu  sync.Mutex
+	creatorsDue map[int64]bool // authors whose laughs changed, not yet on the board
 }
 
 // New returns a Service; announce may be nil. Call Start to run its
@@ -49,7 +53,8 @@ func New(db *pgxpool.Pool, rdb redis.UniversalClient, prefix string, announce An
 	if announce == nil {
 		announce = nopAnnouncer{}
 	}
-	return &Service{db: db, rdb: rdb, k: keys{p: prefix}, announce: announce, queue: make(chan *rateReq, 4096)}
+	return &Service{db: db, rdb: rdb, k: keys{p: prefix}, announce: announce, queue: make(chan *rateReq, 4096),
+		creatorsDue: map[int64]bool{}}
 }
 
 // postRow is what ranking needs of a post.
@@ -183,7 +188,7 @@ func (s *Service) apply(ctx context.Context, rows []postRow, announce bool) erro
 			authors[r.author] = true
 		}
 	}
-	if err := s.updateCreators(ctx, keysOf(authors)); err != nil {
+	if err := s.creatorsChanged(ctx, authors, false); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(changed))
@@ -208,6 +213,34 @@ func keysOf(m map[int64]bool) []int64 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// creatorsChanged updates the creators board for these authors — at once
+// when no ratings are waiting, otherwise later: under load, recomputing an
+// author's laughs after every batch costs more than the ratings themselves,
+// so authors are collected and done when the queue runs dry, or by the
+// flusher at least every half second (see Start).
+func (s *Service) creatorsChanged(ctx context.Context, authors map[int64]bool, force bool) error {
+	s.creatorsMu.Lock()
+	for a := range authors {
+		s.creatorsDue[a] = true
+	}
+	if !force && len(s.queue) > 0 && s.started {
+		s.creatorsMu.Unlock()
+		return nil
+	}
+	due := s.creatorsDue
+	s.creatorsDue = map[int64]bool{}
+	s.creatorsMu.Unlock()
+	if err := s.updateCreators(ctx, keysOf(due)); err != nil {
+		s.creatorsMu.Lock()
+		for a := range due {
+			s.creatorsDue[a] = true
+		}
+		s.creatorsMu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // creatorsSQL sums the laughs each author received on posts that count

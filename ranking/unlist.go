@@ -16,46 +16,31 @@ import (
 // ARGV[2i-1] the i-th post's id, ARGV[2i] its version.
 // Returns how many posts it applied (the others were stale).
 var unlistScript = redis.NewScript(`
-local n = #KEYS - 1
-local ids, vers = {}, {}
-for i = 1, n do
-  ids[i], vers[i] = ARGV[2*i-1], ARGV[2*i]
-end
-local cur = redis.call('HMGET', KEYS[1], unpack(ids))
-local hset, sets, boards, members = {}, {}, {}, {}
-for i = 1, n do
-  if tonumber(cur[i] or '0') < tonumber(vers[i]) then
-    hset[#hset+1], hset[#hset+2] = ids[i], vers[i]
-    sets[#sets+1] = KEYS[i+1]
-    for _, b in ipairs(redis.call('SMEMBERS', KEYS[i+1])) do
-      local m = members[b]
-      if not m then
-        m = {}
-        members[b] = m
-        boards[#boards+1] = b
-      end
-      m[#m+1] = ids[i]
+local n = 0
+for i = 2, #KEYS do
+  local id, v = ARGV[2*i-3], ARGV[2*i-2]
+  local cur = tonumber(redis.call('HGET', KEYS[1], id) or '0')
+  if cur < tonumber(v) then
+    redis.call('HSET', KEYS[1], id, v)
+    for _, b in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+      redis.call('ZREM', b, id)
     end
+    redis.call('DEL', KEYS[i])
+    n = n + 1
   end
 end
-if #sets > 0 then
-  redis.call('HSET', KEYS[1], unpack(hset))
-  redis.call('DEL', unpack(sets))
-  for _, b in ipairs(boards) do
-    redis.call('ZREM', b, unpack(members[b]))
-  end
-end
-return #sets
+return n
 `)
 
-// Batch sizes of Unlist. One script call handles unlistPerCall posts (each
-// a handful of O(log n) removals: about a millisecond of Redis time per
-// call), and unlistCallsPerTrip calls share a round trip. Redis runs each
-// call atomically and serves other clients between calls, so it is never
-// blocked for more than one call.
+// Batch sizes of Unlist. One script call handles unlistPerCall posts:
+// each post is a handful of O(log n) removals, about 50 µs of Redis time on
+// boards of a million posts (measured, docs/benchmarks.md), so a call holds
+// Redis for about 2.5 ms. unlistCallsPerTrip calls share a round trip;
+// Redis runs each call atomically and serves other clients between calls,
+// so it is never blocked for more than one call.
 const (
-	unlistPerCall      = 100
-	unlistCallsPerTrip = 8
+	unlistPerCall      = 50
+	unlistCallsPerTrip = 16
 	unlistReadChunk    = 5000
 )
 
