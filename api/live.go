@@ -59,6 +59,21 @@ func (s *server) liveSnapshots(h *realtime.Hub) {
 	if s.Ranking != nil {
 		h.Boards(s.boardSource)
 	}
+	if s.Cull != nil {
+		h.Handle("danger", func(ctx context.Context, _ string, _ int64) (any, error) {
+			z, err := s.Cull.Danger(ctx, 0, 20)
+			if err != nil {
+				return nil, err
+			}
+			items := make([]map[string]any, 0, len(z.Items))
+			for _, e := range z.Items {
+				items = append(items, map[string]any{"post_id": strconv.FormatInt(e.PostID, 10), "rank": e.Rank,
+					"score": e.Score, "distance": e.Distance, "places": e.Places})
+			}
+			return map[string]any{"next_cull_at": z.CullAt.UTC(), "cycle": z.Cycle.Number, "count": z.Count,
+				"eligible": z.Eligible, "items": items}, nil
+		})
+	}
 }
 
 // boardSource reads the top of a board for live subscribers: hot, new,

@@ -205,6 +205,19 @@ func TestLive_SnapshotThenUpdates(t *testing.T) {
 	w.wait("new post", is("posts:new", "new"))
 	w.send(map[string]any{"type": "ping", "id": "x"})
 	w.wait("pong", func(m map[string]any) bool { return m["type"] == "pong" && m["id"] == "x" })
+	// Every update names the version before it: the chain has no holes.
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var last int64
+	for _, m := range w.msgs {
+		if m["ch"] != ch || m["type"] == "snapshot" {
+			continue
+		}
+		if prev, _ := m["prev"].(float64); last != 0 && int64(prev) != last {
+			t.Fatalf("update %v: prev %d, but the previous update was %d", m["type"], int64(prev), last)
+		}
+		last = version(m)
+	}
 }
 
 func TestLive_MeIsPrivate(t *testing.T) {

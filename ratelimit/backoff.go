@@ -21,9 +21,10 @@ type Backoff struct {
 	max    time.Duration
 }
 
-// NewBackoff returns a Backoff keeping its counters under prefix+"rl:".
+// NewBackoff returns a Backoff keeping its counters under prefix+"rl:backoff:".
 func NewBackoff(rdb redis.UniversalClient, prefix string, max time.Duration) *Backoff {
-	return &Backoff{rdb: rdb, prefix: prefix + "rl:", max: max}
+	// Its own sub-family, apart from Limiter's keys of the same names.
+	return &Backoff{rdb: rdb, prefix: prefix + "rl:backoff:", max: max}
 }
 
 // Key is one throttled identity and the failures it may have for free.

@@ -58,10 +58,10 @@ func TestBackoffGrows(t *testing.T) {
 	if w, _ := b.Wait(ctx, ratelimit.Key{Name: "login:u:bob", Free: 2}); w != 0 {
 		t.Fatal("bob waits")
 	}
-	if n, _ := rdb.Exists(ctx, prefix+"rl:login:u:alice").Result(); n != 1 {
+	if n, _ := rdb.Exists(ctx, prefix+"rl:backoff:login:u:alice").Result(); n != 1 {
 		t.Fatal("key not under the prefix")
 	}
-	if ttl, _ := rdb.TTL(ctx, prefix+"rl:login:u:alice").Result(); ttl <= 0 {
+	if ttl, _ := rdb.TTL(ctx, prefix+"rl:backoff:login:u:alice").Result(); ttl <= 0 {
 		t.Fatal("the counter never expires")
 	}
 	must(b.Reset(ctx, acct))

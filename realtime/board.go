@@ -101,6 +101,7 @@ func (b *boardCoalescer) refresh(ctx context.Context, key string) {
 	b.mu.Lock()
 	prev, had := b.state[key]
 	b.state[key] = now
+	lastV := b.v[key]
 	v := b.next()
 	b.v[key] = v
 	b.events++
@@ -117,7 +118,7 @@ func (b *boardCoalescer) refresh(ctx context.Context, key string) {
 		typ, data = "snapshot", map[string]any{"items": now}
 	}
 	raw, _ := json.Marshal(data)
-	msg, _ := json.Marshal(Message{Ch: key, Type: typ, V: v, Data: raw})
+	msg, _ := json.Marshal(Message{Ch: key, Type: typ, V: v, Prev: lastV, Data: raw})
 	b.h.mu.RLock()
 	subs := make([]*client, 0, len(b.h.chans[key]))
 	for c := range b.h.chans[key] {

@@ -63,6 +63,17 @@ func (b Bridge) ReactionsChanged(_ context.Context, post int64, counts map[strin
 	b.Pub.Send(postCh(post), "reactions", map[string]any{"reactions": counts}, true)
 }
 
+// PostsCulled implements cull.Announcer: the posts leave open feeds and
+// their pages say so.
+func (b Bridge) PostsCulled(ctx context.Context, run int64, ids []int64) {
+	for _, id := range ids {
+		data := map[string]any{"id": strconv.FormatInt(id, 10), "status": jokster.PostCulled, "run": strconv.FormatInt(run, 10)}
+		b.Pub.Send("posts:new", "gone", data, false)
+		b.Pub.Send(postCh(id), "status", data, false)
+	}
+	b.DangerChanged(ctx)
+}
+
 // DangerChanged tells danger-zone watchers to look again (the cull).
 func (b Bridge) DangerChanged(_ context.Context) {
 	b.Pub.Send("danger", "changed", nil, true)

@@ -24,6 +24,7 @@ type Event struct {
 	Ch   string          `json:"ch"`
 	Type string          `json:"type"`
 	V    int64           `json:"v"`
+	Prev int64           `json:"prev"` // the channel's previous version (0: unknown)
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
@@ -59,7 +60,9 @@ func NewRedisBroker(rdb *redis.Client, prefix string) *RedisBroker {
 // KEYS[1] the channel's version key. ARGV[1] the pub/sub channel, ARGV[2]
 // the channel name (JSON-encoded), ARGV[3] the type (JSON-encoded), ARGV[4]
 // the data (JSON). The version is max(now in µs, last + 1): it never goes
-// back, even after a flush, as long as Redis's clock does not.
+// back, even after a flush, as long as Redis's clock does not. The message
+// also carries the previous version (prev), so a client can tell it missed
+// one.
 var publishScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -68,7 +71,7 @@ local v = now
 if v <= last then v = last + 1 end
 local vs = string.format('%.0f', v)
 redis.call('SET', KEYS[1], vs, 'EX', 86400)
-redis.call('PUBLISH', ARGV[1], '{"ch":' .. ARGV[2] .. ',"type":' .. ARGV[3] .. ',"v":' .. vs .. ',"data":' .. ARGV[4] .. '}')
+redis.call('PUBLISH', ARGV[1], '{"ch":' .. ARGV[2] .. ',"type":' .. ARGV[3] .. ',"v":' .. vs .. ',"prev":' .. string.format('%.0f', last) .. ',"data":' .. ARGV[4] .. '}')
 return vs
 `)
 
@@ -145,9 +148,10 @@ func NewMemoryBroker() *MemoryBroker { return &MemoryBroker{last: map[string]int
 func (m *MemoryBroker) Publish(_ context.Context, ch, typ string, data []byte) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := max(time.Now().UnixMicro(), m.last[ch]+1)
+	prev := m.last[ch]
+	v := max(time.Now().UnixMicro(), prev+1)
 	m.last[ch] = v
-	ev := Event{Ch: ch, Type: typ, V: v, Data: data}
+	ev := Event{Ch: ch, Type: typ, V: v, Prev: prev, Data: data}
 	for _, s := range m.subs {
 		select {
 		case s <- ev:

@@ -19,6 +19,7 @@ type Message struct {
 	Ch   string          `json:"ch,omitempty"`
 	Type string          `json:"type"`
 	V    int64           `json:"v,omitempty"`
+	Prev int64           `json:"prev,omitempty"` // version of the channel's previous message
 	Data json.RawMessage `json:"data,omitempty"`
 }
 

@@ -154,7 +154,7 @@ func (h *Hub) deliver(ev Event) {
 	if strings.HasPrefix(ch, "user:") {
 		ch = "me:" + strings.TrimPrefix(ch, "user:") // private: only its owner subscribes
 	}
-	msg, err := json.Marshal(Message{Ch: publicName(ch), Type: ev.Type, V: ev.V, Data: ev.Data})
+	msg, err := json.Marshal(Message{Ch: publicName(ch), Type: ev.Type, V: ev.V, Prev: ev.Prev, Data: ev.Data})
 	if err != nil {
 		return
 	}

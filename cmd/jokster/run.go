@@ -106,11 +106,12 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	})
 	d.ranking = ranking.New(d.db, d.rdb, cfg.RedisPrefix, nil)
 	d.posts.SetRanker(d.ranking)
-	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: worker.NewQueue(d.queue), Notify: d.notify})
 	// Every process publishes live events; API nodes also deliver them.
 	d.broker = realtime.NewRedisBroker(d.rdb, cfg.RedisPrefix)
 	d.pub = realtime.NewPublisher(d.broker)
 	live := realtime.Bridge{Pub: d.pub}
+	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: worker.NewQueue(d.queue),
+		Notify: d.notify, Announce: live})
 	d.ranking.SetAnnouncer(live)
 	d.notify.SetAnnouncer(live)
 	d.posts.SetAnnouncer(live)
