@@ -51,7 +51,7 @@ run:
 	exec $(BIN) all
 
 test:
-	@echo "==> test: services, tools (ffmpeg), web UI, check, go test -race"
+	@echo "==> test: services, tools (ffmpeg, nginx, chromium), web UI, check, go test -race, cluster, fuzz, web and browser tests"
 	scripts/services.sh ensure cgo tools
 	$(MAKE) web
 	$(MAKE) check
@@ -62,6 +62,11 @@ test:
 	@echo "==> test: fuzz the upload sniffer and validator briefly (FUZZTIME=$(FUZZTIME))"
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzIngest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME)
+	@echo "==> test: web unit tests (Vitest)"
+	cd web && npm test
+	@echo "==> test: browser tests (Debian chromium, real server, own database and redis-server)"
+	$(MAKE) build
+	cd web && E2E_SKIP_BUILD=1 JOKSTER_BIN=$(CURDIR)/$(BIN) npm run e2e
 
 check:
 	@echo "==> check: gofmt -l (must print nothing)"

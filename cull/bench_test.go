@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,7 +113,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	s := New(db, set, Deps{Boards: rank, Files: files, Notify: notifications.New(db, nil)})
 	cycle := set.CycleAt(time.Now())
 
-	var txT, boardT, notifyT, dangerT, releaseT, fileT, pingMax, cmdMax time.Duration
+	var txT, boardT, redisT, perCall, notifyT, dangerT, releaseT, fileT, pingMax, cmdMax time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		if i > 0 { // put the previous victims back
@@ -144,6 +146,8 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "200").Err()
 		_ = rdb.ConfigSet(ctx, "slowlog-max-len", "100000").Err()
 		_ = rdb.SlowLogReset(ctx).Err()
+		_ = rdb.ConfigResetStat(ctx).Err()
+		cpu0 := redisCPU(ctx, rdb)
 		stop := make(chan struct{})
 		var probeMax atomic.Int64
 		var wg sync.WaitGroup
@@ -175,6 +179,8 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		boardT += time.Since(began)
 
 		b.StopTimer()
+		redisT += time.Duration((redisCPU(ctx, rdb) - cpu0) * float64(time.Second))
+		perCall = max(perCall, evalshaPerCall(ctx, rdb))
 		close(stop)
 		wg.Wait()
 		pingMax = max(pingMax, time.Duration(probeMax.Load()))
@@ -255,6 +261,8 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	b.ReportMetric(ms(txT), "tx-ms")
 	b.ReportMetric(ms(boardT), "boards-ms")
 	b.ReportMetric(ms(txT+boardT), "total-ms")
+	b.ReportMetric(ms(redisT), "redis-cpu-ms")
+	b.ReportMetric(float64(perCall)/float64(time.Millisecond), "redis-ms/call")
 	b.ReportMetric(float64(cmdMax)/float64(time.Millisecond), "redis-max-cmd-ms")
 	b.ReportMetric(float64(pingMax)/float64(time.Millisecond), "ping-max-ms")
 	b.ReportMetric(ms(notifyT), "notify-ms")
@@ -262,4 +270,35 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	b.ReportMetric(ms(releaseT), "release-files-ms")
 	b.ReportMetric(ms(fileT), "ms/file")
 	b.ReportMetric(0, "ns/op")
+}
+
+// redisCPU is the CPU time Redis's main thread has used, in seconds.
+func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+	var sum float64
+	for _, l := range strings.Split(rdb.Info(ctx, "cpu").Val(), "\n") {
+		l = strings.TrimSpace(l)
+		for _, k := range []string{"used_cpu_user_main_thread:", "used_cpu_sys_main_thread:"} {
+			if v, ok := strings.CutPrefix(l, k); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
+// evalshaPerCall is the mean time Redis spent in one EVALSHA since the
+// stats were reset.
+func evalshaPerCall(ctx context.Context, rdb *redis.Client) time.Duration {
+	for _, l := range strings.Split(rdb.Info(ctx, "commandstats").Val(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "cmdstat_evalsha:"); ok {
+			for _, f := range strings.Split(v, ",") {
+				if u, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+					us, _ := strconv.ParseFloat(u, 64)
+					return time.Duration(us * float64(time.Microsecond))
+				}
+			}
+		}
+	}
+	return 0
 }

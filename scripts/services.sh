@@ -31,7 +31,7 @@ WAIT_SECONDS=${JOKSTER_SERVICES_WAIT:-60}
 # ffmpeg/ffprobe: video uploads (media package); without them videos are refused.
 # nginx: `nginx -t` on the rendered config and the loopback cluster (make cluster).
 # pg_dump/pg_restore: `jokster backup` and `jokster restore`.
-OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg nginx pg_dump:postgresql-client pg_restore:postgresql-client)
+OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg nginx pg_dump:postgresql-client pg_restore:postgresql-client chromium)
 
 # Tools may live in sbin even for a user whose PATH lacks it.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

@@ -15,7 +15,7 @@
 
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { ensureChromium, log, startServer } from './server.mjs'
@@ -35,7 +35,7 @@ function sh(cmd, args, cwd) {
 
 async function main() {
   ensureChromium(chromiumPath)
-  let bin = process.env.JOKSTER_BIN
+  let bin = process.env.JOKSTER_BIN ? resolve(root, process.env.JOKSTER_BIN) : undefined
   if (!process.env.E2E_SKIP_BUILD) {
     sh('npm', ['run', '--silent', 'build'], web)
     if (!bin) {

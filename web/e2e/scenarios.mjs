@@ -326,6 +326,50 @@ export const scenarios = [
     },
   },
   {
+    name: 'accounts: forgot and reset the password, edit the profile, delete the account',
+    timeout: 45,
+    async run(ctx) {
+      const { readFileSync } = await import('node:fs')
+      const user = await apiUser(ctx, 'fay')
+      const p = await newPage(ctx, 'account')
+      await p.goto(ctx.url + '/forgot-password')
+      await p.locator('#email').fill(`${user.username}@example.com`)
+      await p.getByRole('button', { name: 'Send the link' }).click()
+      await p.getByText(/reset link is on its way/i).waitFor()
+      // Mail goes to the server log when SMTP_URL is not set: take the link from there.
+      const link = await until(() => {
+        const m = readFileSync(ctx.server.logFile, 'utf8').match(new RegExp(`to=${user.username}@example.com subject="Reset[^\n]*?(/reset-password\\?token=[A-Za-z0-9_-]+)`))
+        return m?.[1]
+      }, 'the reset mail in the server log', 15_000)
+      await p.goto(ctx.url + link)
+      const fresh = 'a-brand-new-passphrase-' + run
+      await p.locator('#new-password').fill(fresh)
+      await p.getByRole('button', { name: 'Set password' }).click()
+      await p.getByText('Your password was changed').waitFor()
+      await p.getByRole('link', { name: 'Log in with it.' }).click()
+      await p.locator('#who').fill(user.username)
+      await p.locator('#password').fill(fresh)
+      await p.getByRole('button', { name: 'Log in' }).click()
+      await p.getByRole('button', { name: `Account menu for ${user.username}` }).waitFor()
+      // Profile.
+      await p.goto(ctx.url + '/settings')
+      await p.locator('#display_name').fill('Fay the Funny')
+      await p.locator('#about').fill('Knock knock.')
+      await p.getByRole('button', { name: 'Save profile' }).click()
+      await p.getByText('Profile saved').waitFor()
+      await p.goto(`${ctx.url}/u/${user.username}`)
+      await p.getByRole('heading', { name: 'Fay the Funny' }).waitFor()
+      // Delete the account.
+      await p.goto(ctx.url + '/settings')
+      await p.getByRole('button', { name: 'Delete my account…' }).click()
+      await p.locator('#delete-password').fill(fresh)
+      await p.getByRole('button', { name: 'Delete for good' }).click()
+      await p.getByText('Your account was deleted').waitFor()
+      const res = await fetch(`${ctx.url}/api/v1/profiles/${user.username}`)
+      if (res.status !== 404) throw new Error(`the profile still answers ${res.status}`)
+    },
+  },
+  {
     name: 'no errors in the browser console',
     always: true,
     async run(ctx) {

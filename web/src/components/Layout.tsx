@@ -131,8 +131,8 @@ function UserMenu() {
             className="linklike"
             onClick={async () => {
               setOpen(false)
-              await logout()
               navigate('/')
+              await logout()
             }}
           >
             Log out

@@ -179,13 +179,14 @@ export default function Danger() {
   })
   usePollWhenNotLive(() => void load(), state === 'ok')
 
-  // Just after the countdown ends, look again.
-  const due = view?.nextAt ? Date.parse(view.nextAt) - now : null
+  // Once the countdown ends, look again every few seconds until the server
+  // has run the cull and names the next one.
+  const overdue = !!view?.nextAt && Date.parse(view.nextAt) - now <= 0
   useEffect(() => {
-    if (due === null || due > 0) return
-    const t = setTimeout(() => void load(), 3000)
-    return () => clearTimeout(t)
-  }, [due !== null && due <= 0, load]) // eslint-disable-line react-hooks/exhaustive-deps
+    if (!overdue) return
+    const t = setInterval(() => void load(), 3000)
+    return () => clearInterval(t)
+  }, [overdue, load])
 
   if (state === 'loading') return <Spinner />
   if (state === 'absent')
@@ -269,14 +270,21 @@ export default function Danger() {
           <ul className="runs">
             {view.runs.map((run) => (
               <li key={run.id}>
-                <Link to={`/danger/runs/${run.id}`}>Cycle {run.cycle ?? run.id}</Link>{' '}
+                <Link to={`/danger/runs/${run.id}`} title={run.cycle !== undefined ? `cycle ${run.cycle}` : undefined}>
+                  Cull #{run.id}
+                </Link>{' '}
                 {run.at && (
                   <time className="muted" dateTime={run.at} title={fullTime(run.at)}>
                     {timeAgo(run.at)}
                   </time>
                 )}
                 {' · '}
-                {run.victims ?? '?'} culled{run.eligible !== undefined && <> of {run.eligible} eligible</>}
+                {run.victims ? (
+                  <strong>{run.victims} culled</strong>
+                ) : (
+                  'nobody culled'
+                )}
+                {run.eligible !== undefined && <> of {run.eligible} eligible</>}
               </li>
             ))}
           </ul>
@@ -334,7 +342,10 @@ export function CullRun() {
       <p>
         <Link to="/danger">← Danger zone</Link>
       </p>
-      <h1>Cull cycle {cycle ?? id}</h1>
+      <h1>
+        Cull #{id}
+        {cycle !== undefined && <span className="muted small"> (cycle {cycle})</span>}
+      </h1>
       {at && (
         <p className="muted">
           {fullTime(at)}

@@ -2,7 +2,7 @@
 // export, account deletion.
 
 import { useEffect, useState, type FormEvent } from 'react'
-import { Link, Navigate, useNavigate } from 'react-router'
+import { Link, Navigate } from 'react-router'
 import { api, ApiError, errorMessage, getAccessToken, setSession, upload } from '../api/client'
 import type { Profile, Session } from '../api/types'
 import { useAuth } from '../auth/auth'
@@ -239,8 +239,6 @@ function DataSection() {
 }
 
 function DeleteSection() {
-  const { setMe } = useAuth()
-  const navigate = useNavigate()
   const [open, setOpen] = useState(false)
   const [password, setPassword] = useState('')
   const [error, setError] = useState<string | null>(null)
@@ -249,9 +247,9 @@ function DeleteSection() {
     e.preventDefault()
     try {
       await api('/me', { method: 'DELETE', body: { password } })
+      // Start afresh: nothing of the old account stays in memory.
       setSession(null)
-      setMe(null)
-      navigate('/?deleted=1')
+      window.location.replace('/?deleted=1')
     } catch (err) {
       setError(err instanceof ApiError && err.fields.password ? 'That is not your password.' : errorMessage(err))
     }
