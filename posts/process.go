@@ -156,9 +156,13 @@ func (s *Service) Collect(ctx context.Context, path string) error {
 			return err
 		}
 		var queued, used bool
+		// One indexed lookup per column (see 00005_media_refs.sql).
 		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM media_garbage WHERE path = $1),
-			EXISTS (SELECT 1 FROM posts WHERE $1 IN (original, display, thumb, poster))
-			OR EXISTS (SELECT 1 FROM profiles WHERE photo = $1)`, path).Scan(&queued, &used)
+			EXISTS (SELECT 1 FROM posts WHERE original = $1 AND original <> '')
+			OR EXISTS (SELECT 1 FROM posts WHERE display = $1 AND display <> '')
+			OR EXISTS (SELECT 1 FROM posts WHERE thumb = $1 AND thumb <> '')
+			OR EXISTS (SELECT 1 FROM posts WHERE poster = $1 AND poster <> '')
+			OR EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> '')`, path).Scan(&queued, &used)
 		if err != nil || !queued {
 			return err
 		}

@@ -223,7 +223,7 @@ func (s *Service) RemovePhotoFile(ctx context.Context, rel string) {
 		return
 	}
 	var used bool
-	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM profiles WHERE photo = $1)`, rel).Scan(&used); err != nil || used {
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> '')`, rel).Scan(&used); err != nil || used {
 		return
 	}
 	if err := media.Remove(s.set.MediaRoot, rel); err != nil {

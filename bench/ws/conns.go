@@ -260,7 +260,12 @@ feed:
 		return nil, firstErr
 	}
 	deadline := time.Now().Add(o.timeout)
+	lastReport := time.Now()
 	for f.ready.Load() < int64(o.conns) {
+		if time.Since(lastReport) >= 10*time.Second {
+			lastReport = time.Now()
+			fmt.Fprintf(os.Stderr, "  %s: %d/%d subscribed (%.1fs)\n", t.name, f.ready.Load(), o.conns, time.Since(start).Seconds())
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			n := f.ready.Load()
 			f.close()
