@@ -270,7 +270,7 @@ func main() {
 					// data about as long as a Jokster comment's, so the
 					// whole message is about -payload bytes
 					data := fmt.Appendf(nil, `{"body":"wsb:%d","pad":"`, now.UnixNano())
-					for len(data) < *payload-58 {
+					for len(data) < *payload-83 {
 						data = append(data, 'x')
 					}
 					data = append(data, `"}`...)
