@@ -82,3 +82,20 @@ func (h *hist) mean() time.Duration {
 	}
 	return time.Duration(h.sum.Load()/n) * time.Microsecond
 }
+
+// merge adds o's samples to h.
+func (h *hist) merge(o *hist) {
+	for i := range o.counts {
+		if n := o.counts[i].Load(); n > 0 {
+			h.counts[i].Add(n)
+		}
+	}
+	h.n.Add(o.n.Load())
+	h.sum.Add(o.sum.Load())
+	for {
+		m, om := h.max.Load(), o.max.Load()
+		if om <= m || h.max.CompareAndSwap(m, om) {
+			break
+		}
+	}
+}

@@ -274,7 +274,7 @@ func printPhase(w io.Writer, r phaseResult) {
 
 // summarize prints ranges over rounds and the Jokster/bare p99 ratio of
 // each round.
-func summarize(w io.Writer, rs []phaseResult) {
+func summarize(w io.Writer, rs []phaseResult, pooled map[string]*hist) {
 	by := map[string][]phaseResult{}
 	var names []string
 	for _, r := range rs {
@@ -302,6 +302,21 @@ func summarize(w io.Writer, rs []phaseResult) {
 			span(xs, func(r phaseResult) float64 { return r.P90 }, "%.1f"),
 			span(xs, func(r phaseResult) float64 { return r.P99 }, "%.1f"),
 			span(xs, func(r phaseResult) float64 { return r.Max }, "%.1f"))
+	}
+	if len(rs) > len(names) {
+		fmt.Fprintln(w, "pooled (every round's deliveries together):")
+		for _, n := range names {
+			h := pooled[n]
+			if h == nil {
+				continue
+			}
+			ratio := ""
+			if b := pooled["bare"]; n != "bare" && b != nil && b.quantile(0.99) > 0 {
+				ratio = fmt.Sprintf("; p99 %.2f× bare", float64(h.quantile(0.99))/float64(b.quantile(0.99)))
+			}
+			fmt.Fprintf(w, "  %-7s p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms%s\n", n,
+				msf(h.quantile(0.5)), msf(h.quantile(0.9)), msf(h.quantile(0.99)), msf(h.maxLatency()), ratio)
+		}
 	}
 	for _, n := range names {
 		if n == "bare" {

@@ -1,42 +1,53 @@
 // Command ws benchmarks Jokster's live updates (GET /ws) with real
 // WebSocket clients over loopback, against a bare broadcaster measured in
-// the same run, so the cost of Jokster's protocol is a ratio.
+// the same run, so the cost of Jokster's protocol is a ratio. It is also
+// the bare broadcaster, and a diagnostic third server.
 //
-// The bare broadcaster (Fiber v2 + contrib/websocket, no protocol: every
-// connection gets every broadcast; one writer goroutine and a bounded
-// queue per connection):
+// Servers (each meant to be pinned to its own core, apart from the load):
 //
-//	taskset -c 0 go run ./bench/ws -bare-server 127.0.0.1:18290
+//	go run ./bench/ws -bare-server 127.0.0.1:18290   # Fiber v2 + contrib/websocket, no protocol
+//	go run ./bench/ws -hub-server 127.0.0.1:18292    # Jokster's realtime.Hub alone (optional)
+//
+// The bare broadcaster sends every broadcast to every connection, through
+// a bounded queue and one writer goroutine per connection; POST /broadcast
+// sends the request body (or -bare-tick makes it broadcast by itself). The
+// hub server runs realtime.Hub, Jokster's protocol, queues and writers,
+// with the in-process memory broker and a fixed snapshot instead of Redis
+// and PostgreSQL: it tells the protocol's cost apart from the API's.
 //
 // Latency: -conns connections to each target (Jokster: each subscribed to
-// post:<id> of a post the benchmark creates), updates at -rate deliveries
-// a second (deliveries = messages × subscribers) for -warmup + -duration,
-// -rounds times, targets alternating:
+// post:<id> of a post the benchmark creates; the hub: post:1), updates at
+// -rate deliveries a second (deliveries = messages × subscribers). Every
+// fleet stays open for the round, and the targets are driven in turn,
+// -slice at a time (after -warmup each), until each had -duration, so
+// other work on the machine falls on all of them alike; -rounds times:
 //
-//	taskset -c 1 go run ./bench/ws -url http://127.0.0.1:18280 -bare-url http://127.0.0.1:18290 \
-//	    -conns 1000 -rate 20000 -duration 20s -rounds 3
+//	taskset -c 1 go run ./bench/ws -targets bare,hub,jokster -conns 1000 -rate 20000
 //
 // Jokster's updates are comments on the post, by its author, whose body
 // carries the send time ("wsb:<unix ns>"); comment events are never
 // coalesced, so each is one message to every subscriber. The bare
-// broadcaster gets the same: a POST /broadcast whose body (a JSON message
-// of -payload bytes) carries the send time. Latency is receive time − send
-// time on this machine's clock; for Jokster it includes the API request
-// (PostgreSQL insert), the publisher queue and Redis, and "publish →
-// receive" (from the envelope's version, the Redis clock in µs at publish)
-// isolates the fan-out. -drive ratings rates the post instead, with
-// -raters users in turn: stats updates are coalesced per post while
-// queued, so the deliveries counted are the stats messages actually
+// broadcaster and the hub get a POST /broadcast whose body (a message of
+// about -payload bytes, like a comment's) carries the send time. Latency is
+// receive time − send time on this machine's clock; for Jokster it
+// includes the API request (PostgreSQL), the publisher queue and Redis,
+// and "publish → receive" (from the envelope's version: the broker's clock
+// in µs when it published) isolates the fan-out. -drive ratings rates the
+// post instead, -raters users in turn: stats updates are coalesced per post
+// while queued, so the deliveries counted are the stats messages actually
 // received in the window, and only publish → receive latency is known.
+// Sends are open-loop: on schedule whether or not earlier ones were
+// answered.
 //
 // Memory: the server's RSS (/proc/<pid>/status VmRSS; the pid of the
 // process listening on the target's port, or -pid / -bare-pid) with no
-// connections and with -conns idle ones: (RSS_N − RSS_0) / N.
+// connections and with -conns idle ones: (RSS_N − RSS_0) / N. Start the
+// servers afresh first: a Go process keeps the memory it once used.
 //
-//	taskset -c 1 go run ./bench/ws -mode memory -conns 20000 -url … -bare-url …
+//	taskset -c 1 go run ./bench/ws -mode memory -conns 19500 -targets bare,hub,jokster
 //
-// Only loopback targets are accepted. docs/benchmarks.md has the figures
-// and the exact commands.
+// Only loopback targets are accepted. docs/benchmarks.md ("Live updates")
+// has the figures and the exact commands.
 package main
 
 import (
@@ -76,10 +87,10 @@ func main() {
 		opsURL   = flag.String("ops-url", "", "Jokster's operations listener (loopback), for Go runtime figures from /metrics in memory mode, e.g. http://127.0.0.1:18281")
 		conns    = flag.Int("conns", 1000, "WebSocket connections (subscribers) per target")
 		rate     = flag.Float64("rate", 20000, "goal deliveries a second (messages × subscribers)")
-		duration = flag.Duration("duration", 20*time.Second, "measured time of each phase")
-		warmup   = flag.Duration("warmup", 3*time.Second, "load before the measured time, not counted")
+		duration = flag.Duration("duration", 20*time.Second, "measured time of each target in each round")
+		warmup   = flag.Duration("warmup", time.Second, "load before each measured slice, not counted")
 		drain    = flag.Duration("drain", 5*time.Second, "longest wait for the last deliveries after sending stops")
-		rounds   = flag.Int("rounds", 3, "rounds; each runs every target")
+		rounds   = flag.Int("rounds", 5, "rounds; each runs every target")
 		drive    = flag.String("drive", "comments", "Jokster updates: comments (carry the send time) or ratings (coalesced stats)")
 		raters   = flag.Int("raters", 20, "ratings drive: users rating in turn")
 		inflight = flag.Int("inflight", 256, "most update requests in flight; a send due while that many wait is skipped and counted")
@@ -90,7 +101,7 @@ func main() {
 		subIdle  = flag.Bool("subscribe", true, "memory: subscribe each idle Jokster connection to the post's channel")
 		srcIPs   = flag.Int("src-ips", 16, "spread client connections over source addresses 127.0.0.2… (more than ~28,000 connections need several)")
 		dialConc = flag.Int("dial-concurrency", 64, "connections opened at once")
-		readyTO  = flag.Duration("ready-timeout", 3*time.Minute, "longest wait for every connection to be open and subscribed")
+		readyTO  = flag.Duration("ready-timeout", 15*time.Minute, "longest wait for every connection to be open and subscribed")
 		prefix   = flag.String("prefix", "wsb", "prefix of the benchmark's Jokster user names")
 		password = flag.String("password", "wsbench-password-1", "password of the benchmark's Jokster users")
 		jsonOut  = flag.String("json", "", "also write the results as JSON to this file")
@@ -219,6 +230,7 @@ func main() {
 
 	var results []phaseResult
 	var mems []memResult
+	pooled := map[string]*hist{} // every round's latencies together, by target
 	for round := 1; round <= *rounds && ctx.Err() == nil; round++ {
 		var phases []*phase
 		for _, t := range ts {
@@ -311,6 +323,14 @@ func main() {
 		}
 		for _, p := range phases {
 			p.f.close()
+			if pooled[p.f.t.name] == nil {
+				pooled[p.f.t.name] = &hist{}
+			}
+			if p.o.timed {
+				pooled[p.f.t.name].merge(&p.f.lat)
+			} else {
+				pooled[p.f.t.name].merge(&p.f.fan)
+			}
 			r := p.result()
 			r.Round, r.Drive = round, *drive
 			if r.Target != "jokster" {
@@ -322,13 +342,18 @@ func main() {
 		time.Sleep(time.Second) // let the servers finish closing before the next round
 	}
 	if len(results) > 0 {
-		summarize(os.Stdout, results)
+		summarize(os.Stdout, results, pooled)
 	}
 	if len(mems) > 0 {
 		summarizeMem(os.Stdout, mems)
 	}
 	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(map[string]any{"latency": results, "memory": mems, "args": os.Args[1:]}, "", "  ")
+		pooledMs := map[string]map[string]float64{}
+		for n, h := range pooled {
+			pooledMs[n] = map[string]float64{"p50_ms": msf(h.quantile(0.5)), "p90_ms": msf(h.quantile(0.9)),
+				"p99_ms": msf(h.quantile(0.99)), "max_ms": msf(h.maxLatency()), "deliveries": float64(h.n.Load())}
+		}
+		data, _ := json.MarshalIndent(map[string]any{"latency": results, "pooled": pooledMs, "memory": mems, "args": os.Args[1:]}, "", "  ")
 		if err := os.WriteFile(*jsonOut, data, 0o644); err != nil {
 			log.Fatal(err)
 		}
@@ -365,7 +390,7 @@ func payloadBytes(now time.Time, size int) []byte {
 	return append(b, `"}}`...)
 }
 
-func summarizeMem(w *os.File, ms []memResult) {
+func summarizeMem(w io.Writer, ms []memResult) {
 	by := map[string][]float64{}
 	var names []string
 	for _, m := range ms {
