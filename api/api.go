@@ -80,8 +80,16 @@ func New(d Deps) *fiber.App {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		slog.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", e)
 	}}))
-	app.Use(requestid.New())
 	app.Use(accessLog)
+	// /ws comes before the security headers and the request id: a
+	// hijacked connection keeps its upgrade response's header buffers for
+	// as long as it lives (about 3 KB each, measured), and none of those
+	// headers means anything to a WebSocket client.
+	if d.Hub != nil {
+		s.liveSnapshots(d.Hub)
+		app.Get("/ws", append([]fiber.Handler{s.rate("ip")}, d.Hub.Handler()...)...)
+	}
+	app.Use(requestid.New())
 	app.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; " +
 			"script-src 'self'; worker-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
@@ -99,10 +107,6 @@ func New(d Deps) *fiber.App {
 	app.Get("/redoc", redocPage)
 	app.Get("/redoc/redoc.standalone.js", redocScript)
 	s.mediaRoutes(app)
-	if d.Hub != nil {
-		s.liveSnapshots(d.Hub)
-		app.Get("/ws", append([]fiber.Handler{s.rate("ip")}, d.Hub.Handler()...)...)
-	}
 
 	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo", "/api/v1/posts"), s.rate("ip"))
 	// Every signed-in write is rate-limited per user; the actions with

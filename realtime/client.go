@@ -57,9 +57,18 @@ type client struct {
 	h    *Hub
 	conn *websocket.Conn
 	ip   string
-	send chan []byte
+	// wake tells the writer that queue has messages (capacity 1, so a
+	// wake-up is never lost and never blocks).
+	wake chan struct{}
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// queue holds messages for the writer, and queued counts them until
+	// written (those the writer has taken too), which QueueSize bounds. A
+	// slice rather than a buffered channel so that an idle connection holds
+	// no queue memory: a channel of 256 slots cost 6 KB per connection
+	// whether used or not.
+	queue   [][]byte
+	queued  int
 	user    int64
 	counted int64 // the user counted against MaxPerUser
 	expires time.Time
@@ -84,15 +93,20 @@ func (c *client) enqueue(msg []byte) {
 	if c.closed {
 		return
 	}
-	select {
-	case c.send <- msg:
-		delivered.Inc()
-	default:
+	if c.queued >= c.h.cfg.QueueSize {
 		slowDrops.Inc()
 		c.closeLocked("slow consumer: messages were not read fast enough")
 		// Its socket is full, so no close frame could get through: end
 		// the connection now, which also unblocks a write in progress.
 		c.abort()
+		return
+	}
+	c.queue = append(c.queue, msg)
+	c.queued++
+	delivered.Inc()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer has a wake-up pending already
 	}
 }
 
@@ -162,14 +176,27 @@ func (c *client) update(ch string, v int64, msg []byte) {
 func (c *client) writer() {
 	ping := time.NewTicker(c.h.cfg.PingInterval)
 	defer ping.Stop()
-	defer c.abort() // whatever ends the writer ends the connection (and so the reader)
+	var batch [][]byte // the messages being written; swapped with queue
+	defer c.abort()    // whatever ends the writer ends the connection (and so the reader)
 	for {
 		select {
-		case msg := <-c.send:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.close("write failed")
-				return
+		case <-c.wake:
+			c.mu.Lock()
+			batch, c.queue = c.queue, batch[:0]
+			c.mu.Unlock()
+			for i, msg := range batch {
+				batch[i] = nil
+				_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+					c.close("write failed")
+					return
+				}
+				c.mu.Lock()
+				c.queued--
+				c.mu.Unlock()
+			}
+			if cap(batch) > 16 {
+				batch = nil // let a burst's backing array go
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
@@ -230,23 +257,39 @@ func (c *client) read() {
 			return
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
-		var in inbound
-		if err := json.Unmarshal(data, &in); err != nil {
-			c.fail("bad_message", "messages are JSON objects with a type", "")
-			continue
-		}
-		switch in.Type {
-		case "ping":
-			c.sendJSON(map[string]string{"type": "pong", "id": in.ID})
-		case "auth":
-			c.auth(in.Token)
-		case "subscribe":
-			c.subscribe(in.Ch, in.V)
-		case "unsubscribe":
-			c.unsubscribe(in.Ch)
-		default:
-			c.fail("bad_message", "unknown type "+strconv.Quote(in.Type)+"; use auth, subscribe, unsubscribe or ping", "")
-		}
+		// Handling a message can go deep (JSON, a PostgreSQL or Redis
+		// query for a snapshot), and a goroutine keeps the stack it once
+		// grew: on the connection's long-lived reader that cost about
+		// 6 KB per idle connection. A short-lived goroutine does the work
+		// while the reader waits, so messages are still handled one at a
+		// time, in order.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.handle(data)
+		}()
+		<-done
+	}
+}
+
+// handle acts on one message from the client.
+func (c *client) handle(data []byte) {
+	var in inbound
+	if err := json.Unmarshal(data, &in); err != nil {
+		c.fail("bad_message", "messages are JSON objects with a type", "")
+		return
+	}
+	switch in.Type {
+	case "ping":
+		c.sendJSON(map[string]string{"type": "pong", "id": in.ID})
+	case "auth":
+		c.auth(in.Token)
+	case "subscribe":
+		c.subscribe(in.Ch, in.V)
+	case "unsubscribe":
+		c.unsubscribe(in.Ch)
+	default:
+		c.fail("bad_message", "unknown type "+strconv.Quote(in.Type)+"; use auth, subscribe, unsubscribe or ping", "")
 	}
 }
 
@@ -328,22 +371,33 @@ func (c *client) snapshot(key string, known int64) {
 		s.pending = true
 	}
 	c.mu.Unlock()
-	var data any
-	var v int64
-	var err error
-	if strings.HasPrefix(key, "board:") {
-		data, v, err = c.h.boards.snapshot(ctx, strings.TrimPrefix(key, "board:"))
-	} else {
-		// The version is taken before the state is read: whatever the
-		// state misses was published later, with a larger version.
-		if v, err = c.h.broker.Now(ctx); err == nil {
-			if s := c.h.snapshotter(key); s != nil {
-				data, err = s(ctx, key, viewer)
-			} else {
-				data = map[string]any{}
+	msg, v, err := c.h.shots.do(key, viewer, func() ([]byte, int64, error) {
+		var data any
+		var v int64
+		var err error
+		if strings.HasPrefix(key, "board:") {
+			data, v, err = c.h.boards.snapshot(ctx, strings.TrimPrefix(key, "board:"))
+		} else {
+			// The version is taken before the state is read: whatever the
+			// state misses was published later, with a larger version.
+			if v, err = c.h.broker.Now(ctx); err == nil {
+				if s := c.h.snapshotter(key); s != nil {
+					data, err = s(ctx, key, viewer)
+				} else {
+					data = map[string]any{}
+				}
 			}
 		}
-	}
+		if err != nil {
+			return nil, 0, err
+		}
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return nil, 0, err
+		}
+		msg, err := json.Marshal(Message{Ch: publicName(key), Type: "snapshot", V: v, Data: raw})
+		return msg, v, err
+	})
 	if err != nil {
 		c.mu.Lock()
 		delete(c.subs, key)
@@ -352,8 +406,6 @@ func (c *client) snapshot(key string, known int64) {
 		c.fail("unavailable", "could not read the channel's state; subscribe again", publicName(key))
 		return
 	}
-	raw, _ := json.Marshal(data)
-	msg, _ := json.Marshal(Message{Ch: publicName(key), Type: "snapshot", V: v, Data: raw})
 	c.mu.Lock()
 	s := c.subs[key]
 	if s == nil { // unsubscribed meanwhile

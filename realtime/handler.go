@@ -33,7 +33,7 @@ func (h *Hub) Handler() []fiber.Handler {
 	}
 	conn := websocket.New(func(conn *websocket.Conn) {
 		ip, _ := conn.Locals("ws_ip").(string)
-		c := &client{h: h, conn: conn, ip: ip, send: make(chan []byte, h.cfg.QueueSize),
+		c := &client{h: h, conn: conn, ip: ip, wake: make(chan struct{}, 1),
 			subs: map[string]*sub{}, done: make(chan struct{})}
 		connections.Inc()
 		h.mu.Lock()

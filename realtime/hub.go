@@ -66,6 +66,7 @@ type Hub struct {
 	all   map[*client]struct{}
 
 	boards *boardCoalescer
+	shots  *snapshotGroup
 	pres   presence
 
 	lastCanary atomic.Int64 // unix nanos of the last canary received
@@ -78,6 +79,7 @@ func NewHub(b Broker, cfg Config, parse TokenParser) *Hub {
 	h := &Hub{cfg: cfg, broker: b, parse: parse, node: node, snaps: map[string]Snapshotter{},
 		chans: map[string]map[*client]struct{}{}, ips: map[string]int{}, users: map[int64]int{}, all: map[*client]struct{}{}, canaryCh: "canary:" + node}
 	h.boards = newBoardCoalescer(h)
+	h.shots = newSnapshotGroup()
 	h.pres = presence{dirty: map[string]bool{}, total: map[string]int{}}
 	return h
 }

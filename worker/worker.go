@@ -92,7 +92,13 @@ func (w *Worker) Shutdown() {
 // Monitor returns asynqmon mounted at root ("/monitor"), behind basic auth
 // when password is set.
 func Monitor(r asynq.RedisConnOpt, root, user, password string) http.Handler {
-	h := asynqmon.New(asynqmon.Options{RootPath: root, RedisConnOpt: r})
+	return BasicAuth(asynqmon.New(asynqmon.Options{RootPath: root, RedisConnOpt: r}), user, password)
+}
+
+// BasicAuth puts h behind HTTP basic auth with user and password; with no
+// password h is returned as it is (the operations listener is loopback by
+// default).
+func BasicAuth(h http.Handler, user, password string) http.Handler {
 	if password == "" {
 		return h
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -269,6 +270,15 @@ func opsMux(d *deps) http.Handler {
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.Handle("/monitor/", worker.Monitor(d.redisOpt, "/monitor", d.cfg.OpsUser, d.cfg.OpsPassword))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if d.cfg.OpsPprof {
+		prof := http.NewServeMux()
+		prof.HandleFunc("/debug/pprof/", pprof.Index)
+		prof.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		prof.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		prof.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", worker.BasicAuth(prof, d.cfg.OpsUser, d.cfg.OpsPassword))
+	}
 	return mux
 }
 
