@@ -124,7 +124,9 @@ func (s Settings) Cutoff(c Cycle) time.Time { return c.Start.Add(-s.Grace) }
 
 // Boards takes culled posts off every board; ranking.Service implements it.
 type Boards interface {
+	// Unlist reads each post's version; UnlistAt is given them.
 	Unlist(ctx context.Context, ids []int64) (int, error)
+	UnlistAt(ctx context.Context, ids, versions []int64) (int, error)
 }
 
 // Files deletes a queued media file once nothing uses it; posts.Service

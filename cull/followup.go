@@ -48,9 +48,9 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		_, err := s.db.Exec(ctx, `UPDATE cull_runs SET `+col+` = coalesce(`+col+`, clock_timestamp()) WHERE id = $1`, runID)
 		return err
 	}
-	var ids []int64
+	var ids, versions []int64
 	if steps.boards == nil || steps.announced == nil {
-		if ids, err = s.victimIDs(ctx, runID); err != nil {
+		if ids, versions, err = s.victims(ctx, runID); err != nil {
 			return err
 		}
 	}
@@ -59,7 +59,12 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 			return fmt.Errorf("cull: follow-up of run %d needs the boards", runID)
 		}
 		began := time.Now()
-		n, err := s.d.Boards.Unlist(ctx, ids)
+		var n int
+		if versions != nil {
+			n, err = s.d.Boards.UnlistAt(ctx, ids, versions)
+		} else {
+			n, err = s.d.Boards.Unlist(ctx, ids)
+		}
 		if err != nil {
 			return fmt.Errorf("cull: run %d: board removal: %w", runID, err)
 		}
@@ -99,12 +104,33 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 	return stamp("followup_done_at")
 }
 
-func (s *Service) victimIDs(ctx context.Context, runID int64) ([]int64, error) {
-	rows, err := s.db.Query(ctx, `SELECT post_id FROM cull_victims WHERE run_id = $1 ORDER BY rank`, runID)
+// victims returns run runID's victims by rank, with the rank version each
+// was culled at; versions is nil for a run recorded before versions were
+// (its posts' versions are then read again).
+func (s *Service) victims(ctx context.Context, runID int64) (ids, versions []int64, err error) {
+	rows, err := s.db.Query(ctx, `SELECT post_id, rank_version FROM cull_victims WHERE run_id = $1 ORDER BY rank`, runID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	known := true
+	for rows.Next() {
+		var id int64
+		var v *int64
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		ids = append(ids, id)
+		if v == nil {
+			known = false
+		} else {
+			versions = append(versions, *v)
+		}
+	}
+	if !known {
+		versions = nil
+	}
+	return ids, versions, rows.Err()
 }
 
 // notifyVictims writes one `culled` notification per victim whose post

@@ -91,6 +91,11 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
 			return err
 		}
+		// Sorting 10^5 victims and joining them to posts spilled to disk
+		// with the default work_mem (4 MB): about 0.2 s of a large cull.
+		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `INSERT INTO cull_runs (cycle, interval_s, cycle_start, cutoff, settings)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (interval_s, cycle) DO NOTHING RETURNING id`,
 			c.Number, s.set.seconds(), c.Start, s.set.Cutoff(c), s.set.Doc()).Scan(&runID)

@@ -941,3 +941,66 @@ func TestNotifyRatingsBatches(t *testing.T) {
 		t.Fatalf("notifications %+v, want the second %+v", l, want2)
 	}
 }
+
+// UnlistAt takes posts off every board at the versions given (the cull's),
+// ignores a version older than the one Redis applied, and leaves the
+// boards equal to PostgreSQL's ranking.
+func TestUnlistAtVersions(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(3)
+	a := f.post(u[0], time.Now().Add(-50*time.Hour), "ready", "cats")
+	b := f.post(u[0], time.Now().Add(-30*time.Hour), "ready")
+	c := f.post(u[1], time.Now(), "ready", "cats")
+	if err := f.s.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.rate(a, u[2], 2)
+	f.rate(b, u[2], 3)
+	f.rate(c, u[2], 5)
+	boardsOf := func(id int64) []string {
+		m, err := f.rdb.SMembers(ctx, f.s.k.members(id)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if len(boardsOf(a)) < 5 || len(boardsOf(b)) < 5 {
+		t.Fatalf("posts not on their boards: %v %v", boardsOf(a), boardsOf(b))
+	}
+	// a and b are culled the way the cull marks them: the statement bumps
+	// the version itself (the trigger stays out of it).
+	rows, err := f.db.Query(ctx, `UPDATE posts SET status = 'culled', rank_version = rank_version + 1, rank_changed_at = now()
+		WHERE id = ANY($1) RETURNING id, rank_version`, []int64{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver := map[int64]int64{}
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		ver[id] = v
+	}
+	if rows.Err() != nil || len(ver) != 2 {
+		t.Fatal(ver, rows.Err())
+	}
+	// A stale version (what Redis already has) moves nothing.
+	if n, err := f.s.UnlistAt(ctx, []int64{a, b}, []int64{ver[a] - 1, ver[b] - 1}); err != nil || n != 0 {
+		t.Fatalf("stale versions: moved %d, %v", n, err)
+	}
+	if len(boardsOf(a)) == 0 || len(boardsOf(b)) == 0 {
+		t.Fatal("a stale version took a post off its boards")
+	}
+	if n, err := f.s.UnlistAt(ctx, []int64{a, b}, []int64{ver[a], ver[b]}); err != nil || n != 2 {
+		t.Fatalf("moved %d, %v; want 2", n, err)
+	}
+	if n, err := f.s.UnlistAt(ctx, []int64{a, b}, []int64{ver[a], ver[b]}); err != nil || n != 0 {
+		t.Fatalf("again: moved %d, %v; want 0 (idempotent)", n, err)
+	}
+	if _, err := f.s.UnlistAt(ctx, []int64{a}, nil); err == nil {
+		t.Fatal("UnlistAt without versions: no error")
+	}
+	f.checkRedis(f.truth())
+}
