@@ -56,7 +56,7 @@ wait_http http://127.0.0.1:18292/stats
 
 case $mode in
 latency)
-	for rate in 20000 50000; do
+	for rate in ${WSBENCH_RATES:-20000 50000}; do
 		taskset -c 1 "$out/wsbench" -targets bare,hub,jokster -conns 1000 -rate "$rate" \
 			-duration 20s -rounds 5 -json "$out/latency-$rate.json" "$@" | tee "$out/latency-$rate.txt"
 	done
