@@ -307,20 +307,33 @@ func TestLive_SlowClientDropped(t *testing.T) {
 	good := e.ws(nil)
 	good.send(map[string]any{"type": "subscribe", "ch": ch})
 	good.wait("snapshot", is(ch, "snapshot"))
-	// 16 MB in 4 KB messages, paced so that a client that reads keeps up,
-	// while one that never reads fills its socket buffers and then its queue.
-	const total = 4000
+	// 16 MB in 4 KB messages, in bursts of half the queue: the next burst
+	// goes out once the good client has read the last one, so a client
+	// that reads is never more than half a queue behind however slow this
+	// machine is, while the one that never reads fills its socket buffers
+	// and then its queue.
+	const total, burst = 4000, 32
 	big := map[string]string{"pad": strings.Repeat("x", 4<<10)}
 	ctx := context.Background()
-	for i := 0; i < total; i++ {
-		if err := e.hub.Publish(ctx, ch, "comment", big); err != nil {
-			t.Fatal(err)
+	for sent := 0; sent < total; {
+		for range burst {
+			if err := e.hub.Publish(ctx, ch, "comment", big); err != nil {
+				t.Fatal(err)
+			}
+			sent++
 		}
-		if i%50 == 49 {
-			time.Sleep(5 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for good.count(is(ch, "comment")) < sent {
+			if time.Now().After(deadline) {
+				t.Fatalf("the good client got %d of the first %d messages (connections now: %d)",
+					good.count(is(ch, "comment")), sent, e.hub.Connections())
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
-	e.eventually("the good client got every message", func() bool { return good.count(is(ch, "comment")) == total })
+	if n := good.count(is(ch, "comment")); n != total {
+		t.Fatalf("the good client got %d messages, want %d", n, total)
+	}
 	// The slow one was cut off (the server holds only the good one now),
 	// and the good one is still served.
 	e.eventually("the slow client is disconnected", func() bool { return e.hub.Connections() == 1 })
