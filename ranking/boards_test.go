@@ -993,8 +993,13 @@ func TestUnlistAtVersions(t *testing.T) {
 	if len(boardsOf(a)) == 0 || len(boardsOf(b)) == 0 {
 		t.Fatal("a stale version took a post off its boards")
 	}
+	gen := f.s.Generation(ctx)
 	if n, err := f.s.UnlistAt(ctx, []int64{a, b}, []int64{ver[a], ver[b]}); err != nil || n != 2 {
 		t.Fatalf("moved %d, %v; want 2", n, err)
+	}
+	// Cached board pages are keyed by the generation: it must move.
+	if after := f.s.Generation(ctx); after == gen || gen == "" {
+		t.Fatalf("generation %q before and %q after taking posts off the boards", gen, after)
 	}
 	if n, err := f.s.UnlistAt(ctx, []int64{a, b}, []int64{ver[a], ver[b]}); err != nil || n != 0 {
 		t.Fatalf("again: moved %d, %v; want 0 (idempotent)", n, err)

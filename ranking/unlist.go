@@ -11,7 +11,8 @@ import (
 // unlistScript takes many posts that are no longer ready off every board in
 // one call: syncScript's "no boards" case, batched, with the same version
 // guard (a post is touched only if its version is newer than the one last
-// applied).
+// applied), and it moves the generation (page caches key on it) when it
+// changed anything.
 // KEYS[1] the version hash, KEYS[1+i] the membership set of the i-th post.
 // ARGV[2i-1] the i-th post's id, ARGV[2i] its version.
 // Returns how many posts it applied (the others were stale).
@@ -29,6 +30,7 @@ for i = 2, #KEYS do
     n = n + 1
   end
 end
+if n > 0 then redis.call('INCR', KEYS[1] .. ':gen') end
 return n
 `)
 
