@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/config"
@@ -52,6 +53,7 @@ type server struct {
 	Deps
 	cfg        config.Config
 	boardCache boardCache
+	cullFlight singleflight.Group // GET /cull computations shared by anonymous readers
 }
 
 // New builds the Fiber application.

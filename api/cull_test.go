@@ -311,3 +311,49 @@ func TestCullRun_404_400(t *testing.T) {
 		t.Fatalf("empty site: %+v", st)
 	}
 }
+
+// Anonymous GET /cull answers are shared between readers, but never
+// outlive a change: right after ratings move posts in or out of the danger
+// zone, an anonymous reader sees the same zone as a signed-in one (whose
+// answer is computed afresh).
+func TestCull_AnonymousZoneFollowsRatings_200(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.5; c.CullFloor = 0 })
+	ctx := context.Background()
+	alice, carol := e.signup("alice"), e.signup("carol")
+	var ids []string
+	for i := range 4 {
+		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
+		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
+		ids = append(ids, p.ID)
+	}
+	if _, err := e.db.Exec(ctx, `UPDATE posts SET created_at = now() - interval '48 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	zone := func(c *client) []string {
+		t.Helper()
+		var st cullStatusView
+		c.get("/api/v1/cull").want(200).json(&st)
+		out := make([]string, 0, len(st.Danger.Items))
+		for _, it := range st.Danger.Items {
+			out = append(out, it.PostID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	anon := e.client()
+	before := zone(anon)
+	if again := zone(anon); !slices.Equal(before, again) || len(before) != 2 {
+		t.Fatalf("danger zone %v, then %v; want the same two posts", before, again)
+	}
+	// The lowest-rated post gets three five-star ratings and climbs out.
+	for _, name := range []string{"dave", "erin", "fred"} {
+		e.signup(name).do("PUT", "/api/v1/posts/"+ids[0]+"/rating", map[string]int{"stars": 5}).want(200)
+	}
+	after, fresh := zone(anon), zone(carol)
+	if !slices.Equal(after, fresh) {
+		t.Fatalf("anonymous danger zone %v, signed-in %v: the anonymous answer is stale", after, fresh)
+	}
+	if slices.Contains(after, ids[0]) || slices.Equal(after, before) {
+		t.Fatalf("danger zone %v before and %v after %s climbed out", before, after, ids[0])
+	}
+}
