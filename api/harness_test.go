@@ -142,6 +142,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 		return c.UserID, c.Expires, err
 	}
 	hub := realtime.NewHub(broker, hcfg, parse)
+	pub.DeliverLocally(hub)
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.Run(liveCtx) }()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -30,10 +31,11 @@ type Event struct {
 
 // Broker carries events between processes.
 type Broker interface {
-	// Publish sends an event to every node. It assigns the event's version:
-	// larger than any earlier one on the channel, even across a Redis
-	// restart (it comes from the Redis clock in microseconds).
-	Publish(ctx context.Context, ch, typ string, data []byte) (int64, error)
+	// Publish sends an event to every node and returns it as sent. It
+	// assigns the event's version: larger than any earlier one on the
+	// channel, even across a Redis restart (it comes from the Redis clock
+	// in microseconds), and Prev, the version before it.
+	Publish(ctx context.Context, ch, typ string, data []byte) (Event, error)
 	// Run delivers every event from any node to deliver until ctx ends. It
 	// calls resync each time the subscription is (re)established after the
 	// first, since events may have been missed meanwhile.
@@ -71,22 +73,30 @@ local v = now
 if v <= last then v = last + 1 end
 local vs = string.format('%.0f', v)
 redis.call('SET', KEYS[1], vs, 'EX', 86400)
-redis.call('PUBLISH', ARGV[1], '{"ch":' .. ARGV[2] .. ',"type":' .. ARGV[3] .. ',"v":' .. vs .. ',"prev":' .. string.format('%.0f', last) .. ',"data":' .. ARGV[4] .. '}')
-return vs
+local prev = string.format('%.0f', last)
+redis.call('PUBLISH', ARGV[1], '{"ch":' .. ARGV[2] .. ',"type":' .. ARGV[3] .. ',"v":' .. vs .. ',"prev":' .. prev .. ',"data":' .. ARGV[4] .. '}')
+return {vs, prev}
 `)
 
 // Publish implements Broker.
-func (b *RedisBroker) Publish(ctx context.Context, ch, typ string, data []byte) (int64, error) {
+func (b *RedisBroker) Publish(ctx context.Context, ch, typ string, data []byte) (Event, error) {
 	if len(data) == 0 {
 		data = []byte("null")
 	}
 	chj, _ := json.Marshal(ch)
 	tj, _ := json.Marshal(typ)
-	s, err := publishScript.Run(ctx, b.rdb, []string{b.prefix + "v:" + ch}, b.prefix+ch, string(chj), string(tj), string(data)).Text()
+	r, err := publishScript.Run(ctx, b.rdb, []string{b.prefix + "v:" + ch}, b.prefix+ch, string(chj), string(tj), string(data)).StringSlice()
 	if err != nil {
-		return 0, err
+		return Event{}, err
 	}
-	return strconv.ParseInt(s, 10, 64)
+	if len(r) != 2 {
+		return Event{}, fmt.Errorf("realtime: publish answered %q", r)
+	}
+	ev := Event{Ch: ch, Type: typ, Data: data}
+	if ev.V, err = strconv.ParseInt(r[0], 10, 64); err == nil {
+		ev.Prev, err = strconv.ParseInt(r[1], 10, 64)
+	}
+	return ev, err
 }
 
 // Now implements Broker with the Redis clock.
@@ -145,7 +155,7 @@ type MemoryBroker struct {
 func NewMemoryBroker() *MemoryBroker { return &MemoryBroker{last: map[string]int64{}} }
 
 // Publish implements Broker.
-func (m *MemoryBroker) Publish(_ context.Context, ch, typ string, data []byte) (int64, error) {
+func (m *MemoryBroker) Publish(_ context.Context, ch, typ string, data []byte) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev := m.last[ch]
@@ -158,7 +168,7 @@ func (m *MemoryBroker) Publish(_ context.Context, ch, typ string, data []byte) (
 		default:
 		}
 	}
-	return v, nil
+	return ev, nil
 }
 
 // Now implements Broker.

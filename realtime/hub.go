@@ -65,6 +65,13 @@ type Hub struct {
 	users map[int64]int
 	all   map[*client]struct{}
 
+	// seq orders deliveries on this node: last holds, per channel, the
+	// version most recently handed to subscribers here. An event goes out
+	// once (the broker's copy or this node's own, whichever comes first)
+	// and never before the one it follows.
+	seq  sync.Mutex
+	last map[string]int64
+
 	boards *boardCoalescer
 	shots  *snapshotGroup
 	pres   presence
@@ -80,6 +87,7 @@ func NewHub(b Broker, cfg Config, parse TokenParser) *Hub {
 		chans: map[string]map[*client]struct{}{}, ips: map[string]int{}, users: map[int64]int{}, all: map[*client]struct{}{}, canaryCh: "canary:" + node}
 	h.boards = newBoardCoalescer(h)
 	h.shots = newSnapshotGroup()
+	h.last = map[string]int64{}
 	h.pres = presence{dirty: map[string]bool{}, total: map[string]int{}}
 	return h
 }
@@ -140,25 +148,45 @@ func (e errStale) Error() string {
 	return "live fan-out silent for " + time.Duration(e).Round(time.Second).String()
 }
 
-// deliver hands an event from the broker to the local subscribers.
-func (h *Hub) deliver(ev Event) {
+// deliver hands an event from the broker to the local subscribers, unless
+// this node delivered it already (see Published).
+func (h *Hub) deliver(ev Event) { h.fanOut(ev, true) }
+
+// Published is told of each event this node has just published. Its
+// subscribers get it at once instead of when the broker's copy comes back
+// (one network wait less, and on a busy node each wait can be long), but
+// only if the event's predecessor (Prev) is the last one delivered here:
+// otherwise an event from another node is still on its way, and the
+// broker's copies arrive in order. The copy that comes second is skipped.
+func (h *Hub) Published(ev Event) { h.fanOut(ev, false) }
+
+func (h *Hub) fanOut(ev Event, fromBroker bool) {
 	switch {
 	case ev.Ch == h.canaryCh:
-		h.lastCanary.Store(time.Now().UnixNano())
+		if fromBroker {
+			h.lastCanary.Store(time.Now().UnixNano())
+		}
 		return
 	case strings.HasPrefix(ev.Ch, "canary:"):
 		return
 	case strings.HasPrefix(ev.Ch, "board:"):
-		h.boards.dirty(strings.TrimPrefix(ev.Ch, "board:"))
+		if fromBroker {
+			h.boards.dirty(strings.TrimPrefix(ev.Ch, "board:"))
+		}
 		return
 	}
 	ch := ev.Ch
 	if strings.HasPrefix(ch, "user:") {
 		ch = "me:" + strings.TrimPrefix(ch, "user:") // private: only its owner subscribes
 	}
-	msg, err := json.Marshal(Message{Ch: publicName(ch), Type: ev.Type, V: ev.V, Prev: ev.Prev, Data: ev.Data})
-	if err != nil {
-		return
+	h.seq.Lock()
+	defer h.seq.Unlock()
+	last, known := h.last[ch]
+	switch {
+	case fromBroker && known && ev.V <= last:
+		return // delivered already, by Published
+	case !fromBroker && (!known || ev.Prev != last):
+		return // the broker's copy will come, in order
 	}
 	h.mu.RLock()
 	subs := h.chans[ch]
@@ -167,6 +195,18 @@ func (h *Hub) deliver(ev Event) {
 		list = append(list, c)
 	}
 	h.mu.RUnlock()
+	if len(list) == 0 {
+		delete(h.last, ch)
+		return
+	}
+	if len(h.last) > 100_000 { // forgetting only sends events the long way
+		clear(h.last)
+	}
+	h.last[ch] = ev.V
+	msg, err := json.Marshal(Message{Ch: publicName(ch), Type: ev.Type, V: ev.V, Prev: ev.Prev, Data: ev.Data})
+	if err != nil {
+		return
+	}
 	for _, c := range list {
 		c.update(ch, ev.V, msg)
 	}
@@ -268,6 +308,9 @@ func (h *Hub) Publish(ctx context.Context, ch, typ string, data any) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.broker.Publish(ctx, ch, typ, b)
+	ev, err := h.broker.Publish(ctx, ch, typ, b)
+	if err == nil {
+		h.Published(ev)
+	}
 	return err
 }

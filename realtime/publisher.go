@@ -40,6 +40,7 @@ type outgoing struct {
 // live updates are best effort, and clients catch up from snapshots.
 type Publisher struct {
 	b       Broker
+	local   atomic.Pointer[Hub] // the node's hub, told of each event published (Hub.Published)
 	q       chan outgoing
 	mu      sync.Mutex
 	pending map[string][]byte // coalescing slots, by ch+"\x00"+typ
@@ -85,6 +86,11 @@ func (p *Publisher) Send(ch, typ string, data any, coalesce bool) {
 	}
 }
 
+// DeliverLocally makes the publisher hand each event it published to h
+// directly (Hub.Published), so this node's subscribers need not wait for
+// the broker's copy.
+func (p *Publisher) DeliverLocally(h *Hub) { p.local.Store(h) }
+
 // Run publishes until ctx ends, then drains what is queued.
 func (p *Publisher) Run(ctx context.Context) {
 	for range 4 {
@@ -121,10 +127,14 @@ func (p *Publisher) publish(o outgoing) {
 		delete(p.pending, key)
 		p.mu.Unlock()
 	}
-	if _, err := p.b.Publish(context.Background(), o.ch, o.typ, o.data); err != nil {
+	ev, err := p.b.Publish(context.Background(), o.ch, o.typ, o.data)
+	if err != nil {
 		published.WithLabelValues("failed").Inc()
 		slog.Debug("realtime: publish failed", "ch", o.ch, "err", err)
 		return
+	}
+	if h := p.local.Load(); h != nil {
+		h.Published(ev)
 	}
 	published.WithLabelValues("published").Inc()
 }

@@ -210,6 +210,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 			return c.UserID, c.Expires, err
 		})
 		go hub.Run(rankCtx)
+		d.pub.DeliverLocally(hub)
 		a := api.New(api.Deps{Config: cfg, DB: d.db, Redis: d.rdb, Accounts: d.accounts, Profiles: d.profiles,
 			Notifications: d.notify, Posts: d.posts, Ranking: d.ranking, Cull: d.cull, Hub: hub, Web: web.Dist(),
 			ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}})

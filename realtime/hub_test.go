@@ -1,0 +1,64 @@
+package realtime
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+// A subscriber's queue, as versions.
+func queued(t *testing.T, c *client) []int64 {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var vs []int64
+	for _, m := range c.queue {
+		var msg Message
+		if err := json.Unmarshal(m, &msg); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, msg.V)
+	}
+	return vs
+}
+
+// Events this node published reach its subscribers at once when nothing
+// before them is missing, and through the broker otherwise; each is
+// delivered once and in version order.
+func TestHubDeliversOwnEventsOnceInOrder(t *testing.T) {
+	h := NewHub(NewMemoryBroker(), DefaultConfig(), nil)
+	c := &client{h: h, wake: make(chan struct{}, 1), subs: map[string]*sub{"post:1": {}}, done: make(chan struct{})}
+	h.add(c, "post:1")
+	ev := func(v, prev int64) Event {
+		return Event{Ch: "post:1", Type: "comment", V: v, Prev: prev, Data: json.RawMessage(`{}`)}
+	}
+	steps := []struct {
+		name       string
+		e          Event
+		fromBroker bool
+		want       []int64
+	}{
+		{"own event, nothing delivered yet here: waits for the broker", ev(10, 5), false, nil},
+		{"the broker's copy", ev(10, 5), true, []int64{10}},
+		{"own event following the last one: at once", ev(20, 10), false, []int64{10, 20}},
+		{"its copy from the broker: skipped", ev(20, 10), true, []int64{10, 20}},
+		{"own event after one from another node not yet here: waits", ev(40, 30), false, []int64{10, 20}},
+		{"the other node's event", ev(30, 20), true, []int64{10, 20, 30}},
+		{"then the own one, through the broker", ev(40, 30), true, []int64{10, 20, 30, 40}},
+		{"an old copy: skipped", ev(30, 20), true, []int64{10, 20, 30, 40}},
+	}
+	for _, s := range steps {
+		h.fanOut(s.e, s.fromBroker)
+		if got := queued(t, c); !slices.Equal(got, s.want) {
+			t.Fatalf("%s: queued %v, want %v", s.name, got, s.want)
+		}
+	}
+	// A channel nobody here watches is not remembered.
+	h.fanOut(Event{Ch: "post:2", Type: "comment", V: 5, Data: json.RawMessage(`{}`)}, true)
+	h.seq.Lock()
+	_, kept := h.last["post:2"]
+	h.seq.Unlock()
+	if kept {
+		t.Fatal("the last version of a channel without subscribers is kept")
+	}
+}
