@@ -46,8 +46,9 @@
 //
 //	taskset -c 1 go run ./bench/ws -mode memory -conns 19500 -targets bare,hub,jokster
 //
-// Only loopback targets are accepted. docs/benchmarks.md ("Live updates")
-// has the figures and the exact commands.
+// Only loopback targets are accepted. bench/ws/run.sh starts the servers
+// and runs both modes as recorded; docs/benchmarks.md ("Live updates") has
+// the figures and the exact commands.
 package main
 
 import (
