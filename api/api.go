@@ -51,9 +51,9 @@ type Deps struct {
 
 type server struct {
 	Deps
-	cfg        config.Config
-	boardCache boardCache
-	cullFlight singleflight.Group // GET /cull computations shared by anonymous readers
+	cfg       config.Config
+	pages     pageCache          // anonymous board and cull pages (sendShared)
+	rendering singleflight.Group // one rendering at a time per shared page
 }
 
 // New builds the Fiber application.

@@ -90,9 +90,9 @@ func (s *server) postsByID(c *fiber.Ctx, ids []int64) (map[int64]*postJSON, erro
 //
 // Computing the zone counts the ready and eligible posts (an index-only
 // scan of every ready post: about 0.1 s at a million) and this page is
-// public, so anonymous answers are shared: one computation at a time per
-// page, kept while the boards' generation (which every rating, new post,
-// removal and cull moves) and the cycle stay the same, and at most a second.
+// public, so anonymous answers are shared (sendShared): one computation at
+// a time per page, kept while the boards' generation (which every rating,
+// new post, removal and cull moves) and the cycle stay the same.
 func (s *server) cull(c *fiber.Ctx) error {
 	if s.Cull == nil {
 		return jokster.Errorf(jokster.EUNAVAILABLE, "the cull is not configured on this node")
@@ -105,33 +105,10 @@ func (s *server) cull(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if viewer(c) != 0 || s.Ranking == nil {
-		b, err := s.cullPage(c, offset, limit)
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(b)
-	}
-	gen := s.Ranking.Generation(c.UserContext())
+	// The key's cycle: eligibility changes when a new cycle starts.
 	cycle := s.Cull.Settings().CycleAt(time.Now()).Number
-	key := "cull|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit) + "|" + strconv.FormatInt(cycle, 10) + "|" + gen
-	if b, ok := s.boardCache.get(key); ok && gen != "" {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(b)
-	}
-	v, err, _ := s.cullFlight.Do(key, func() (any, error) {
-		b, err := s.cullPage(c, offset, limit)
-		if err == nil && gen != "" {
-			s.boardCache.put(key, b)
-		}
-		return b, err
-	})
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(v.([]byte))
+	key := "cull|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit) + "|" + strconv.FormatInt(cycle, 10)
+	return s.sendShared(c, key, func() ([]byte, error) { return s.cullPage(c, offset, limit) })
 }
 
 // cullPage renders GET /cull for c's viewer.

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,24 +126,16 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Anonymous readers share one rendering of a page until the boards
-	// change (the generation moves with every change applied and every
-	// rebuild): one Redis round trip instead of several plus PostgreSQL.
-	key := name + "|" + strconv.Itoa(offset) + "|" + strconv.Itoa(limit)
-	if viewer(c) == 0 {
-		gen := s.Ranking.Generation(c.UserContext())
-		if gen != "" {
-			key += "|" + gen
-		}
-		if b, ok := s.boardCache.get(key); ok && gen != "" {
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(b)
-		}
-		c.Context().SetUserValue("board_cache_key", key)
-	}
+	return s.sendShared(c, name+"|"+strconv.Itoa(offset)+"|"+strconv.Itoa(limit), func() ([]byte, error) {
+		return s.renderBoard(c, name, offset, limit)
+	})
+}
+
+// renderBoard renders one page of a board for c's viewer.
+func (s *server) renderBoard(c *fiber.Ctx, name string, offset, limit int) ([]byte, error) {
 	entries, more, err := s.Ranking.Board(c.UserContext(), name, offset, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := list[boardItemJSON]{Items: []boardItemJSON{}}
 	if more {
@@ -164,11 +155,11 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 			cr := &creatorJSON{profileJSON: profileOut(p), Laughs: int64(e.Score)}
 			out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Creator: cr})
 		}
-		return s.sendBoard(c, out)
+		return json.Marshal(out)
 	}
 	ps, err := s.Posts.GetMany(c.UserContext(), ids, viewer(c))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := map[int64]*jokster.Post{}
 	ptrs := make([]*jokster.Post, len(ps))
@@ -185,24 +176,44 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 		pj := postOut(*p)
 		out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Post: &pj})
 	}
-	return s.sendBoard(c, out)
+	return json.Marshal(out)
 }
 
-// sendBoard answers with a board page, keeping it for anonymous readers.
-func (s *server) sendBoard(c *fiber.Ctx, out list[boardItemJSON]) error {
-	b, err := json.Marshal(out)
+// sendShared answers with the JSON page render makes. Anonymous readers
+// share one rendering of a page until the boards change (the generation,
+// which every applied change and every rebuild moves, ends the key): one
+// rendering at a time per key, then kept for at most pageCacheTTL.
+// Signed-in readers (pages can show their own ratings) render their own.
+func (s *server) sendShared(c *fiber.Ctx, key string, render func() ([]byte, error)) error {
+	var b []byte
+	var err error
+	if viewer(c) != 0 || s.Ranking == nil {
+		b, err = render()
+	} else {
+		gen := s.Ranking.Generation(c.UserContext())
+		key += "|" + gen
+		var ok bool
+		if b, ok = s.pages.get(key); !ok || gen == "" {
+			var v any
+			v, err, _ = s.rendering.Do(key, func() (any, error) {
+				b, err := render()
+				if err == nil && gen != "" {
+					s.pages.put(key, b)
+				}
+				return b, err
+			})
+			b, _ = v.([]byte)
+		}
+	}
 	if err != nil {
 		return err
-	}
-	if key, ok := c.Context().UserValue("board_cache_key").(string); ok && strings.Count(key, "|") == 3 {
-		s.boardCache.put(key, b)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b)
 }
 
-// boardCache keeps rendered anonymous board pages for a short time.
-type boardCache struct {
+// pageCache keeps rendered anonymous pages for a short time.
+type pageCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedPage
 }
@@ -214,19 +225,19 @@ type cachedPage struct {
 
 // The generation in the key makes entries exact; the age limit only
 // bounds how long a page of posts keeps showing an edited caption.
-const boardCacheTTL = time.Second
+const pageCacheTTL = time.Second
 
-func (b *boardCache) get(key string) ([]byte, bool) {
+func (b *pageCache) get(key string) ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.entries[key]
-	if !ok || time.Since(e.at) > boardCacheTTL {
+	if !ok || time.Since(e.at) > pageCacheTTL {
 		return nil, false
 	}
 	return e.body, true
 }
 
-func (b *boardCache) put(key string, body []byte) {
+func (b *pageCache) put(key string, body []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.entries == nil || len(b.entries) > 1000 {

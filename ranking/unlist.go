@@ -74,33 +74,24 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 			return moved, err
 		}
 		found := make(map[int64]bool, len(list))
-		var gone []post
-		var ready []int64
+		var gone, versions, ready []int64
 		for _, p := range list {
 			found[p.id] = true
 			if p.ready {
 				ready = append(ready, p.id)
 			} else {
-				gone = append(gone, p)
+				gone, versions = append(gone, p.id), append(versions, p.version)
 			}
 		}
 		for _, id := range part {
 			if !found[id] { // deleted: leave every board for good
-				gone = append(gone, post{id: id, version: 1 << 62})
+				gone, versions = append(gone, id), append(versions, 1<<62)
 			}
 		}
-		for len(gone) > 0 {
-			trip := gone[:min(len(gone), unlistPerCall*unlistCallsPerTrip)]
-			gone = gone[len(trip):]
-			ids, versions := make([]int64, len(trip)), make([]int64, len(trip))
-			for i, p := range trip {
-				ids[i], versions[i] = p.id, p.version
-			}
-			n, err := s.unlistTrip(ctx, ids, versions)
-			moved += n
-			if err != nil {
-				return moved, err
-			}
+		n, err := s.unlistAll(ctx, gone, versions)
+		moved += n
+		if err != nil {
+			return moved, err
 		}
 		if len(ready) > 0 {
 			if err := s.syncIDs(ctx, ready, true); err != nil {
@@ -108,11 +99,7 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 			}
 		}
 	}
-	if moved > 0 {
-		for _, b := range []string{"hot", "new", "top:all"} {
-			s.announce.BoardChanged(ctx, b)
-		}
-	}
+	s.announceUnlisted(ctx, moved)
 	return moved, nil
 }
 
@@ -125,6 +112,14 @@ func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, err
 	if len(ids) != len(versions) {
 		return 0, errors.New("ranking: UnlistAt needs one version per post")
 	}
+	moved, err := s.unlistAll(ctx, ids, versions)
+	s.announceUnlisted(ctx, moved)
+	return moved, err
+}
+
+// unlistAll takes the posts off the boards at the given versions, a trip
+// of unlistCallsPerTrip script calls at a time.
+func (s *Service) unlistAll(ctx context.Context, ids, versions []int64) (int, error) {
 	moved := 0
 	for start := 0; start < len(ids); start += unlistPerCall * unlistCallsPerTrip {
 		end := min(start+unlistPerCall*unlistCallsPerTrip, len(ids))
@@ -134,12 +129,16 @@ func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, err
 			return moved, err
 		}
 	}
+	return moved, nil
+}
+
+// announceUnlisted tells the live boards that moved posts left them.
+func (s *Service) announceUnlisted(ctx context.Context, moved int) {
 	if moved > 0 {
 		for _, b := range []string{"hot", "new", "top:all"} {
 			s.announce.BoardChanged(ctx, b)
 		}
 	}
-	return moved, nil
 }
 
 // unlistTrip sends one pipeline of unlist script calls for the posts ids

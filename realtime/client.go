@@ -357,12 +357,10 @@ func (c *client) subscribe(ch string, v int64) {
 	if n := c.h.add(c, key); strings.HasPrefix(key, "post:") {
 		c.h.presenceChanged(key, n)
 	}
-	c.snapshot(key, v)
+	c.snapshot(key)
 }
 
-func (c *client) resnapshot(key string) { c.snapshot(key, 0) }
-
-func (c *client) snapshot(key string, known int64) {
+func (c *client) snapshot(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.mu.Lock()

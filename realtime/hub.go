@@ -230,7 +230,7 @@ func (h *Hub) resync() {
 	}
 	h.mu.RUnlock()
 	for _, w := range work {
-		go w.c.resnapshot(w.ch)
+		go w.c.snapshot(w.ch)
 	}
 }
 
