@@ -3,16 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // checkTarget parses the base URL and refuses anything but a loopback
@@ -33,20 +32,10 @@ func checkTarget(raw string, allowRemote bool) (*url.URL, error) {
 	if allowRemote {
 		return u, nil
 	}
-	if !isLoopback(u.Hostname()) {
+	if !loadkit.IsLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("-url: %s is not a loopback address; pass -allow-remote to load a remote server", u.Hostname())
 	}
 	return u, nil
-}
-
-// isLoopback accepts "localhost" and loopback IP literals only; other
-// names are refused rather than resolved (a name can point anywhere).
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // newClient returns an HTTP client that keeps one idle connection per
@@ -74,82 +63,15 @@ func newClient(conns int, timeout time.Duration) *http.Client {
 }
 
 // api is a small client of the Jokster REST API for the setup phase.
-type api struct {
-	base string
-	hc   *http.Client
-}
+type api struct{ loadkit.API }
 
-// apiError is a non-2xx answer.
-type apiError struct {
-	Status int
-	Body   string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("HTTP %d: %s", e.Status, strings.TrimSpace(e.Body))
-}
-
-func statusOf(err error) int {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	return 0
-}
-
-func (a *api) do(ctx context.Context, method, path, token, ctype string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
-	if err != nil {
-		return err
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		if len(data) > 300 {
-			data = data[:300]
-		}
-		return &apiError{Status: resp.StatusCode, Body: string(data)}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-func (a *api) json(ctx context.Context, method, path, token string, in, out any) error {
-	var body io.Reader
-	ctype := ""
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body, ctype = bytes.NewReader(b), "application/json"
-	}
-	return a.do(ctx, method, path, token, ctype, body, out)
-}
+func newAPI(base string, hc *http.Client) *api { return &api{loadkit.API{Base: base, HC: hc}} }
 
 // register creates the account; an existing one (409) is not an error.
 func (a *api) register(ctx context.Context, username, email, password string) error {
-	err := a.json(ctx, http.MethodPost, "/api/v1/auth/register", "",
+	err := a.JSON(ctx, http.MethodPost, "/api/v1/auth/register", "",
 		map[string]string{"username": username, "email": email, "password": password}, nil)
-	if statusOf(err) == http.StatusConflict {
+	if loadkit.StatusOf(err) == http.StatusConflict {
 		return nil
 	}
 	return err
@@ -159,7 +81,7 @@ func (a *api) login(ctx context.Context, username, password string) (string, err
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	err := a.json(ctx, http.MethodPost, "/api/v1/auth/login", "",
+	err := a.JSON(ctx, http.MethodPost, "/api/v1/auth/login", "",
 		map[string]string{"username": username, "password": password}, &out)
 	if err == nil && out.AccessToken == "" {
 		err = fmt.Errorf("login %s: no access_token in the answer", username)
@@ -183,7 +105,7 @@ func (a *api) createTextPost(ctx context.Context, token, caption string) (postRe
 		return postRef{}, err
 	}
 	var p postRef
-	err := a.do(ctx, http.MethodPost, "/api/v1/posts", token, mw.FormDataContentType(), &buf, &p)
+	err := a.Do(ctx, http.MethodPost, "/api/v1/posts", token, mw.FormDataContentType(), &buf, &p)
 	return p, err
 }
 
@@ -200,7 +122,7 @@ func (a *api) postsBy(ctx context.Context, token, author string) ([]postRef, err
 			Items      []postRef `json:"items"`
 			NextCursor *string   `json:"next_cursor"`
 		}
-		if err := a.json(ctx, http.MethodGet, "/api/v1/posts?"+q.Encode(), token, nil, &page); err != nil {
+		if err := a.JSON(ctx, http.MethodGet, "/api/v1/posts?"+q.Encode(), token, nil, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)

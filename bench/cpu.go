@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // CPU accounting from /proc (Linux only): how much CPU time the server,
@@ -43,7 +45,7 @@ func parseCPUGroups(spec string, port int) ([]cpuGroup, error) {
 		}
 		g := cpuGroup{label: strings.TrimSpace(label), match: match}
 		if match == "@server" {
-			pid, err := listenerPID(port)
+			pid, err := loadkit.ListenerPID(port)
 			if err != nil {
 				return nil, fmt.Errorf("-cpu: finding the server: %w", err)
 			}
@@ -52,51 +54,6 @@ func parseCPUGroups(spec string, port int) ([]cpuGroup, error) {
 		gs = append(gs, g)
 	}
 	return gs, nil
-}
-
-// listenerPID finds the process with a TCP socket listening on port, from
-// /proc/net/tcp{,6} and the processes' open files.
-func listenerPID(port int) (int, error) {
-	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, l := range strings.Split(string(data), "\n")[1:] {
-			fs := strings.Fields(l)
-			if len(fs) < 10 || fs[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, _ := strings.Cut(fs[1], ":")
-			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
-				inodes["socket:["+fs[9]+"]"] = true
-			}
-		}
-	}
-	if len(inodes) == 0 {
-		return 0, fmt.Errorf("nothing listens on port %d here", port)
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		fds, err := os.ReadDir("/proc/" + e.Name() + "/fd")
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name()); err == nil && inodes[l] {
-				pid, _ := strconv.Atoi(e.Name())
-				return pid, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("no process of ours has the socket listening on port %d", port)
 }
 
 type cpuSnap struct {

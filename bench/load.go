@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // request is one unit of load: it sends a request with the worker's
@@ -28,8 +30,8 @@ type worker struct {
 	id  int
 	rng *rand.Rand
 	// Results, merged after the run.
-	ok       hist // latency of 2xx answers
-	all      hist // latency of every answer, any status
+	ok       loadkit.Hist // latency of 2xx answers
+	all      loadkit.Hist // latency of every answer, any status
 	statuses map[int]uint64
 	errs     map[string]uint64
 }
@@ -52,8 +54,8 @@ type result struct {
 	OK       uint64
 	Statuses map[int]uint64    // non-2xx answers by status
 	Errors   map[string]uint64 // requests with no answer, by cause
-	Hist     hist
-	AllHist  hist
+	Hist     loadkit.Hist
+	AllHist  loadkit.Hist
 	CPU      *cpuReport // nil without -cpu or /proc
 }
 
@@ -145,11 +147,11 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 				case err != nil:
 					w.errs[errorKind(err)]++
 				case status/100 == 2:
-					w.ok.record(d)
-					w.all.record(d)
+					w.ok.Record(d)
+					w.all.Record(d)
 				default:
 					w.statuses[status]++
-					w.all.record(d)
+					w.all.Record(d)
 				}
 			}
 		}()
@@ -168,8 +170,8 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 		}
 	}
 	for _, w := range ws {
-		r.Hist.merge(&w.ok)
-		r.AllHist.merge(&w.all)
+		r.Hist.Merge(&w.ok)
+		r.AllHist.Merge(&w.all)
 		for s, n := range w.statuses {
 			r.Statuses[s] += n
 		}
@@ -177,7 +179,7 @@ func run(hc *http.Client, o loadOptions, next request) *result {
 			r.Errors[e] += n
 		}
 	}
-	r.OK = r.Hist.n
+	r.OK = r.Hist.Count()
 	r.Requests = r.OK
 	for _, n := range r.Statuses {
 		r.Requests += n
@@ -222,11 +224,11 @@ func report(out io.Writer, name, noun string, target string, o loadOptions, r *r
 	fmt.Fprintf(out, "  throughput  %.0f %s/s (2xx only)\n", r.rate(), noun)
 	h := &r.Hist
 	fmt.Fprintf(out, "  latency 2xx p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
-		ms(h.quantile(0.50)), ms(h.quantile(0.90)), ms(h.quantile(0.99)), ms(h.quantile(0.999)),
-		ms(time.Duration(h.max)*time.Microsecond), ms(h.mean()))
+		ms(h.Quantile(0.50)), ms(h.Quantile(0.90)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
+		ms(h.Max()), ms(h.Mean()))
 	if len(r.Statuses) > 0 {
 		a := &r.AllHist
-		fmt.Fprintf(out, "  latency all p50 %s  p99 %s  max %s\n", ms(a.quantile(0.5)), ms(a.quantile(0.99)), ms(time.Duration(a.max)*time.Microsecond))
+		fmt.Fprintf(out, "  latency all p50 %s  p99 %s  max %s\n", ms(a.Quantile(0.5)), ms(a.Quantile(0.99)), ms(a.Max()))
 		keys := make([]int, 0, len(r.Statuses))
 		for s := range r.Statuses {
 			keys = append(keys, s)
@@ -252,7 +254,7 @@ func report(out io.Writer, name, noun string, target string, o loadOptions, r *r
 		fmt.Fprintf(out, "  cpu         %s\n", r.CPU.String(r.rate()))
 	}
 	if goalRate > 0 {
-		p99 := h.quantile(0.99)
+		p99 := h.Quantile(0.99)
 		verdict := "MET"
 		var why []string
 		if r.rate() < goalRate {
@@ -307,8 +309,8 @@ func toJSON(cmd, target string, o loadOptions, r *result) jsonResult {
 	f := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	j := jsonResult{Command: cmd, URL: target, Concurrency: o.concurrency, Seconds: r.Elapsed.Seconds(),
 		Requests: r.Requests, OK: r.OK, PerSecond: r.rate(),
-		P50ms: f(r.Hist.quantile(0.5)), P90ms: f(r.Hist.quantile(0.9)), P99ms: f(r.Hist.quantile(0.99)),
-		P999ms: f(r.Hist.quantile(0.999)), MaxMs: float64(r.Hist.max) / 1000, Errors: r.Errors, CPU: r.CPU}
+		P50ms: f(r.Hist.Quantile(0.5)), P90ms: f(r.Hist.Quantile(0.9)), P99ms: f(r.Hist.Quantile(0.99)),
+		P999ms: f(r.Hist.Quantile(0.999)), MaxMs: float64(r.Hist.Max().Microseconds()) / 1000, Errors: r.Errors, CPU: r.CPU}
 	if len(r.Statuses) > 0 {
 		j.NonOK = map[string]uint64{}
 		for s, n := range r.Statuses {

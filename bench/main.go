@@ -34,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 func main() {
@@ -128,7 +130,7 @@ func (c *common) check() error {
 		if err != nil || (m.Scheme != "http" && m.Scheme != "https") || m.Host == "" {
 			return fmt.Errorf("-metrics: want a URL such as http://127.0.0.1:8081/metrics, got %q", c.metrics)
 		}
-		if !c.allowRemote && !isLoopback(m.Hostname()) {
+		if !c.allowRemote && !loadkit.IsLoopback(m.Hostname()) {
 			return fmt.Errorf("-metrics: %s is not a loopback address; pass -allow-remote to read a remote server", m.Hostname())
 		}
 	}
@@ -212,7 +214,7 @@ rater already gave is still a 200 (the server changes nothing).`)
 	defer stop()
 
 	base := c.target.String()
-	setup := &api{base: base, hc: newClient(so.concurrency, 60*time.Second)}
+	setup := newAPI(base, newClient(so.concurrency, 60*time.Second))
 	t0 := time.Now()
 	names := make([]string, 0, so.authors+so.users)
 	for i := range so.authors {
@@ -297,11 +299,11 @@ first so the board has posts on it.`)
 	// figures are for an empty list.
 	ctx, stop := interrupted()
 	defer stop()
-	probe := &api{base: c.target.String(), hc: newClient(1, 30*time.Second)}
+	probe := newAPI(c.target.String(), newClient(1, 30*time.Second))
 	var page struct {
 		Items []json.RawMessage `json:"items"`
 	}
-	if err := probe.json(ctx, http.MethodGet, strings.TrimPrefix(target, c.target.String()), "", nil, &page); err != nil {
+	if err := probe.JSON(ctx, http.MethodGet, strings.TrimPrefix(target, c.target.String()), "", nil, &page); err != nil {
 		return fmt.Errorf("first read of %s: %w", target, err)
 	}
 	if len(page.Items) < limit {

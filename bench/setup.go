@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // account is a signed-in bench user.
@@ -47,7 +49,7 @@ func signIn(ctx context.Context, a *api, names []string, password string, concur
 		switch {
 		case err == nil:
 			out[i] = account{name: names[i], token: tok}
-		case statusOf(err) == http.StatusUnauthorized:
+		case loadkit.StatusOf(err) == http.StatusUnauthorized:
 			reuse = false
 		default:
 			return nil, fmt.Errorf("user %s: %w%s", names[i], err, hint(err))
@@ -72,7 +74,7 @@ func signIn(ctx context.Context, a *api, names []string, password string, concur
 				if reuse {
 					tok, err = a.login(ctx, name, password)
 				}
-				if !reuse || statusOf(err) == http.StatusUnauthorized {
+				if !reuse || loadkit.StatusOf(err) == http.StatusUnauthorized {
 					err = a.register(ctx, name, name+"@bench.jokster.example", password)
 					if err == nil {
 						tok, err = a.login(ctx, name, password)
@@ -112,7 +114,7 @@ feed:
 }
 
 func hint(err error) string {
-	switch statusOf(err) {
+	switch loadkit.StatusOf(err) {
 	case http.StatusTooManyRequests:
 		return " (the server's rate limits are on: start it with RATE_IP=0 RATE_REGISTER=0 RATE_LOGIN=0 RATE_UPLOAD=0 RATE_RATE=0 RATE_WRITE=0)"
 	case http.StatusUnauthorized:

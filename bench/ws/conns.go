@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // target is one server under test.
@@ -34,8 +36,8 @@ type fleet struct {
 	// time lies in the window; other messages when they arrive in it.
 	winStart, winEnd atomic.Int64 // unix ns; 0: no window yet
 
-	lat   hist // send → receive (carried send time)
-	fan   hist // Jokster and hub: publish → receive (the envelope's v: the broker's clock in µs)
+	lat   loadkit.Hist // send → receive (carried send time)
+	fan   loadkit.Hist // Jokster and hub: publish → receive (the envelope's v: the broker's clock in µs)
 	timed atomic.Int64
 	bytes atomic.Int64 // of timed messages
 
@@ -87,7 +89,7 @@ func (f *fleet) handle(msg []byte, now time.Time, c *connState) {
 		if sent, ok := digitsAt(msg, i+len(marker)); ok {
 			ws, we := f.winStart.Load(), f.winEnd.Load()
 			if ws != 0 && sent >= ws && sent < we {
-				f.lat.record(now.Sub(time.Unix(0, sent)))
+				f.lat.Record(now.Sub(time.Unix(0, sent)))
 				f.timed.Add(1)
 				f.bytes.Add(int64(len(msg)))
 				f.recordFan(msg, now)
@@ -127,7 +129,7 @@ func (f *fleet) recordFan(msg []byte, now time.Time) {
 	}
 	if i := bytes.Index(msg[:end], vKey); i >= 0 {
 		if v, ok := digitsAt(msg, i+len(vKey)); ok && v > 1e15 {
-			f.fan.record(now.Sub(time.UnixMicro(v)))
+			f.fan.Record(now.Sub(time.UnixMicro(v)))
 		}
 	}
 }

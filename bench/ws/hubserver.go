@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/jokster/jokster/bench/loadkit"
 	"github.com/jokster/jokster/realtime"
 )
 
@@ -77,7 +78,7 @@ func loopbackListenAddr(flagName, addr string) (string, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	if !isLoopback(host) {
+	if !loadkit.IsLoopback(host) {
 		return "", fmt.Errorf("%s: %s is not a loopback address", flagName, host)
 	}
 	if _, err := strconv.Atoi(port); err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // sender makes the server send one message to every subscriber: a comment
@@ -101,7 +103,7 @@ type phase struct {
 	o         phaseOptions
 
 	sent, errs, skipped atomic.Int64
-	reqLat              hist
+	reqLat              loadkit.Hist
 	firstErr            atomic.Value
 	next                int     // index of the next send (raters take turns across slices)
 	secs                float64 // measured time so far
@@ -152,7 +154,7 @@ func (p *phase) slice(ctx context.Context, d time.Duration) {
 			if now.Before(winStart) || !now.Before(winEnd) {
 				return
 			}
-			p.reqLat.record(time.Since(now))
+			p.reqLat.Record(time.Since(now))
 			if err != nil {
 				p.errs.Add(1)
 				p.firstErr.CompareAndSwap(nil, err.Error())
@@ -193,7 +195,7 @@ func (p *phase) result() phaseResult {
 	subs := int(f.ready.Load())
 	r := phaseResult{Target: f.t.name, Conns: subs, GoalRate: o.rate, MsgRate: o.rate / float64(subs),
 		Sent: p.sent.Load(), SendErrors: p.errs.Load(), Skipped: p.skipped.Load(), Expected: p.sent.Load() * int64(subs),
-		SendP50: msf(p.reqLat.quantile(0.5)), SendP99: msf(p.reqLat.quantile(0.99)), Closed: f.closed.Load()}
+		SendP50: msf(p.reqLat.Quantile(0.5)), SendP99: msf(p.reqLat.Quantile(0.99)), Closed: f.closed.Load()}
 	if p.secs > 0 {
 		r.ServerCPU, r.GenCPU, r.MachineBusy = p.use.server/p.secs*100, p.use.self/p.secs*100, p.use.machine/p.secs
 	}
@@ -228,10 +230,10 @@ func (p *phase) result() phaseResult {
 	if p.secs > 0 {
 		r.Rate = float64(r.Delivered) / p.secs
 	}
-	r.P50, r.P90, r.P99 = msf(lat.quantile(0.5)), msf(lat.quantile(0.9)), msf(lat.quantile(0.99))
-	r.Max, r.Mean = msf(lat.maxLatency()), msf(lat.mean())
-	if f.fan.n.Load() > 0 {
-		r.FanP50, r.FanP99 = msf(f.fan.quantile(0.5)), msf(f.fan.quantile(0.99))
+	r.P50, r.P90, r.P99 = msf(lat.Quantile(0.5)), msf(lat.Quantile(0.9)), msf(lat.Quantile(0.99))
+	r.Max, r.Mean = msf(lat.Max()), msf(lat.Mean())
+	if f.fan.Count() > 0 {
+		r.FanP50, r.FanP99 = msf(f.fan.Quantile(0.5)), msf(f.fan.Quantile(0.99))
 	}
 	return r
 }
@@ -274,7 +276,7 @@ func printPhase(w io.Writer, r phaseResult) {
 
 // summarize prints ranges over rounds and the Jokster/bare p99 ratio of
 // each round.
-func summarize(w io.Writer, rs []phaseResult, pooled map[string]*hist) {
+func summarize(w io.Writer, rs []phaseResult, pooled map[string]*loadkit.Hist) {
 	by := map[string][]phaseResult{}
 	var names []string
 	for _, r := range rs {
@@ -311,11 +313,11 @@ func summarize(w io.Writer, rs []phaseResult, pooled map[string]*hist) {
 				continue
 			}
 			ratio := ""
-			if b := pooled["bare"]; n != "bare" && b != nil && b.quantile(0.99) > 0 {
-				ratio = fmt.Sprintf("; p99 %.2f× bare", float64(h.quantile(0.99))/float64(b.quantile(0.99)))
+			if b := pooled["bare"]; n != "bare" && b != nil && b.Quantile(0.99) > 0 {
+				ratio = fmt.Sprintf("; p99 %.2f× bare", float64(h.Quantile(0.99))/float64(b.Quantile(0.99)))
 			}
 			fmt.Fprintf(w, "  %-7s p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms%s\n", n,
-				msf(h.quantile(0.5)), msf(h.quantile(0.9)), msf(h.quantile(0.99)), msf(h.maxLatency()), ratio)
+				msf(h.Quantile(0.5)), msf(h.Quantile(0.9)), msf(h.Quantile(0.99)), msf(h.Max()), ratio)
 		}
 	}
 	for _, n := range names {

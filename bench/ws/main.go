@@ -67,6 +67,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 func main() {
@@ -177,7 +179,7 @@ func main() {
 		p := map[string]int{"bare": *barePid, "jokster": *pid}[t.name] // the hub: by its port
 		if p == 0 {
 			var err error
-			if p, err = pidListening(t.base.Host); err != nil {
+			if p, err = listenerPID(t.base.Host); err != nil {
 				if *mode == "memory" {
 					log.Fatalf("%s: %v (pass -pid / -bare-pid)", t.name, err)
 				}
@@ -214,7 +216,7 @@ func main() {
 		if t.name != "jokster" {
 			continue
 		}
-		jk = &api{base: t.base.String(), hc: hc}
+		jk = &api{loadkit.API{Base: t.base.String(), HC: hc}}
 		if err := signInAll(); err != nil {
 			log.Fatal(err)
 		}
@@ -231,7 +233,7 @@ func main() {
 
 	var results []phaseResult
 	var mems []memResult
-	pooled := map[string]*hist{} // every round's latencies together, by target
+	pooled := map[string]*loadkit.Hist{} // every round's latencies together, by target
 	for round := 1; round <= *rounds && ctx.Err() == nil; round++ {
 		var phases []*phase
 		for _, t := range ts {
@@ -325,12 +327,12 @@ func main() {
 		for _, p := range phases {
 			p.f.close()
 			if pooled[p.f.t.name] == nil {
-				pooled[p.f.t.name] = &hist{}
+				pooled[p.f.t.name] = &loadkit.Hist{}
 			}
 			if p.o.timed {
-				pooled[p.f.t.name].merge(&p.f.lat)
+				pooled[p.f.t.name].Merge(&p.f.lat)
 			} else {
-				pooled[p.f.t.name].merge(&p.f.fan)
+				pooled[p.f.t.name].Merge(&p.f.fan)
 			}
 			r := p.result()
 			r.Round, r.Drive = round, *drive
@@ -351,8 +353,8 @@ func main() {
 	if *jsonOut != "" {
 		pooledMs := map[string]map[string]float64{}
 		for n, h := range pooled {
-			pooledMs[n] = map[string]float64{"p50_ms": msf(h.quantile(0.5)), "p90_ms": msf(h.quantile(0.9)),
-				"p99_ms": msf(h.quantile(0.99)), "max_ms": msf(h.maxLatency()), "deliveries": float64(h.n.Load())}
+			pooledMs[n] = map[string]float64{"p50_ms": msf(h.Quantile(0.5)), "p90_ms": msf(h.Quantile(0.9)),
+				"p99_ms": msf(h.Quantile(0.99)), "max_ms": msf(h.Max()), "deliveries": float64(h.Count())}
 		}
 		data, _ := json.MarshalIndent(map[string]any{"latency": results, "pooled": pooledMs, "memory": mems, "args": os.Args[1:]}, "", "  ")
 		if err := os.WriteFile(*jsonOut, data, 0o644); err != nil {

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // procStatus reads fields of /proc/<pid>/status in bytes (VmRSS, VmHWM, …)
@@ -65,9 +66,9 @@ func steadyRSS(pid, n int, gap time.Duration) (int64, error) {
 	return xs[len(xs)/2], nil
 }
 
-// pidListening finds the process listening on the TCP port of addr
-// ("host:port"), through /proc/net/tcp{,6} and the processes' descriptors.
-func pidListening(addr string) (int, error) {
+// listenerPID finds the process listening on the TCP port of addr
+// ("host:port").
+func listenerPID(addr string) (int, error) {
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		return 0, err
@@ -76,39 +77,7 @@ func pidListening(addr string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	inodes := map[string]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, _ := strings.Cut(f[1], ":")
-			if v, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(v) == port {
-				inodes["socket:["+f[9]+"]"] = true
-			}
-		}
-	}
-	if len(inodes) == 0 {
-		return 0, fmt.Errorf("nothing listens on port %d", port)
-	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/fd")
-	for _, d := range dirs {
-		fds, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink(filepath.Join(d, fd.Name())); err == nil && inodes[l] {
-				return strconv.Atoi(filepath.Base(filepath.Dir(d)))
-			}
-		}
-	}
-	return 0, fmt.Errorf("port %d: listening socket found but not its process (run as the same user or root, or pass the pid)", port)
+	return loadkit.ListenerPID(port)
 }
 
 func pidSelf() int { return os.Getpid() }

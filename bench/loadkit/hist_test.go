@@ -1,4 +1,4 @@
-package main
+package loadkit
 
 import (
 	"math/rand/v2"
@@ -24,23 +24,23 @@ func TestBucketsRoundTrip(t *testing.T) {
 }
 
 func TestQuantilesMatchSortedSample(t *testing.T) {
-	var h hist
+	var h Hist
 	rng := rand.New(rand.NewPCG(1, 2))
 	vals := make([]float64, 100000)
 	for i := range vals {
 		us := 100 + rng.ExpFloat64()*5000
 		vals[i] = us
-		h.record(time.Duration(us * float64(time.Microsecond)))
+		h.Record(time.Duration(us * float64(time.Microsecond)))
 	}
 	sort.Float64s(vals)
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		want := vals[int(q*float64(len(vals)))-1]
-		got := float64(h.quantile(q).Microseconds())
+		got := float64(h.Quantile(q).Microseconds())
 		if got < want*0.99-1 || got > want*1.01+1 {
 			t.Errorf("q%.3f: got %.0fµs, want about %.0fµs", q, got, want)
 		}
 	}
-	if h.quantile(1) != time.Duration(h.max)*time.Microsecond {
-		t.Errorf("q1 %s is not the max %dµs", h.quantile(1), h.max)
+	if h.Quantile(1) != h.Max() {
+		t.Errorf("q1 %s is not the max %s", h.Quantile(1), h.Max())
 	}
 }
