@@ -264,16 +264,7 @@ func TestCull_DangerZoneIsWhatIsCulled_200(t *testing.T) {
 // The danger zone check tells authors when their post enters it.
 func TestCull_DangerNotification_200(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.5; c.CullFloor = 0 })
-	alice, carol := e.signup("alice"), e.signup("carol")
-	var ids []string
-	for i := range 4 {
-		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
-		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
-		ids = append(ids, p.ID)
-	}
-	if _, err := e.db.Exec(context.Background(), `UPDATE posts SET created_at = now() - interval '48 hours'`); err != nil {
-		t.Fatal(err)
-	}
+	alice, _, ids := oldRatedPosts(t, e)
 	if _, err := e.cull.CheckDanger(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -318,17 +309,7 @@ func TestCullRun_404_400(t *testing.T) {
 // answer is computed afresh).
 func TestCull_AnonymousZoneFollowsRatings_200(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.5; c.CullFloor = 0 })
-	ctx := context.Background()
-	alice, carol := e.signup("alice"), e.signup("carol")
-	var ids []string
-	for i := range 4 {
-		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
-		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
-		ids = append(ids, p.ID)
-	}
-	if _, err := e.db.Exec(ctx, `UPDATE posts SET created_at = now() - interval '48 hours'`); err != nil {
-		t.Fatal(err)
-	}
+	_, carol, ids := oldRatedPosts(t, e)
 	zone := func(c *client) []string {
 		t.Helper()
 		var st cullStatusView
@@ -356,4 +337,21 @@ func TestCull_AnonymousZoneFollowsRatings_200(t *testing.T) {
 	if slices.Contains(after, ids[0]) || slices.Equal(after, before) {
 		t.Fatalf("danger zone %v before and %v after %s climbed out", before, after, ids[0])
 	}
+}
+
+// oldRatedPosts has alice post four jokes that carol rates 1 to 4 stars,
+// all made two days old (past the grace period); it returns the two users
+// and the posts, lowest-rated first.
+func oldRatedPosts(t *testing.T, e *env) (alice, carol *client, ids []string) {
+	t.Helper()
+	alice, carol = e.signup("alice"), e.signup("carol")
+	for i := range 4 {
+		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
+		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
+		ids = append(ids, p.ID)
+	}
+	if _, err := e.db.Exec(context.Background(), `UPDATE posts SET created_at = now() - interval '48 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	return alice, carol, ids
 }

@@ -21,17 +21,13 @@ var runtimeNames = []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go
 
 func prometheusStats(hc *http.Client, metricsURL string) runtimeStats {
 	return func(ctx context.Context) (map[string]float64, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+		body, err := get(ctx, hc, metricsURL)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
+		defer body.Close()
 		out := map[string]float64{}
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(body)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			name, val, ok := strings.Cut(sc.Text(), " ")
@@ -52,22 +48,31 @@ func prometheusStats(hc *http.Client, metricsURL string) runtimeStats {
 
 func bareStats(hc *http.Client, statsURL string) runtimeStats {
 	return func(ctx context.Context) (map[string]float64, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, statsURL, nil)
+		body, err := get(ctx, hc, statsURL)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
+		defer body.Close()
 		out := map[string]float64{}
-		return out, json.Unmarshal(data, &out)
+		return out, json.NewDecoder(body).Decode(&out)
 	}
+}
+
+// get returns the body of a 200 answer to GET url.
+func get(ctx context.Context, hc *http.Client, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 type memResult struct {
