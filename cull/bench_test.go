@@ -44,13 +44,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	)
 	ctx := context.Background()
 	db, _ := testkit.Pool(b)
-	rs, err := testkit.StartRedis()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(rs.Stop)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	b.Cleanup(func() { _ = rdb.Close() })
+	rdb, rs := testkit.OwnRedis(b)
 	media := b.TempDir()
 
 	setup := time.Now()
@@ -143,7 +137,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		_ = rdb.ConfigSet(ctx, "slowlog-max-len", "100000").Err()
 		_ = rdb.SlowLogReset(ctx).Err()
 		_ = rdb.ConfigResetStat(ctx).Err()
-		cpu0 := redisCPU(ctx, rdb)
+		cpu0 := testkit.RedisCPU(ctx, rdb)
 		stop := make(chan struct{})
 		var probeMax atomic.Int64
 		var wg sync.WaitGroup
@@ -181,7 +175,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		boardT += time.Since(began)
 
 		b.StopTimer()
-		redisT += time.Duration((redisCPU(ctx, rdb) - cpu0) * float64(time.Second))
+		redisT += time.Duration((testkit.RedisCPU(ctx, rdb) - cpu0) * float64(time.Second))
 		perCall = max(perCall, evalshaPerCall(ctx, rdb))
 		close(stop)
 		wg.Wait()
@@ -272,21 +266,6 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	b.ReportMetric(ms(releaseT), "release-files-ms")
 	b.ReportMetric(ms(fileT), "ms/file")
 	b.ReportMetric(0, "ns/op")
-}
-
-// redisCPU is the CPU time Redis's main thread has used, in seconds.
-func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
-	var sum float64
-	for _, l := range strings.Split(rdb.Info(ctx, "cpu").Val(), "\n") {
-		l = strings.TrimSpace(l)
-		for _, k := range []string{"used_cpu_user_main_thread:", "used_cpu_sys_main_thread:"} {
-			if v, ok := strings.CutPrefix(l, k); ok {
-				f, _ := strconv.ParseFloat(v, 64)
-				sum += f
-			}
-		}
-	}
-	return sum
 }
 
 // evalshaPerCall is the mean time Redis spent in one EVALSHA since the

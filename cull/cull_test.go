@@ -473,13 +473,7 @@ func TestCull_MissedCyclesRunOnce(t *testing.T) {
 // exactly the posts it takes with Redis full — the bottom of the Redis
 // board as it was.
 func TestCull_EmptyRedisSameVictims(t *testing.T) {
-	rs, err := testkit.StartRedis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Stop)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb, _ := testkit.OwnRedis(t)
 	e := newEnv(t, hourly, rdb)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 60 {

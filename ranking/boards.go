@@ -2,7 +2,6 @@ package ranking
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,14 +14,20 @@ import (
 //	board:hot, board:top:all, board:top:day:2026-11-27, board:top:week:2026-W48,
 //	board:new, board:tag:<tag>:top, board:tag:<tag>:hot   sorted sets of post ids
 //	board:creators                                        sorted set of user ids
-//	rank:v       hash post id → version last applied
-//	rank:m:<id>  set of the board keys post id is on
+//	rank:pv      hash post id → "<version> <board> <board> …": the version last
+//	             applied and the boards (names without "board:") the post is on
+//	rank:pv:gen  grows with every change applied (page caches key on it)
 //	rank:ready   present once a full rebuild finished; gone after a flush
+//
+// A post's boards live in its version's hash value rather than in a set of
+// their own: one lookup reads both, and a set per post cost about 530 bytes
+// of Redis memory per post, nearly half the total (docs/benchmarks.md).
+// Before that format, rank:v held bare versions and rank:m:<id> the sets;
+// Run finds such data and rebuilds (see dropLegacy).
 type keys struct{ p string }
 
 func (k keys) board(name string) string { return k.p + "board:" + name }
-func (k keys) versions() string         { return k.p + "rank:v" }
-func (k keys) members(id int64) string  { return k.p + "rank:m:" + strconv.FormatInt(id, 10) }
+func (k keys) versions() string         { return k.p + "rank:pv" }
 func (k keys) ready() string            { return k.p + "rank:ready" }
 func (k keys) lock() string             { return k.p + "rank:rebuilding" }
 
@@ -57,32 +62,45 @@ func place(p postRow) placement {
 
 // syncScript moves one post to where it belongs, if the update is newer
 // than the last one applied.
-// KEYS[1] the version hash (its ":gen" counter grows with every change
-// applied, for readers that cache pages), KEYS[2] the post's membership set, KEYS[3..]
-// the boards the post belongs on now (none: it leaves every board).
+// KEYS[1] the version hash (see keys), KEYS[2..] the boards the post
+// belongs on now (none: it leaves every board).
 // ARGV[1] the post id, ARGV[2] its version, ARGV[3..] its score on each of
-// KEYS[3..]. Returns 1 if applied, 0 if stale.
-var syncScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+// KEYS[2..]. Returns 1 if applied, 0 if stale.
+var syncScript = redis.NewScript(luaParse + `
+local cur, was = parse(redis.call('HGET', KEYS[1], ARGV[1]))
 if cur >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCR', KEYS[1] .. ':gen')
-local now = {}
-for i = 3, #KEYS do
+local base = string.sub(KEYS[1], 1, #KEYS[1] - #'rank:pv') .. 'board:'
+local now, val = {}, ARGV[2]
+for i = 2, #KEYS do
   now[KEYS[i]] = true
-  redis.call('ZADD', KEYS[i], ARGV[i], ARGV[1])
+  redis.call('ZADD', KEYS[i], ARGV[i+1], ARGV[1])
+  val = val .. ' ' .. string.sub(KEYS[i], #base + 1)
 end
-for _, b in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if not now[b] then redis.call('ZREM', b, ARGV[1]) end
+for _, b in ipairs(was) do
+  if not now[base .. b] then redis.call('ZREM', base .. b, ARGV[1]) end
 end
-redis.call('DEL', KEYS[2])
-if #KEYS > 2 then redis.call('SADD', KEYS[2], unpack(KEYS, 3)) end
+redis.call('HSET', KEYS[1], ARGV[1], val)
+redis.call('INCR', KEYS[1] .. ':gen')
 return 1
 `)
 
+// luaParse defines parse(value): a version hash value (or false, for none)
+// as its version and the list of board names after it.
+const luaParse = `
+local function parse(v)
+  local boards = {}
+  if not v then return 0, boards end
+  local ver
+  for w in string.gmatch(v, '%S+') do
+    if ver then boards[#boards+1] = w else ver = tonumber(w) end
+  end
+  return ver or 0, boards
+end
+`
+
 // syncArgs builds the script call for post p (ready or not).
 func (k keys) syncArgs(p postRow) ([]string, []any) {
-	ks := []string{k.versions(), k.members(p.id)}
+	ks := []string{k.versions()}
 	args := []any{p.id, p.version}
 	if p.status == "ready" {
 		pl := place(p)

@@ -93,6 +93,20 @@ func (f *fixture) post(author int64, created time.Time, status string, tags ...s
 	return id
 }
 
+// placed is what Redis records of post id: the version last applied and
+// the boards it put the post on.
+func (f *fixture) placed(id int64) (string, []string) {
+	f.t.Helper()
+	v, err := f.rdb.HGet(context.Background(), f.s.k.versions(), strconv.FormatInt(id, 10)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	} else if err != nil {
+		f.t.Fatal(err)
+	}
+	w := strings.Fields(v)
+	return w[0], w[1:]
+}
+
 func (f *fixture) exec(sql string, args ...any) {
 	f.t.Helper()
 	if _, err := f.db.Exec(context.Background(), sql, args...); err != nil {
@@ -626,10 +640,10 @@ func TestVersionGuard(t *testing.T) {
 			}
 			out[b] = s
 		}
-		m, _ := f.rdb.SMembers(ctx, f.s.k.members(p)).Result()
+		v, m := f.placed(p)
 		sort.Strings(m)
 		out["members"] = strings.Join(m, ",")
-		out["version"], _ = f.rdb.HGet(ctx, f.s.k.versions(), strconv.FormatInt(p, 10)).Result()
+		out["version"] = v
 		c, _ := f.rdb.ZScore(ctx, f.s.k.board("creators"), strconv.FormatInt(u[0], 10)).Result()
 		out["creators"] = c
 		return out
@@ -959,10 +973,7 @@ func TestUnlistAtVersions(t *testing.T) {
 	f.rate(b, u[2], 3)
 	f.rate(c, u[2], 5)
 	boardsOf := func(id int64) []string {
-		m, err := f.rdb.SMembers(ctx, f.s.k.members(id)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, m := f.placed(id)
 		return m
 	}
 	if len(boardsOf(a)) < 5 || len(boardsOf(b)) < 5 {

@@ -8,6 +8,7 @@ package ranking
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,19 +19,8 @@ import (
 	"github.com/jokster/jokster/testkit"
 )
 
-// ownRedis starts a redis-server for this test alone and returns a client
-// on it; the server is stopped when the test ends.
-func ownRedis(t *testing.T) (*redis.Client, *testkit.RedisServer) {
-	t.Helper()
-	srv, err := testkit.StartRedis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb, srv
-}
+// ownRedis starts a redis-server for this test alone (see testkit.OwnRedis).
+func ownRedis(t *testing.T) (*redis.Client, *testkit.RedisServer) { return testkit.OwnRedis(t) }
 
 // run starts the reconcile and rebuild loop until the test ends.
 func (f *fixture) run(interval time.Duration) {
@@ -292,4 +282,49 @@ func TestBoardReadsAcrossFlushes(t *testing.T) {
 	wg.Wait()
 	rd.check()
 	f.converged()
+}
+
+// Boards written in the format before rank:pv (bare versions in rank:v, a
+// set of boards per post) are cleared and rebuilt by Run: the new scripts
+// could not take such a post off the boards it is on. Here the old data
+// also holds a post culled since (still on its boards, as if its update was
+// lost), which the rebuild must leave off.
+func TestRunRebuildsOldFormat(t *testing.T) {
+	rdb, _ := ownRedis(t)
+	f := newFixture(t, rdb, "old:")
+	ctx := context.Background()
+	u := f.users(3)
+	a := f.post(u[0], time.Now().Add(-30*time.Hour), "ready", "cats")
+	b := f.post(u[1], time.Now(), "ready")
+	f.rate(a, u[2], 4)
+	f.rate(b, u[2], 2)
+	// The old format, as the old sync script left it.
+	rows, err := loadRows(ctx, f.db, []int64{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rows {
+		pl := place(p)
+		id := strconv.FormatInt(p.id, 10)
+		rdb.HSet(ctx, "old:rank:v", id, p.version)
+		for i, name := range pl.boards {
+			rdb.ZAdd(ctx, f.s.k.board(name), redis.Z{Score: pl.scores[i], Member: id})
+			rdb.SAdd(ctx, "old:rank:m:"+id, f.s.k.board(name))
+		}
+	}
+	rdb.Set(ctx, f.s.k.ready(), "old", 0)
+	f.exec(`UPDATE posts SET status = 'culled' WHERE id = $1`, a)
+	f.run(50 * time.Millisecond)
+	f.converged()
+	for _, k := range []string{"old:rank:v", "old:rank:m:" + strconv.FormatInt(a, 10), "old:rank:m:" + strconv.FormatInt(b, 10)} {
+		if n := rdb.Exists(ctx, k).Val(); n != 0 {
+			t.Errorf("%s is still there after the rebuild", k)
+		}
+	}
+	if v, boards := f.placed(b); v == "" || len(boards) < 5 {
+		t.Fatalf("post %d after the rebuild: version %q, boards %v", b, v, boards)
+	}
 }

@@ -24,6 +24,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	last := time.Now().Add(-time.Hour)
 	for {
+		if err := s.dropLegacy(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("ranking: clearing boards of the old format failed; retrying", "err", err)
+		}
 		if !s.Ready(ctx) {
 			if err := s.Rebuild(ctx); err != nil && ctx.Err() == nil {
 				slog.Warn("ranking: rebuild failed; retrying", "err", err)
@@ -127,4 +130,47 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		s.announce.BoardChanged(ctx, b)
 	}
 	return nil
+}
+
+// dropLegacy clears boards written in the format before rank:pv (bare
+// versions in rank:v, a set rank:m:<id> per post) so that they are rebuilt:
+// the new scripts cannot tell which boards those posts are on. It does what
+// a FLUSHALL would do to the ranking's keys, under the rebuild lock, and
+// deletes rank:v last, so a clearing that stops half-way is done again.
+// Meanwhile reads come from PostgreSQL, as after a flush.
+func (s *Service) dropLegacy(ctx context.Context) error {
+	legacy := s.k.p + "rank:v"
+	if n, err := s.rdb.Exists(ctx, legacy).Result(); err != nil || n == 0 {
+		return err
+	}
+	ok, err := s.rdb.SetNX(ctx, s.k.lock(), "clearing the old format", 5*time.Minute).Result()
+	if err != nil || !ok {
+		return err // another node is at it
+	}
+	defer s.rdb.Del(context.WithoutCancel(ctx), s.k.lock())
+	slog.Info("ranking: boards of the old format found; clearing them for a rebuild")
+	if err := s.rdb.Del(ctx, s.k.ready()).Err(); err != nil {
+		return err
+	}
+	for _, pattern := range []string{s.k.p + "board:*", s.k.p + "rank:m:*"} {
+		iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return s.rdb.Unlink(ctx, s.k.versions(), s.k.versions()+":gen", legacy+":gen", legacy).Err()
 }

@@ -13,20 +13,17 @@ import (
 // guard (a post is touched only if its version is newer than the one last
 // applied), and it moves the generation (page caches key on it) when it
 // changed anything.
-// KEYS[1] the version hash, KEYS[1+i] the membership set of the i-th post.
-// ARGV[2i-1] the i-th post's id, ARGV[2i] its version.
-// Returns how many posts it applied (the others were stale).
-var unlistScript = redis.NewScript(`
+// KEYS[1] the version hash; ARGV[2i-1] the i-th post's id, ARGV[2i] its
+// version. Returns how many posts it applied (the others were stale).
+var unlistScript = redis.NewScript(luaParse + `
 local n = 0
-for i = 2, #KEYS do
-  local id, v = ARGV[2*i-3], ARGV[2*i-2]
-  local cur = tonumber(redis.call('HGET', KEYS[1], id) or '0')
+local base = string.sub(KEYS[1], 1, #KEYS[1] - #'rank:pv') .. 'board:'
+for i = 1, #ARGV, 2 do
+  local id, v = ARGV[i], ARGV[i+1]
+  local cur, was = parse(redis.call('HGET', KEYS[1], id))
   if cur < tonumber(v) then
+    for _, b in ipairs(was) do redis.call('ZREM', base .. b, id) end
     redis.call('HSET', KEYS[1], id, v)
-    for _, b in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-      redis.call('ZREM', b, id)
-    end
-    redis.call('DEL', KEYS[i])
     n = n + 1
   end
 end
@@ -35,9 +32,9 @@ return n
 `)
 
 // Batch sizes of Unlist. One script call handles unlistPerCall posts:
-// each post is a handful of O(log n) removals, about 50 µs of Redis time on
-// boards of a million posts (measured, docs/benchmarks.md), so a call holds
-// Redis for about 2.5 ms. unlistCallsPerTrip calls share a round trip;
+// each post is one hash read and write and a handful of O(log n) removals,
+// 15–30 µs of Redis time on boards of a million posts (measured,
+// docs/benchmarks.md), so a call holds Redis for 1–2 ms. unlistCallsPerTrip calls share a round trip;
 // Redis runs each call atomically and serves other clients between calls,
 // so it is never blocked for more than one call.
 const (
@@ -154,7 +151,6 @@ func (s *Service) unlistTrip(ctx context.Context, ids, versions []int64) (int, e
 			calls = append(calls, call{keys: []string{s.k.versions()}})
 		}
 		c := &calls[len(calls)-1]
-		c.keys = append(c.keys, s.k.members(id))
 		c.args = append(c.args, id, versions[i])
 	}
 	for attempt := 0; ; attempt++ {

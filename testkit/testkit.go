@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,6 +216,37 @@ func StartRedisOn(port int) (*RedisServer, error) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// OwnRedis starts a redis-server for this test alone and returns a client
+// on it; both are stopped when the test ends.
+func OwnRedis(t testing.TB) (*redis.Client, *RedisServer) {
+	t.Helper()
+	srv, err := StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb, srv
+}
+
+// RedisInfo is the number on the line of INFO section that starts with
+// field ("used_memory:"), 0 if there is none.
+func RedisInfo(ctx context.Context, rdb redis.UniversalClient, section, field string) float64 {
+	for _, l := range strings.Split(rdb.Info(ctx, section).Val(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), field); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// RedisCPU is the CPU time Redis's main thread has used, in seconds.
+func RedisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
+	return RedisInfo(ctx, rdb, "cpu", "used_cpu_user_main_thread:") + RedisInfo(ctx, rdb, "cpu", "used_cpu_sys_main_thread:")
 }
 
 // Stop kills the server and waits for it to exit.
