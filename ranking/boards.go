@@ -12,7 +12,7 @@ import (
 // here):
 //
 //	board:hot, board:top:all, board:top:day:2026-11-27, board:top:week:2026-W48,
-//	board:new, board:tag:<tag>:top, board:tag:<tag>:hot   sorted sets of post ids
+//	board:tag:<tag>:top, board:tag:<tag>:hot              sorted sets of post ids
 //	board:creators                                        sorted set of user ids
 //	rank:pv      hash post id → "<version> <board> <board> …": the version last
 //	             applied and the boards (names without "board:") the post is on
@@ -24,6 +24,11 @@ import (
 // of Redis memory per post, nearly half the total (docs/benchmarks.md).
 // Before that format, rank:v held bare versions and rank:m:<id> the sets;
 // Run finds such data and rebuilds (see dropLegacy).
+//
+// The new board is not in Redis: it is every ready post by id, newest
+// first, which posts_ready_idx serves as it stands. A sorted set of every
+// post would cost Redis about 100 bytes a post and every removal one more
+// ZREM into a million members (docs/benchmarks.md).
 type keys struct{ p string }
 
 func (k keys) board(name string) string { return k.p + "board:" + name }
@@ -50,8 +55,8 @@ func place(p postRow) placement {
 	top := BoardScore(TopScore(p.hist), p.id)
 	hot := BoardScore(HotScore(p.hist, p.created), p.id)
 	pl := placement{
-		boards: []string{"hot", "top:all", "top:day:" + dayOf(p.created), "top:week:" + weekOf(p.created), "new"},
-		scores: []float64{hot, top, top, top, float64(p.id)},
+		boards: []string{"hot", "top:all", "top:day:" + dayOf(p.created), "top:week:" + weekOf(p.created)},
+		scores: []float64{hot, top, top, top},
 	}
 	for _, t := range p.tags {
 		pl.boards = append(pl.boards, "tag:"+t+":top", "tag:"+t+":hot")
@@ -65,7 +70,9 @@ func place(p postRow) placement {
 // KEYS[1] the version hash (see keys), KEYS[2..] the boards the post
 // belongs on now (none: it leaves every board).
 // ARGV[1] the post id, ARGV[2] its version, ARGV[3..] its score on each of
-// KEYS[2..]. Returns 1 if applied, 0 if stale.
+// KEYS[2..]. Returns 0 if stale, 2 if it put a post that was on no board
+// on some (the post is new to the boards: it joins the new board too), 1
+// for any other change applied.
 var syncScript = redis.NewScript(luaParse + `
 local cur, was = parse(redis.call('HGET', KEYS[1], ARGV[1]))
 if cur >= tonumber(ARGV[2]) then return 0 end
@@ -81,6 +88,7 @@ for _, b in ipairs(was) do
 end
 redis.call('HSET', KEYS[1], ARGV[1], val)
 redis.call('INCR', KEYS[1] .. ':gen')
+if #was == 0 and #KEYS > 1 then return 2 end
 return 1
 `)
 
@@ -111,6 +119,10 @@ func (k keys) syncArgs(p postRow) ([]string, []any) {
 	}
 	return ks, args
 }
+
+// fromPostgresOnly reports whether board name is served by PostgreSQL
+// alone (see keys).
+func fromPostgresOnly(name string) bool { return name == "new" }
 
 // BoardName checks and normalises a board name from the API:
 // hot, new, top (window all|week|day), creators, tag:<name> (sort top|hot).

@@ -24,6 +24,9 @@ type Entry struct {
 // whether more follow. It reads Redis when the boards there are complete
 // and PostgreSQL otherwise (while a rebuild runs, or Redis is down).
 func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
+	if fromPostgresOnly(name) {
+		return s.boardFromPostgres(ctx, name, offset, limit)
+	}
 	// One round trip: the readiness marker and the page together; the page
 	// counts only if the marker was there.
 	pipe := s.rdb.Pipeline()
