@@ -23,7 +23,10 @@ func TestMigrateConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
+	// Cleanups run last first: the database is dropped before this
+	// connection closes (a deferred Close ran before the drop, which then
+	// failed unseen and left a database behind after every run).
+	t.Cleanup(func() { _ = admin.Close(ctx) })
 	name := fmt.Sprintf("jokster_migrate_%d", os.Getpid())
 	cfg, _ := pgx.ParseConfig(testkit.AdminURL())
 	url := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
