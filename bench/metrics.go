@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // batchSizes is a snapshot of the server's jokster_rating_batch_size
@@ -25,19 +27,12 @@ func scrapeBatches(ctx context.Context, hc *http.Client, metricsURL string) (bat
 	b := batchSizes{buckets: map[float64]float64{}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	body, err := loadkit.Get(ctx, hc, metricsURL)
 	if err != nil {
 		return b, err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return b, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("%s: HTTP %d", metricsURL, resp.StatusCode)
-	}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
+	defer body.Close()
+	sc := bufio.NewScanner(io.LimitReader(body, 16<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	const name = "jokster_rating_batch_size"
 	for sc.Scan() {

@@ -76,7 +76,7 @@ func place(p postRow) placement {
 var syncScript = redis.NewScript(luaParse + `
 local cur, was = parse(redis.call('HGET', KEYS[1], ARGV[1]))
 if cur >= tonumber(ARGV[2]) then return 0 end
-local base = string.sub(KEYS[1], 1, #KEYS[1] - #'rank:pv') .. 'board:'
+local base = boardBase(KEYS[1])
 local now, val = {}, ARGV[2]
 for i = 2, #KEYS do
   now[KEYS[i]] = true
@@ -93,8 +93,12 @@ return 1
 `)
 
 // luaParse defines parse(value): a version hash value (or false, for none)
-// as its version and the list of board names after it.
+// as its version and the list of board names after it; and
+// boardBase(versions key): the prefix a board name takes to be its key.
 const luaParse = `
+local function boardBase(k)
+  return string.sub(k, 1, #k - #'rank:pv') .. 'board:'
+end
 local function parse(v)
   local boards = {}
   if not v then return 0, boards end

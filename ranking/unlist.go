@@ -17,7 +17,7 @@ import (
 // version. Returns how many posts it applied (the others were stale).
 var unlistScript = redis.NewScript(luaParse + `
 local n = 0
-local base = string.sub(KEYS[1], 1, #KEYS[1] - #'rank:pv') .. 'board:'
+local base = boardBase(KEYS[1])
 for i = 1, #ARGV, 2 do
   local id, v = ARGV[i], ARGV[i+1]
   local cur, was = parse(redis.call('HGET', KEYS[1], id))
@@ -34,9 +34,9 @@ return n
 // Batch sizes of Unlist. One script call handles unlistPerCall posts:
 // each post is one hash read and write and a handful of O(log n) removals,
 // 15–30 µs of Redis time on boards of a million posts (measured,
-// docs/benchmarks.md), so a call holds Redis for 1–2 ms. unlistCallsPerTrip calls share a round trip;
-// Redis runs each call atomically and serves other clients between calls,
-// so it is never blocked for more than one call.
+// docs/benchmarks.md), so a call holds Redis for 1–2 ms. unlistCallsPerTrip
+// calls share a round trip; Redis runs each call atomically and serves
+// other clients between calls, so it is never blocked for more than one.
 const (
 	unlistPerCall      = 50
 	unlistCallsPerTrip = 16
@@ -141,23 +141,19 @@ func (s *Service) announceUnlisted(ctx context.Context, moved int) {
 // unlistTrip sends one pipeline of unlist script calls for the posts ids
 // at the given versions.
 func (s *Service) unlistTrip(ctx context.Context, ids, versions []int64) (int, error) {
-	type call struct {
-		keys []string
-		args []any
-	}
-	var calls []call
+	var calls [][]any // each call's arguments: id, version, id, version, …
 	for i, id := range ids {
 		if i%unlistPerCall == 0 {
-			calls = append(calls, call{keys: []string{s.k.versions()}})
+			calls = append(calls, nil)
 		}
-		c := &calls[len(calls)-1]
-		c.args = append(c.args, id, versions[i])
+		calls[len(calls)-1] = append(calls[len(calls)-1], id, versions[i])
 	}
+	keys := []string{s.k.versions()}
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(calls))
-		for i, c := range calls {
-			cmds[i] = unlistScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		for i, args := range calls {
+			cmds[i] = unlistScript.EvalSha(ctx, pipe, keys, args...)
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.Nil) {

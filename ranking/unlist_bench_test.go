@@ -1,6 +1,7 @@
 package ranking
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -58,7 +59,7 @@ func BenchmarkUnlistAt100kOf1M(b *testing.B) {
 	}
 	eligible := slices.DeleteFunc(slices.Clone(rows), func(p postRow) bool { return now.Sub(p.created) < 24*time.Hour })
 	slices.SortFunc(eligible, func(x, y postRow) int {
-		return cmpFloat(BoardScore(TopScore(x.hist), x.id), BoardScore(TopScore(y.hist), y.id))
+		return cmp.Compare(BoardScore(TopScore(x.hist), x.id), BoardScore(TopScore(y.hist), y.id))
 	})
 	ids := make([]int64, victims)
 	versions := make([]int64, victims)
@@ -100,14 +101,4 @@ func BenchmarkUnlistAt100kOf1M(b *testing.B) {
 	b.ReportMetric(float64(slowest)/float64(time.Millisecond), "redis-max-cmd-ms")
 	b.ReportMetric(mem/total, "redis-B/post")
 	b.ReportMetric(0, "ns/op")
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -17,6 +17,24 @@ import (
 	"strings"
 )
 
+// Get returns the body of a 200 answer to GET url (the caller closes it);
+// any other status is an error.
+func Get(ctx context.Context, hc *http.Client, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
+}
+
 // IsLoopback accepts "localhost" and loopback IP literals only; other
 // names are refused rather than resolved (a name can point anywhere).
 func IsLoopback(host string) bool {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jokster/jokster/bench/loadkit"
 )
 
 // runtimeStats reads the server's Go runtime figures (goroutines, heap
@@ -21,7 +23,7 @@ var runtimeNames = []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go
 
 func prometheusStats(hc *http.Client, metricsURL string) runtimeStats {
 	return func(ctx context.Context) (map[string]float64, error) {
-		body, err := get(ctx, hc, metricsURL)
+		body, err := loadkit.Get(ctx, hc, metricsURL)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +50,7 @@ func prometheusStats(hc *http.Client, metricsURL string) runtimeStats {
 
 func bareStats(hc *http.Client, statsURL string) runtimeStats {
 	return func(ctx context.Context) (map[string]float64, error) {
-		body, err := get(ctx, hc, statsURL)
+		body, err := loadkit.Get(ctx, hc, statsURL)
 		if err != nil {
 			return nil, err
 		}
@@ -56,23 +58,6 @@ func bareStats(hc *http.Client, statsURL string) runtimeStats {
 		out := map[string]float64{}
 		return out, json.NewDecoder(body).Decode(&out)
 	}
-}
-
-// get returns the body of a 200 answer to GET url.
-func get(ctx context.Context, hc *http.Client, url string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return resp.Body, nil
 }
 
 type memResult struct {
