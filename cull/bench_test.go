@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,27 +137,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		_ = rdb.SlowLogReset(ctx).Err()
 		_ = rdb.ConfigResetStat(ctx).Err()
 		cpu0 := testkit.RedisCPU(ctx, rdb)
-		stop := make(chan struct{})
-		var probeMax atomic.Int64
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { // a client that wants Redis all the time
-			defer wg.Done()
-			p := redis.NewClient(&redis.Options{Addr: rs.Addr})
-			defer p.Close()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				t := time.Now()
-				_ = p.Ping(ctx).Err()
-				if d := int64(time.Since(t)); d > probeMax.Load() {
-					probeMax.Store(d)
-				}
-			}
-		}()
+		probe := testkit.ProbeRedis(rs.Addr) // a client that wants Redis all the time
 		time.Sleep(10 * time.Millisecond)
 		b.StartTimer()
 
@@ -177,9 +156,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		b.StopTimer()
 		redisT += time.Duration((testkit.RedisCPU(ctx, rdb) - cpu0) * float64(time.Second))
 		perCall = max(perCall, evalshaPerCall(ctx, rdb))
-		close(stop)
-		wg.Wait()
-		pingMax = max(pingMax, time.Duration(probeMax.Load()))
+		pingMax = max(pingMax, probe())
 		slow, err := rdb.SlowLogGet(ctx, -1).Result()
 		if err != nil {
 			b.Fatal(err)

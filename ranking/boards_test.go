@@ -1044,3 +1044,38 @@ func TestUnlistAtVersions(t *testing.T) {
 	}
 	f.checkRedis(f.truth())
 }
+
+// Unlist of more posts than one script call takes, on a Redis that lost
+// its scripts (as after a restart): every call is made, the script is
+// loaded again, and the boards end up equal to PostgreSQL's ranking.
+func TestUnlistManyAfterScriptFlush(t *testing.T) {
+	rdb, _ := testkit.OwnRedis(t)
+	f := newFixture(t, rdb, "u:")
+	ctx := context.Background()
+	u := f.users(2)
+	f.exec(`INSERT INTO posts (author_id, kind, status, created_at) SELECT $1, 'text', 'ready', now() - g * interval '1 minute'
+		FROM generate_series(1, $2::int) g`, u[0], 2*unlistPerCall+30)
+	if err := f.s.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.rate(f.post(u[0], time.Now(), "ready", "cats"), u[1], 4)
+	rows, err := f.db.Query(ctx, `UPDATE posts SET status = 'culled' WHERE id IN (SELECT id FROM posts ORDER BY id LIMIT $1) RETURNING id`,
+		2*unlistPerCall+20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(gone) != 2*unlistPerCall+20 {
+		t.Fatalf("culled %d posts: %v", len(gone), err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.s.Unlist(ctx, gone); err != nil || n != len(gone) {
+		t.Fatalf("moved %d of %d: %v", n, len(gone), err)
+	}
+	f.checkRedis(f.truth())
+	if c := rdb.ZCard(ctx, "u:board:top:all").Val(); c != 11 {
+		t.Fatalf("top:all holds %d posts, want the 11 still ready", c)
+	}
+}

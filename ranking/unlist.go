@@ -31,16 +31,17 @@ if n > 0 then redis.call('INCR', KEYS[1] .. ':gen') end
 return n
 `)
 
-// Batch sizes of Unlist. One script call handles unlistPerCall posts:
-// each post is one hash read and write and a handful of O(log n) removals,
-// 15–30 µs of Redis time on boards of a million posts (measured,
-// docs/benchmarks.md), so a call holds Redis for 1–2 ms. unlistCallsPerTrip
-// calls share a round trip; Redis runs each call atomically and serves
-// other clients between calls, so it is never blocked for more than one.
+// unlistPerCall is how many posts one script call takes off the boards.
+// Each post is a hash read and write and a handful of O(log n) removals,
+// 10–25 µs of Redis time on boards of a million posts (measured,
+// docs/benchmarks.md), so a call holds Redis for 1–2.5 ms. Calls are sent
+// one at a time, not pipelined: Redis runs every command it reads from a
+// client in one go before it serves anyone else, and 16 pipelined calls of
+// 50 posts kept other clients waiting 14–21 ms (a PING from another client,
+// measured); one call per round trip costs no throughput at this size.
 const (
-	unlistPerCall      = 50
-	unlistCallsPerTrip = 16
-	unlistReadChunk    = 5000
+	unlistPerCall   = 100
+	unlistReadChunk = 5000
 )
 
 // Unlist takes many posts that left `ready` (culled, removed or deleted)
@@ -114,17 +115,23 @@ func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, err
 	return moved, err
 }
 
-// unlistAll takes the posts off the boards at the given versions, a trip
-// of unlistCallsPerTrip script calls at a time.
+// unlistAll takes the posts off the boards at the given versions, one
+// script call of unlistPerCall posts at a time.
 func (s *Service) unlistAll(ctx context.Context, ids, versions []int64) (int, error) {
 	moved := 0
-	for start := 0; start < len(ids); start += unlistPerCall * unlistCallsPerTrip {
-		end := min(start+unlistPerCall*unlistCallsPerTrip, len(ids))
-		n, err := s.unlistTrip(ctx, ids[start:end], versions[start:end])
-		moved += n
+	keys := []string{s.k.versions()}
+	args := make([]any, 0, 2*unlistPerCall)
+	for start := 0; start < len(ids); start += unlistPerCall {
+		args = args[:0]
+		for i := start; i < min(start+unlistPerCall, len(ids)); i++ {
+			args = append(args, ids[i], versions[i])
+		}
+		// Run loads the script if Redis lost it (NOSCRIPT after a restart).
+		n, err := unlistScript.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return moved, err
 		}
+		moved += n
 	}
 	return moved, nil
 }
@@ -135,44 +142,5 @@ func (s *Service) announceUnlisted(ctx context.Context, moved int) {
 		for _, b := range []string{"hot", "new", "top:all"} {
 			s.announce.BoardChanged(ctx, b)
 		}
-	}
-}
-
-// unlistTrip sends one pipeline of unlist script calls for the posts ids
-// at the given versions.
-func (s *Service) unlistTrip(ctx context.Context, ids, versions []int64) (int, error) {
-	var calls [][]any // each call's arguments: id, version, id, version, …
-	for i, id := range ids {
-		if i%unlistPerCall == 0 {
-			calls = append(calls, nil)
-		}
-		calls[len(calls)-1] = append(calls[len(calls)-1], id, versions[i])
-	}
-	keys := []string{s.k.versions()}
-	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(calls))
-		for i, args := range calls {
-			cmds[i] = unlistScript.EvalSha(ctx, pipe, keys, args...)
-		}
-		_, err := pipe.Exec(ctx)
-		if err != nil && !errors.Is(err, redis.Nil) {
-			// After a Redis restart the script is gone (NOSCRIPT): load it
-			// and send the trip again; the version guard makes the calls
-			// that did run no-ops.
-			if isNoScript(err) && attempt == 0 {
-				if err := unlistScript.Load(ctx, s.rdb).Err(); err != nil {
-					return 0, err
-				}
-				continue
-			}
-			return 0, err
-		}
-		moved := 0
-		for _, c := range cmds {
-			n, _ := c.Int()
-			moved += n
-		}
-		return moved, nil
 	}
 }

@@ -264,3 +264,34 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ProbeRedis PINGs the Redis at addr in a loop from a client of its own, as
+// a client that wants Redis all the time would, until the returned function
+// is called; that returns the slowest round trip seen. The slow log times
+// single commands; this sees what other clients wait for, such as a whole
+// pipeline, whose commands Redis runs back to back without serving anyone
+// in between.
+func ProbeRedis(addr string) (stop func() time.Duration) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	done := make(chan struct{})
+	slowest := make(chan time.Duration)
+	go func() {
+		defer c.Close()
+		var worst time.Duration
+		for {
+			select {
+			case <-done:
+				slowest <- worst
+				return
+			default:
+			}
+			t := time.Now()
+			_ = c.Ping(context.Background()).Err()
+			worst = max(worst, time.Since(t))
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		return <-slowest
+	}
+}
