@@ -276,16 +276,21 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (string,
 }
 
 // Delete removes the account and, by cascade, everything it owns. It
-// returns the profile photo's file name so the caller can remove the file
-// once nobody else uses it.
-func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, err error) {
+// returns the profile photo's file name, so the caller can remove the file
+// once nobody else uses it, and the ids of the posts the cascade deleted,
+// so the caller can take them off the boards and the open pages (a post
+// the list misses, created at that very moment, left a tombstone for the
+// ranking's reconcile loop).
+func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, posts []int64, err error) {
 	if _, err := s.checkPasswordOf(ctx, id, password, "password"); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	err = s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1), d AS (DELETE FROM users WHERE id = $1)
-		SELECT coalesce((SELECT photo FROM p), '')`, id).Scan(&photo)
+	err = s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
+		ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
+		d AS (DELETE FROM users WHERE id = $1)
+		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps)`, id).Scan(&photo, &posts)
 	if err == nil {
-		slog.Info("account deleted", "user_id", id)
+		slog.Info("account deleted", "user_id", id, "posts", len(posts))
 	}
-	return photo, err
+	return photo, posts, err
 }

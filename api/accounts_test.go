@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -499,4 +500,66 @@ func TestRedisDown_503(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Deleting an account takes its posts (deleted by the cascade) off every
+// board at once, and its author off the creators board.
+func TestDeleteAccountLeavesTheBoards_204(t *testing.T) {
+	e := newEnv(t)
+	vic, rater := e.signup("victor"), e.signup("wendy")
+	var mine []string
+	for i := range 3 {
+		p := vic.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i), "tags", "cats").want(201).post()
+		mine = append(mine, p.ID)
+	}
+	other := rater.newPost(nil, "", "caption", "another joke").want(201).post()
+	e.waitRanked()
+	rater.do("PUT", "/api/v1/posts/"+mine[0]+"/rating", map[string]int{"stars": 5}).want(200)
+	ids := func(path string) []string {
+		var page struct {
+			Items []struct {
+				Rank    int                  `json:"rank"`
+				Post    *struct{ ID string } `json:"post"`
+				Creator *struct {
+					Username string `json:"username"`
+				} `json:"creator"`
+			} `json:"items"`
+		}
+		rater.get(path).want(200).json(&page)
+		var out []string
+		for _, it := range page.Items {
+			if it.Post != nil {
+				out = append(out, fmt.Sprintf("%s@%d", it.Post.ID, it.Rank))
+			} else if it.Creator != nil {
+				out = append(out, fmt.Sprintf("%s@%d", it.Creator.Username, it.Rank))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ids("/api/v1/leaderboards/top"); len(got) != 4 {
+		t.Fatalf("top before: %v", got)
+	}
+	if got := ids("/api/v1/leaderboards/creators"); !slices.Equal(got, []string{"victor@1"}) {
+		t.Fatalf("creators before: %v", got)
+	}
+
+	vic.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword}).want(204)
+	for _, board := range []string{"top", "hot", "top?window=day"} {
+		// A page skips posts that are gone, so ranks tell whether the board
+		// still counts them.
+		if got := ids("/api/v1/leaderboards/" + board); !slices.Equal(got, []string{other.ID + "@1"}) {
+			t.Fatalf("%s after the account went: %v, want only %s at rank 1", board, got, other.ID)
+		}
+	}
+	if got := ids("/api/v1/leaderboards/tag:cats"); len(got) != 0 {
+		t.Fatalf("tag:cats after the account went: %v, want none", got)
+	}
+	// The creators board: wendy, once rated, is first, not second behind
+	// the account that is gone.
+	other2 := vic.e.signup("xena")
+	other2.do("PUT", "/api/v1/posts/"+other.ID+"/rating", map[string]int{"stars": 4}).want(200)
+	e.eventually("wendy on the creators board", func() bool {
+		return slices.Equal(ids("/api/v1/leaderboards/creators"), []string{"wendy@1"})
+	})
 }

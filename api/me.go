@@ -33,10 +33,11 @@ func (s *server) deleteMe(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	photo, err := s.Accounts.Delete(c.UserContext(), viewer(c), in.Password)
+	photo, posts, err := s.Accounts.Delete(c.UserContext(), viewer(c), in.Password)
 	if err != nil {
 		return err
 	}
+	s.Posts.AccountDeleted(c.UserContext(), posts)
 	s.Profiles.RemovePhotoFile(c.UserContext(), photo)
 	s.clearRefreshCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)

@@ -150,7 +150,7 @@ func (s *server) renderBoard(c *fiber.Ctx, name string, offset, limit int) ([]by
 		for _, e := range entries {
 			p, err := s.Profiles.ByID(c.UserContext(), e.ID, viewer(c))
 			if err != nil {
-				continue // the account is gone; reconcile drops it
+				continue // the account went after the board was read
 			}
 			cr := &creatorJSON{profileJSON: profileOut(p), Laughs: int64(e.Score)}
 			out.Items = append(out.Items, boardItemJSON{Rank: e.Rank, Score: e.Score, Creator: cr})

@@ -33,6 +33,9 @@ type Queue interface {
 // post on or off them. The ranking package implements it.
 type Ranker interface {
 	PostChanged(ctx context.Context, id int64)
+	// Unlist takes many posts that are no longer ready (or gone) off the
+	// boards at once.
+	Unlist(ctx context.Context, ids []int64) (int, error)
 }
 
 // Announcer hears about committed changes worth showing live; the
@@ -55,7 +58,8 @@ func (nopAnnouncer) ReactionsChanged(context.Context, int64, map[string]int) {}
 
 type noRanker struct{}
 
-func (noRanker) PostChanged(context.Context, int64) {}
+func (noRanker) PostChanged(context.Context, int64)           {}
+func (noRanker) Unlist(context.Context, []int64) (int, error) { return 0, nil }
 
 // Settings are the posts policy knobs.
 type Settings struct {
@@ -392,6 +396,23 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	s.live.PostGone(ctx, id, "deleted")
 	s.collectSoon(ctx)
 	return nil
+}
+
+// AccountDeleted is told the posts that an account's deletion took with it
+// (the cascade, which tells no one): they leave the boards and the pages
+// open on them, and their files are collected. If the boards cannot be
+// told now, the ranking's reconcile loop finds the posts' tombstones.
+func (s *Service) AccountDeleted(ctx context.Context, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := s.rank.Unlist(ctx, ids); err != nil {
+		slog.Warn("posts: a deleted account's posts stay on the boards until the reconcile loop runs", "posts", len(ids), "err", err)
+	}
+	for _, id := range ids {
+		s.live.PostGone(ctx, id, "deleted")
+	}
+	s.collectSoon(ctx)
 }
 
 // collectSoon enqueues collection of queued garbage files (best effort;

@@ -1079,3 +1079,69 @@ func TestUnlistManyAfterScriptFlush(t *testing.T) {
 		t.Fatalf("top:all holds %d posts, want the 11 still ready", c)
 	}
 }
+
+// A deleted post leaves every board and its author's laughs are counted
+// again; so do the posts that an account's deletion takes with it (the
+// cascade tells nobody), found by their tombstones — by Unlist when the
+// caller knows them, by the reconcile loop when it does not.
+func TestDeletedPostsAndAccounts(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(4)
+	a1 := f.post(u[0], time.Now().Add(-2*time.Hour), "ready", "cats")
+	a2 := f.post(u[0], time.Now().Add(-time.Hour), "ready")
+	b1 := f.post(u[1], time.Now().Add(-3*time.Hour), "ready", "cats")
+	b2 := f.post(u[1], time.Now(), "ready")
+	c1 := f.post(u[2], time.Now(), "ready", "cats")
+	for _, p := range []int64{a1, a2, b1, b2} {
+		f.rate(p, u[3], 5)
+	}
+	f.rate(c1, u[3], 4)
+	if err := f.s.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.checkRedis(f.truth())
+	laughs := func(user int64) float64 {
+		return f.rdb.ZScore(ctx, f.s.k.board("creators"), strconv.FormatInt(user, 10)).Val()
+	}
+	before := laughs(u[0])
+
+	// One post deleted, as posts.Delete does it: the author keeps the laughs
+	// of the other post only.
+	f.exec(`DELETE FROM posts WHERE id = $1`, a1)
+	f.s.PostChanged(ctx, a1)
+	f.checkRedis(f.truth())
+	if after := laughs(u[0]); after >= before || after == 0 {
+		t.Fatalf("author's creators score %v after deleting a rated post, %v before", after, before)
+	}
+
+	// An account deleted, with the ids of its posts known (the API's way).
+	var gone []int64
+	if err := f.db.QueryRow(ctx, `WITH ps AS (SELECT array_agg(id) AS ids FROM posts WHERE author_id = $1),
+		d AS (DELETE FROM users WHERE id = $1) SELECT (SELECT ids FROM ps)`, u[1]).Scan(&gone); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.s.Unlist(ctx, gone); err != nil || n != 2 {
+		t.Fatalf("unlisted %d of %v: %v", n, gone, err)
+	}
+	f.checkRedis(f.truth())
+
+	// An account deleted and nobody told: the reconcile loop finds the
+	// tombstones.
+	f.exec(`DELETE FROM users WHERE id = $1`, u[2])
+	if n, err := f.s.Reconcile(ctx, time.Now().Add(-time.Minute)); err != nil || n == 0 {
+		t.Fatalf("reconciled %d: %v", n, err)
+	}
+	f.checkRedis(f.truth())
+	for _, id := range []string{strconv.FormatInt(u[1], 10), strconv.FormatInt(u[2], 10)} {
+		if _, err := f.rdb.ZScore(ctx, f.s.k.board("creators"), id).Result(); err == nil {
+			t.Fatalf("deleted account %s is still on the creators board", id)
+		}
+	}
+
+	// Tombstones older than a day are purged; recent ones stay.
+	f.exec(`UPDATE post_tombstones SET deleted_at = now() - interval '25 hours' WHERE post_id = $1`, a1)
+	if n, err := f.s.PurgeTombstones(ctx); err != nil || n != 1 {
+		t.Fatalf("purged %d tombstones: %v", n, err)
+	}
+}

@@ -51,10 +51,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Reconcile re-applies every post changed since the given time. Applying
-// is version-guarded, so this changes nothing that is already right.
+// Reconcile re-applies every post changed or deleted since the given time
+// (deleted ones are found by their tombstones). Applying is
+// version-guarded, so this changes nothing that is already right.
 func (s *Service) Reconcile(ctx context.Context, since time.Time) (int, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE rank_changed_at >= $1 ORDER BY id`, since)
+	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE rank_changed_at >= $1
+		UNION SELECT post_id FROM post_tombstones WHERE deleted_at >= $1 ORDER BY 1`, since)
 	if err != nil {
 		return 0, err
 	}

@@ -116,16 +116,55 @@ func (s *Service) syncIDs(ctx context.Context, ids []int64, announce bool) error
 	if err := s.storeScores(ctx, rows); err != nil {
 		return err
 	}
-	found := map[int64]bool{}
-	for _, r := range rows {
-		found[r.id] = true
+	gone, err := s.deleted(ctx, ids, rows)
+	if err != nil {
+		return err
 	}
+	return s.apply(ctx, append(rows, gone...), announce)
+}
+
+// deleted returns a row for each of ids that is not among found: a deleted
+// post, which leaves every board for good (the highest version there is),
+// with its author from its tombstone so that the author's laughs are
+// counted again.
+func (s *Service) deleted(ctx context.Context, ids []int64, found []postRow) ([]postRow, error) {
+	have := make(map[int64]bool, len(found))
+	for _, r := range found {
+		have[r.id] = true
+	}
+	var missing []int64
 	for _, id := range ids {
-		if !found[id] { // deleted: leave every board for good
-			rows = append(rows, postRow{id: id, status: "deleted", version: 1 << 62})
+		if !have[id] {
+			missing = append(missing, id)
 		}
 	}
-	return s.apply(ctx, rows, announce)
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (post_id) post_id, author_id FROM post_tombstones WHERE post_id = ANY($1)`, missing)
+	if err != nil {
+		return nil, err
+	}
+	authors := map[int64]int64{}
+	var id, author int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &author}, func() error {
+		authors[id] = author
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	gone := make([]postRow, len(missing))
+	for i, id := range missing {
+		gone[i] = postRow{id: id, author: authors[id], status: "deleted", version: 1 << 62}
+	}
+	return gone, nil
+}
+
+// PurgeTombstones drops the tombstones of posts deleted more than a day
+// ago: the reconcile loop, which reads them, looks back minutes.
+func (s *Service) PurgeTombstones(ctx context.Context) (int64, error) {
+	t, err := s.db.Exec(ctx, `DELETE FROM post_tombstones WHERE deleted_at < now() - interval '1 day'`)
+	return t.RowsAffected(), err
 }
 
 func (s *Service) storeScores(ctx context.Context, rows []postRow) error {

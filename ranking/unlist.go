@@ -49,8 +49,9 @@ const (
 // instead of one per post — and returns how many it moved. It reads each
 // post's status and version from PostgreSQL; a post that is ready after
 // all is synced the usual way. Like PostChanged it is version-guarded and
-// idempotent, and it leaves the creators board alone (culled posts' laughs
-// still count; a deleted post's author is updated by PostChanged).
+// idempotent. It leaves the creators board alone for posts that still
+// exist (culled posts' laughs still count) and counts the laughs of a
+// deleted post's author again (the author comes from its tombstone).
 func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 	moved := 0
 	for start := 0; start < len(ids); start += unlistReadChunk {
@@ -71,24 +72,33 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 		if err != nil {
 			return moved, err
 		}
-		found := make(map[int64]bool, len(list))
+		found := make([]postRow, 0, len(list))
 		var gone, versions, ready []int64
 		for _, p := range list {
-			found[p.id] = true
+			found = append(found, postRow{id: p.id})
 			if p.ready {
 				ready = append(ready, p.id)
 			} else {
 				gone, versions = append(gone, p.id), append(versions, p.version)
 			}
 		}
-		for _, id := range part {
-			if !found[id] { // deleted: leave every board for good
-				gone, versions = append(gone, id), append(versions, 1<<62)
+		deleted, err := s.deleted(ctx, part, found)
+		if err != nil {
+			return moved, err
+		}
+		authors := map[int64]bool{}
+		for _, d := range deleted {
+			gone, versions = append(gone, d.id), append(versions, d.version)
+			if d.author != 0 {
+				authors[d.author] = true
 			}
 		}
 		n, err := s.unlistAll(ctx, gone, versions)
 		moved += n
 		if err != nil {
+			return moved, err
+		}
+		if err := s.creatorsChanged(ctx, authors, false); err != nil {
 			return moved, err
 		}
 		if len(ready) > 0 {

@@ -175,6 +175,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Posts: d.posts, Ranking: d.ranking, Notify: d.notify,
 			Log: func(m string, a ...any) { slog.Info(m, a...) },
 			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge,
+				"post tombstones": d.ranking.PurgeTombstones,
 				"media temporary files": func(context.Context) (int64, error) {
 					n, err := media.CleanTemp(cfg.MediaRoot, time.Hour) // left by a crash mid-upload
 					return int64(n), err
