@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 
@@ -101,7 +102,7 @@ func (s *server) cull(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	offset, err := offsetCursor(cursor)
+	offset, err := offsetCursor(cursor, math.MaxInt32) // the zone is as long as the cull's quota
 	if err != nil {
 		return err
 	}
@@ -140,10 +141,7 @@ func (s *server) cullPage(c *fiber.Ctx, offset, limit int) ([]byte, error) {
 		out.Danger.Items = append(out.Danger.Items, endangeredJSON{Rank: e.Rank, Score: e.Score, Distance: e.Distance, Places: e.Places,
 			PostID: strconv.FormatInt(e.PostID, 10), Post: byID[e.PostID]})
 	}
-	if z.More {
-		next := strconv.Itoa(offset + limit)
-		out.Danger.NextCursor = &next
-	}
+	out.Danger.NextCursor = nextOffset(z.More, offset, limit, math.MaxInt32)
 	return json.Marshal(out)
 }
 
@@ -175,9 +173,11 @@ func (s *server) cullRun(c *fiber.Ctx) error {
 	}
 	after := 0
 	if cursor != "" {
-		if after, err = strconv.Atoi(cursor); err != nil || after < 0 {
+		n, err := strconv.ParseInt(cursor, 10, 32) // a rank (int in PostgreSQL)
+		if err != nil || n < 0 {
 			return jokster.Invalid(map[string]string{"cursor": "not a cursor this list gave out"})
 		}
+		after = int(n)
 	}
 	ctx := c.UserContext()
 	run, err := s.Cull.Run(ctx, id)

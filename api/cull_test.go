@@ -167,6 +167,12 @@ func TestCull_DangerZoneIsWhatIsCulled_200(t *testing.T) {
 	if len(second.Victims.Items) != 1 || second.Victims.Items[0].PostID != danger[2] || second.Victims.NextCursor != nil {
 		t.Fatalf("second page %+v", second.Victims)
 	}
+	// A rank cursor out of range is the caller's mistake, not the server's.
+	for _, cur := range []string{"3000000000", "-1", "x"} {
+		if code := anon.get("/api/v1/cull/runs/" + runID + "?cursor=" + cur).want(400).errCode(); code != "invalid" {
+			t.Fatalf("cursor %s: %s", cur, code)
+		}
+	}
 
 	// A culled post's page says where it fell.
 	var page struct {
@@ -296,6 +302,8 @@ func TestCullRun_404_400(t *testing.T) {
 	c.get("/api/v1/cull/runs/abc").want(404)
 	c.get("/api/v1/cull?limit=0").want(400)
 	c.get("/api/v1/cull?cursor=x").want(400)
+	// The zone is as long as the quota, which can pass a board's depth.
+	c.get("/api/v1/cull?cursor=150000").want(200)
 	var st cullStatusView
 	c.get("/api/v1/cull").want(200).json(&st)
 	if st.Danger.Count != 0 || len(st.Danger.Items) != 0 || st.RecentRuns == nil || len(st.RecentRuns) != 0 {

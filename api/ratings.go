@@ -93,16 +93,31 @@ type creatorJSON struct {
 }
 
 // offsetCursor: boards page by position, since their order changes all the
-// time; a cursor is the offset of the next page.
-func offsetCursor(cursor string) (int, error) {
+// time; a cursor is the offset of the next page, at most max.
+func offsetCursor(cursor string, max int) (int, error) {
 	if cursor == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(cursor)
-	if err != nil || n < 0 || n > 100000 {
+	if err != nil || n < 0 || n > max {
 		return 0, jokster.Invalid(map[string]string{"cursor": "not a cursor this list gave out"})
 	}
 	return n, nil
+}
+
+// maxBoardOffset is how deep boards can be paged: a page deeper down costs
+// a walk past every entry above it when PostgreSQL serves the board. Lists
+// give out no cursor beyond it, so every cursor they give out is accepted.
+const maxBoardOffset = 100000
+
+// nextOffset is the cursor of the page after the one at offset, if there
+// is one that may be asked for.
+func nextOffset(more bool, offset, limit, max int) *string {
+	if !more || offset+limit > max {
+		return nil
+	}
+	next := strconv.Itoa(offset + limit)
+	return &next
 }
 
 // leaderboard is GET /leaderboards/{board}?window=&sort=&cursor=&limit=.
@@ -122,7 +137,7 @@ func (s *server) leaderboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	offset, err := offsetCursor(cursor)
+	offset, err := offsetCursor(cursor, maxBoardOffset)
 	if err != nil {
 		return err
 	}
@@ -138,10 +153,7 @@ func (s *server) renderBoard(c *fiber.Ctx, name string, offset, limit int) ([]by
 		return nil, err
 	}
 	out := list[boardItemJSON]{Items: []boardItemJSON{}}
-	if more {
-		next := strconv.Itoa(offset + limit)
-		out.NextCursor = &next
-	}
+	out.NextCursor = nextOffset(more, offset, limit, maxBoardOffset)
 	ids := make([]int64, len(entries))
 	for i, e := range entries {
 		ids[i] = e.ID
@@ -257,7 +269,7 @@ func (s *server) rankedPosts(c *fiber.Ctx, sort, tag string, cursor string, limi
 	if err != nil {
 		return jokster.Invalid(map[string]string{"window": err.Error()})
 	}
-	offset, err := offsetCursor(cursor)
+	offset, err := offsetCursor(cursor, maxBoardOffset)
 	if err != nil {
 		return err
 	}
@@ -284,9 +296,6 @@ func (s *server) rankedPosts(c *fiber.Ctx, sort, tag string, cursor string, limi
 			out.Items = append(out.Items, postOut(p))
 		}
 	}
-	if more {
-		next := strconv.Itoa(offset + limit)
-		out.NextCursor = &next
-	}
+	out.NextCursor = nextOffset(more, offset, limit, maxBoardOffset)
 	return c.JSON(out)
 }

@@ -485,7 +485,8 @@ func TestRating_Leaderboards(t *testing.T) {
 	// Bad boards and windows.
 	for _, path := range []string{"/api/v1/leaderboards/sideways", "/api/v1/leaderboards/top?window=year",
 		"/api/v1/leaderboards/tag:cats?sort=new", "/api/v1/leaderboards/tag:", "/api/v1/leaderboards/tag:no%20spaces",
-		"/api/v1/posts?sort=top&window=year", "/api/v1/leaderboards/top?cursor=x"} {
+		"/api/v1/posts?sort=top&window=year", "/api/v1/leaderboards/top?cursor=x", "/api/v1/leaderboards/top?cursor=100001",
+		"/api/v1/posts?sort=hot&cursor=100001"} {
 		if code := c.get(path).want(400).errCode(); code != "invalid" {
 			t.Fatalf("%s: %s", path, code)
 		}
