@@ -793,3 +793,53 @@ func TestCull_ScoresMissingScores(t *testing.T) {
 		t.Fatal("the missing score was not stored")
 	}
 }
+
+// A change of CULL_INTERVAL does not cull again at once: the hourly run
+// stands for the half-hourly cycle it falls in (also for a worker still on
+// the old setting, as during a deploy), and the next cull is the new
+// interval's next cycle.
+func TestCull_IntervalChangeCullsOnce(t *testing.T) {
+	e := newEnv(t, hourly, nil)
+	for i := range 50 {
+		e.post(e.author, 48*time.Hour, i%7, i%3)
+	}
+	e.rebuild()
+	if _, created := e.cull(); !created {
+		t.Fatal("the hourly cycle did not run")
+	}
+	e.clock.Add(10 * time.Minute) // 11 minutes into the hour
+	half := hourly
+	half.Interval = 30 * time.Minute
+	svc := cull.New(e.db, half, cull.Deps{Boards: e.rank, Queue: e.queue, Now: e.clock.Now})
+	cur := half.CycleAt(e.clock.Now())
+	if run, created, err := svc.RunCycle(e.ctx, cur.Number); err != nil || created || run.ID != 0 {
+		t.Fatalf("half-hourly cycle %d right after the hourly run: %+v %v %v", cur.Number, run, created, err)
+	}
+	if next, err := svc.NextCycle(e.ctx); err != nil || next.Number != cur.Number+1 {
+		t.Fatalf("next cycle %+v %v; want %d", next, err, cur.Number+1)
+	}
+	e.queue.cycles = nil
+	if err := svc.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.queue.cycles, []int64{cur.Number + 1}) {
+		t.Fatalf("the tick enqueued %v; want only the next half-hour", e.queue.cycles)
+	}
+	if n := e.count(`SELECT count(*) FROM cull_runs`); n != 1 {
+		t.Fatalf("%d runs; want the hourly one only", n)
+	}
+	// The new interval's cycles cull from then on (x:30, then x+1:00); a
+	// worker still on the old setting finds the hour covered.
+	for range 2 {
+		e.clock.Add(30 * time.Minute)
+		if _, created, err := svc.RunCycle(e.ctx, half.CycleAt(e.clock.Now()).Number); err != nil || !created {
+			t.Fatalf("the half-hourly cycle at %v: %v %v", e.clock.Now(), created, err)
+		}
+	}
+	if run, created, err := e.svc.RunCycle(e.ctx, hourly.CycleAt(e.clock.Now()).Number); err != nil || created || run.ID != 0 {
+		t.Fatalf("an hourly worker culled the hour again: %+v %v %v", run, created, err)
+	}
+	if n := e.count(`SELECT count(*) FROM cull_runs`); n != 3 {
+		t.Fatalf("%d runs; want 3", n)
+	}
+}

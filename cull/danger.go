@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster"
 )
@@ -117,13 +118,18 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	var notes []jokster.Notification
 	changed := 0
 	size := 0
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockDanger); err != nil {
-			return err
-		}
-		if err := storeMissingScores(ctx, tx); err != nil {
-			return err
-		}
+	if err := storeMissingScores(ctx, s.db); err != nil {
+		return 0, err
+	}
+	conn, unlock, err := lockSession(ctx, s.db, lockDanger)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	// One snapshot, taken after the lock: the cycle, the counts and the
+	// ranks agree with each other (a cull committing meanwhile is either
+	// wholly seen or not at all) and with what the previous check stored.
+	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		c, err := s.nextCycle(ctx, tx)
 		if err != nil {
 			return err
@@ -235,4 +241,31 @@ func collectNotes(rows pgx.Rows, kind string) ([]jokster.Notification, error) {
 		err := r.Scan(&n.ID, &n.UserID, &n.Data, &n.CreatedAt)
 		return n, err
 	})
+}
+
+// lockSession takes session advisory lock key on a connection of its own
+// and returns the connection and the function that unlocks and releases
+// it. A transaction begun on the connection afterwards sees everything the
+// lock's previous holder committed; a transaction-scoped lock could not
+// promise that to a repeatable-read transaction, whose snapshot is taken
+// as its first statement starts — before that statement waits for the
+// lock. Should unlocking fail, the connection is closed, which releases
+// the lock.
+func lockSession(ctx context.Context, db *pgxpool.Pool, key int64) (*pgxpool.Conn, func(), error) {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		// A wait cut short by ctx closes the connection, lock or no lock.
+		conn.Release()
+		return nil, nil, err
+	}
+	return conn, func() {
+		bg := context.WithoutCancel(ctx)
+		if _, err := conn.Exec(bg, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			_ = conn.Conn().Close(bg)
+		}
+		conn.Release()
+	}, nil
 }

@@ -79,7 +79,9 @@ func (s Settings) cullSQL() string {
 // whether this call made it. Everything happens in one transaction: the
 // cycle's row is claimed (a second claimant waits for the first to commit
 // and then finds the row taken), the victims are chosen, marked and
-// recorded, and so is the run with its numbers. Culls are serialised by an
+// recorded, and so is the run with its numbers. A run under another
+// interval due in this cycle or later makes the call a no-op (nothing
+// culled, no run). Culls are serialised by an
 // advisory lock, so each sees what the one before it did and the floor
 // holds across them. Follow-up work is not done here: see Followup.
 func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
@@ -87,6 +89,7 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 	created := false
 	var runID int64
 	var p plan
+	skipped := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
 			return err
@@ -96,7 +99,16 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO cull_runs (cycle, interval_s, cycle_start, cutoff, settings)
+		// A run under another interval (CULL_INTERVAL changed, or workers
+		// of both settings run side by side during a deploy) due in this
+		// cycle or later stands for it: a change of interval must not cull
+		// again at once.
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cull_runs WHERE cycle_start >= $1 AND NOT (interval_s = $2 AND cycle = $3))`,
+			c.Start, s.set.seconds(), c.Number).Scan(&skipped)
+		if err != nil || skipped {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO cull_runs (cycle, interval_s, cycle_start, cutoff, settings)
 			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (interval_s, cycle) DO NOTHING RETURNING id`,
 			c.Number, s.set.seconds(), c.Start, s.set.Cutoff(c), s.set.Doc()).Scan(&runID)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -123,6 +135,11 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 			runID, p.Ready, p.Eligible, victims)
 		return err
 	})
+	if skipped {
+		slog.Info("cull: a run under another interval covers this cycle; not culling again", "cycle", c.Number,
+			"interval", s.set.Interval)
+		return Run{}, false, nil
+	}
 	if err != nil {
 		return Run{}, false, fmt.Errorf("cull: cycle %d: %w", c.Number, err)
 	}
@@ -204,10 +221,13 @@ func (s *Service) Tick(ctx context.Context) error {
 	return errors.Join(append(errs, err)...)
 }
 
-// ran reports whether cycle c has its run.
+// ran reports whether cycle c has its run: a run of this cycle, or any
+// run, under whatever interval, due at or after the cycle's start (so that
+// a change of CULL_INTERVAL does not cull again before the next cycle of
+// the new interval).
 func (s *Service) ran(ctx context.Context, q querier, c Cycle) (bool, error) {
 	var ok bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cull_runs WHERE interval_s = $1 AND cycle = $2)`, s.set.seconds(), c.Number).Scan(&ok)
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cull_runs WHERE cycle_start >= $1)`, c.Start).Scan(&ok)
 	return ok, err
 }
 
