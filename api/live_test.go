@@ -480,3 +480,35 @@ func TestLive_TokenExpiryEndsPrivateSubscriptions(t *testing.T) {
 	w.send(map[string]any{"type": "ping", "id": "still"})
 	w.wait("pong", func(m map[string]any) bool { return m["type"] == "pong" && m["id"] == "still" })
 }
+
+// A board nobody watches is not followed; whoever subscribes to it later
+// gets it as it is then, not as it was when the last viewer left.
+func TestLive_BoardSnapshotAfterNobodyWatched(t *testing.T) {
+	e := newEnv(t)
+	author, rater := e.signup("nia"), e.signup("oto")
+	a := author.newPost(nil, "", "caption", "first joke", "tags", "quiet").want(201).post()
+	b := author.newPost(nil, "", "caption", "second joke", "tags", "quiet").want(201).post()
+	e.waitRanked()
+	first := func(snap map[string]any) string {
+		items := snap["data"].(map[string]any)["items"].([]any)
+		if len(items) == 0 {
+			return ""
+		}
+		return items[0].(map[string]any)["id"].(string)
+	}
+	ch := "board:tag:quiet:top"
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	if top := first(w.wait("snapshot", is(ch, "snapshot"))); top != b.ID {
+		t.Fatalf("first on the board %q; want the newer post %s (ties: newer first)", top, b.ID)
+	}
+	w.send(map[string]any{"type": "unsubscribe", "ch": ch})
+	time.Sleep(300 * time.Millisecond)
+	rater.do("PUT", "/api/v1/posts/"+a.ID+"/rating", map[string]int{"stars": 5}).want(200)
+	time.Sleep(2 * time.Second) // flushes pass while nobody watches
+	w2 := e.ws(nil)
+	w2.send(map[string]any{"type": "subscribe", "ch": ch})
+	if top := first(w2.wait("snapshot", is(ch, "snapshot"))); top != a.ID {
+		t.Fatalf("a new subscriber sees %q first; want %s, rated since the last viewer left", top, a.ID)
+	}
+}

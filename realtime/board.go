@@ -79,7 +79,15 @@ func (b *boardCoalescer) flush(ctx context.Context) {
 	done := map[string]bool{}
 	for name := range dirty {
 		key := boardKey(name)
-		if done[key] || b.h.subscribers(key) == 0 {
+		if done[key] {
+			continue
+		}
+		if b.h.subscribers(key) == 0 {
+			// Nobody to tell: forget the board instead of following it, so
+			// that the next subscriber's snapshot is read afresh.
+			b.mu.Lock()
+			delete(b.state, key)
+			b.mu.Unlock()
 			continue
 		}
 		done[key] = true
