@@ -7,6 +7,7 @@ package ranking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -326,5 +327,55 @@ func TestRunRebuildsOldFormat(t *testing.T) {
 	}
 	if v, boards := f.placed(b); v == "" || len(boards) < 4 {
 		t.Fatalf("post %d after the rebuild: version %q, boards %v", b, v, boards)
+	}
+}
+
+// Two nodes and one rebuild lock: a node whose lock went (Redis flushed,
+// or it expired) and was taken by another node can neither call the
+// boards ready nor release the other node's lock, and its rebuild stops.
+func TestRebuildLockIsOwned(t *testing.T) {
+	rdb, _ := testkit.OwnRedis(t)
+	ctx := context.Background()
+	a := New(nil, rdb, "l:", nil)
+	b := New(nil, rdb, "l:", nil)
+	la, ok, err := a.lock(ctx, "rebuild")
+	if err != nil || !ok {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	if _, ok, _ := b.lock(ctx, "rebuild"); ok {
+		t.Fatal("b took a lock a holds")
+	}
+	if err := la.renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.FlushAll(ctx).Err(); err != nil { // Redis loses its data mid-rebuild
+		t.Fatal(err)
+	}
+	lb, ok, err := b.lock(ctx, "rebuild")
+	if err != nil || !ok {
+		t.Fatalf("b after the flush: %v %v", ok, err)
+	}
+	if err := la.renew(ctx); !errors.Is(err, errLockLost) {
+		t.Fatalf("a renewed a lock it lost: %v", err)
+	}
+	if err := la.markReady(ctx, "a's boards"); !errors.Is(err, errLockLost) {
+		t.Fatalf("a marked the boards ready without its lock: %v", err)
+	}
+	if a.Ready(ctx) {
+		t.Fatal("the boards are called ready")
+	}
+	la.release(ctx)
+	if err := lb.renew(ctx); err != nil {
+		t.Fatalf("a released b's lock: %v", err)
+	}
+	if ttl := rdb.PTTL(ctx, "l:rank:rebuilding").Val(); ttl <= 0 || ttl > lockTTL {
+		t.Fatalf("lock TTL %v", ttl)
+	}
+	if err := lb.markReady(ctx, "b's boards"); err != nil || !b.Ready(ctx) {
+		t.Fatalf("b: %v", err)
+	}
+	lb.release(ctx)
+	if n := rdb.Exists(ctx, "l:rank:rebuilding").Val(); n != 0 {
+		t.Fatal("b's release left the lock")
 	}
 }

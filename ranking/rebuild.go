@@ -2,11 +2,14 @@ package ranking
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // Ready reports whether Redis holds complete boards (a rebuild finished
@@ -75,15 +78,20 @@ func (s *Service) Reconcile(ctx context.Context, since time.Time) (int, error) {
 // Rebuild fills every board from PostgreSQL. One node rebuilds at a time
 // (a Redis lock); the others keep reading from PostgreSQL meanwhile.
 func (s *Service) Rebuild(ctx context.Context) error {
-	ok, err := s.rdb.SetNX(ctx, s.k.lock(), time.Now().String(), 5*time.Minute).Result()
+	l, ok, err := s.lock(ctx, "rebuild")
 	if err != nil || !ok {
 		return err // another node is rebuilding
 	}
-	defer s.rdb.Del(context.WithoutCancel(ctx), s.k.lock())
+	defer l.release(context.WithoutCancel(ctx))
 	start := time.Now()
 	var after int64
 	n := 0
 	for {
+		// Still ours? Redis may have lost its data (and the lock) since,
+		// and another node may be rebuilding from the start: stop.
+		if err := l.renew(ctx); err != nil {
+			return err
+		}
 		rows, err := s.db.Query(ctx, selectRow+`WHERE p.id > $1 AND p.status = 'ready' ORDER BY p.id LIMIT 1000`, after)
 		if err != nil {
 			return err
@@ -117,13 +125,11 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	if err := s.updateCreators(ctx, authors); err != nil {
 		return err
 	}
-	// If Redis lost its data while we worked, the lock is gone with it and
-	// the boards are incomplete: do not call them ready; the loop rebuilds.
-	if n, err := s.rdb.Exists(ctx, s.k.lock()).Result(); err != nil || n == 0 {
-		return fmt.Errorf("ranking: Redis lost its data during the rebuild (%v)", err)
-	}
-	// The value is unique per rebuild: page caches key on it (Generation).
-	if err := s.rdb.Set(ctx, s.k.ready(), time.Now().UTC().Format(time.RFC3339Nano), 0).Err(); err != nil {
+	// If Redis lost its data while we worked, the lock is gone with it (or
+	// another node's by now) and the boards are incomplete: they are marked
+	// ready only while the lock is still this rebuild's. The value is
+	// unique per rebuild: page caches key on it (Generation).
+	if err := l.markReady(ctx, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
 	rebuilds.Inc()
@@ -145,11 +151,11 @@ func (s *Service) dropLegacy(ctx context.Context) error {
 	if n, err := s.rdb.Exists(ctx, legacy).Result(); err != nil || n == 0 {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, s.k.lock(), "clearing the old format", 5*time.Minute).Result()
+	l, ok, err := s.lock(ctx, "clearing the old format")
 	if err != nil || !ok {
 		return err // another node is at it
 	}
-	defer s.rdb.Del(context.WithoutCancel(ctx), s.k.lock())
+	defer l.release(context.WithoutCancel(ctx))
 	slog.Info("ranking: boards of the old format found; clearing them for a rebuild")
 	if err := s.rdb.Del(ctx, s.k.ready()).Err(); err != nil {
 		return err
@@ -159,6 +165,9 @@ func (s *Service) dropLegacy(ctx context.Context) error {
 		var batch []string
 		for iter.Next(ctx) {
 			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				if err := l.renew(ctx); err != nil {
+					return err
+				}
 				if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
 					return err
 				}
@@ -175,4 +184,65 @@ func (s *Service) dropLegacy(ctx context.Context) error {
 		}
 	}
 	return s.rdb.Unlink(ctx, s.k.versions(), s.k.versions()+":gen", legacy+":gen", legacy).Err()
+}
+
+// rebuildLock is one node's hold on the rebuild lock (keys.lock): its value
+// is a token of this holder's own, so that a holder whose lock expired or
+// was flushed away can neither mark another holder's boards ready nor
+// release another holder's lock.
+type rebuildLock struct {
+	s     *Service
+	token string
+}
+
+// lockTTL bounds how long a crashed holder blocks the others; a rebuild
+// renews the lock after every batch.
+const lockTTL = time.Minute
+
+// errLockLost stops a rebuild whose lock is no longer its own.
+var errLockLost = errors.New("ranking: the rebuild lock was lost (Redis lost its data, or the lock expired); the boards are rebuilt again")
+
+// lock takes the rebuild lock for what, if no one holds it.
+func (s *Service) lock(ctx context.Context, what string) (*rebuildLock, bool, error) {
+	l := &rebuildLock{s: s, token: what + " " + strconv.FormatInt(time.Now().UnixNano(), 36) + " " + strconv.FormatUint(rand.Uint64(), 36)}
+	ok, err := s.rdb.SetNX(ctx, s.k.lock(), l.token, lockTTL).Result()
+	return l, ok, err
+}
+
+// lockScript runs an action only while KEYS[1] holds ARGV[1] (the token):
+// ARGV[2] "renew" (ARGV[3] milliseconds), "release", or "ready" (set
+// KEYS[2] to ARGV[3]). Returns 1 if it did, 0 if the lock is not ours.
+var lockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'renew' then redis.call('PEXPIRE', KEYS[1], ARGV[3])
+elseif ARGV[2] == 'release' then redis.call('DEL', KEYS[1])
+elseif ARGV[2] == 'ready' then redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+`)
+
+func (l *rebuildLock) run(ctx context.Context, op string, arg any) error {
+	n, err := lockScript.Run(ctx, l.s.rdb, []string{l.s.k.lock(), l.s.k.ready()}, l.token, op, arg).Int()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errLockLost
+	}
+	return nil
+}
+
+func (l *rebuildLock) renew(ctx context.Context) error {
+	return l.run(ctx, "renew", lockTTL.Milliseconds())
+}
+
+// markReady marks the boards complete, with value, if the lock is still ours.
+func (l *rebuildLock) markReady(ctx context.Context, value string) error {
+	return l.run(ctx, "ready", value)
+}
+
+// release gives the lock up if it is still ours.
+func (l *rebuildLock) release(ctx context.Context) {
+	if err := l.run(ctx, "release", ""); err != nil && !errors.Is(err, errLockLost) {
+		slog.Warn("ranking: releasing the rebuild lock failed; it expires by itself", "err", err)
+	}
 }
