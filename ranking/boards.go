@@ -70,12 +70,13 @@ func place(p postRow) placement {
 // KEYS[1] the version hash (see keys), KEYS[2..] the boards the post
 // belongs on now (none: it leaves every board).
 // ARGV[1] the post id, ARGV[2] its version, ARGV[3..] its score on each of
-// KEYS[2..]. Returns 0 if stale, 2 if it put a post that was on no board
-// on some (the post is new to the boards: it joins the new board too), 1
-// for any other change applied.
+// KEYS[2..]. Returns {0} if stale; else {2} if it put a post that was on no
+// board on some (the post is new to the boards: it joins the new board
+// too), {1} for any other change applied — followed by the names of the
+// boards the post left (live viewers of those are told too).
 var syncScript = redis.NewScript(luaParse + `
 local cur, was = parse(redis.call('HGET', KEYS[1], ARGV[1]))
-if cur >= tonumber(ARGV[2]) then return 0 end
+if cur >= tonumber(ARGV[2]) then return {0} end
 local base = boardBase(KEYS[1])
 local now, val = {}, ARGV[2]
 for i = 2, #KEYS do
@@ -83,14 +84,35 @@ for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[i+1], ARGV[1])
   val = val .. ' ' .. string.sub(KEYS[i], #base + 1)
 end
+local out = {1}
+if #was == 0 and #KEYS > 1 then out[1] = 2 end
 for _, b in ipairs(was) do
-  if not now[base .. b] then redis.call('ZREM', base .. b, ARGV[1]) end
+  if not now[base .. b] then
+    redis.call('ZREM', base .. b, ARGV[1])
+    out[#out+1] = b
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[1], val)
 redis.call('INCR', KEYS[1] .. ':gen')
-if #was == 0 and #KEYS > 1 then return 2 end
-return 1
+return out
 `)
+
+// scriptResult splits a {code, board, board, …} reply of syncScript or
+// unlistScript.
+func scriptResult(cmd *redis.Cmd) (int, []string, error) {
+	vals, err := cmd.Slice()
+	if err != nil || len(vals) == 0 {
+		return 0, nil, err
+	}
+	n, _ := vals[0].(int64)
+	boards := make([]string, 0, len(vals)-1)
+	for _, v := range vals[1:] {
+		if b, ok := v.(string); ok {
+			boards = append(boards, b)
+		}
+	}
+	return int(n), boards, nil
+}
 
 // luaParse defines parse(value): a version hash value (or false, for none)
 // as its version and the list of board names after it; and

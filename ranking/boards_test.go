@@ -911,6 +911,32 @@ func TestAnnouncements(t *testing.T) {
 			t.Errorf("board %s not announced when a post left it", b)
 		}
 	}
+	// Every board a post leaves is announced — its tags' and its day's
+	// too — whether it leaves one post at a time, in bulk, or loses a tag.
+	day, week := "top:day:"+isoDay(created), "top:week:"+isoWeek(created)
+	check := func(how string, do func(), want ...string) {
+		t.Helper()
+		_, before := f.heard.Snapshot()
+		do()
+		_, after := f.heard.Snapshot()
+		for _, b := range want {
+			if after[b] <= before[b] {
+				t.Errorf("%s: board %s not announced", how, b)
+			}
+		}
+	}
+	tagged := f.post(u[2], created, "ready", "dogs")
+	f.s.PostChanged(ctx, tagged)
+	check("a tag dropped", func() {
+		f.exec(`DELETE FROM post_tags WHERE post_id = $1`, tagged)
+		f.s.PostChanged(ctx, tagged)
+	}, "tag:dogs:top", "tag:dogs:hot")
+	check("a post removed in bulk", func() {
+		f.exec(`UPDATE posts SET status = 'removed' WHERE id = $1`, p)
+		if _, err := f.s.Unlist(ctx, []int64{p}); err != nil {
+			t.Fatal(err)
+		}
+	}, "hot", "top:all", "new", day, week, "tag:cats:top", "tag:cats:hot")
 	f.checkRedis(f.truth())
 }
 

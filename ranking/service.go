@@ -213,17 +213,18 @@ func (s *Service) apply(ctx context.Context, rows []postRow, announce bool) erro
 	authors := map[int64]bool{}
 	changed := map[string]bool{}
 	for i, r := range rows {
-		if n, _ := cmds[i].Int(); n > 0 && announce {
+		if n, left, _ := scriptResult(cmds[i]); n > 0 && announce {
 			if r.status == "ready" {
 				s.announce.StatsChanged(ctx, r.id, r.version, r.stats())
 				for _, b := range place(r).boards {
 					changed[b] = true
 				}
-				if n == 2 {
-					changed["new"] = true
-				}
-			} else {
-				changed["hot"], changed["new"], changed["top:all"] = true, true, true
+			}
+			if n == 2 || r.status != "ready" {
+				changed["new"] = true
+			}
+			for _, b := range left {
+				changed[b] = true
 			}
 		}
 		if r.author != 0 {

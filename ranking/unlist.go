@@ -3,6 +3,7 @@ package ranking
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -14,21 +15,25 @@ import (
 // applied), and it moves the generation (page caches key on it) when it
 // changed anything.
 // KEYS[1] the version hash; ARGV[2i-1] the i-th post's id, ARGV[2i] its
-// version. Returns how many posts it applied (the others were stale).
+// version. Returns {how many posts it applied (the others were stale), the
+// boards they left, each once}.
 var unlistScript = redis.NewScript(luaParse + `
-local n = 0
+local out, seen = {0}, {}
 local base = boardBase(KEYS[1])
 for i = 1, #ARGV, 2 do
   local id, v = ARGV[i], ARGV[i+1]
   local cur, was = parse(redis.call('HGET', KEYS[1], id))
   if cur < tonumber(v) then
-    for _, b in ipairs(was) do redis.call('ZREM', base .. b, id) end
+    for _, b in ipairs(was) do
+      redis.call('ZREM', base .. b, id)
+      if not seen[b] then seen[b] = true; out[#out+1] = b end
+    end
     redis.call('HSET', KEYS[1], id, v)
-    n = n + 1
+    out[1] = out[1] + 1
   end
 end
-if n > 0 then redis.call('INCR', KEYS[1] .. ':gen') end
-return n
+if out[1] > 0 then redis.call('INCR', KEYS[1] .. ':gen') end
+return out
 `)
 
 // unlistPerCall is how many posts one script call takes off the boards.
@@ -49,51 +54,50 @@ const (
 // instead of one per post — and returns how many it moved. It reads each
 // post's status and version from PostgreSQL; a post that is ready after
 // all is synced the usual way. Like PostChanged it is version-guarded and
-// idempotent. It leaves the creators board alone for posts that still
-// exist (culled posts' laughs still count) and counts the laughs of a
-// deleted post's author again (the author comes from its tombstone).
+// idempotent. It counts the laughs of the authors of removed and deleted
+// posts again (a deleted post's author comes from its tombstone); culled
+// posts' laughs still count.
 func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 	moved := 0
+	left := map[string]bool{}
+	defer func() { s.announceUnlisted(ctx, left) }()
 	for start := 0; start < len(ids); start += unlistReadChunk {
 		part := ids[start:min(start+unlistReadChunk, len(ids))]
-		rows, err := s.db.Query(ctx, `SELECT id, status = 'ready', rank_version FROM posts WHERE id = ANY($1)`, part)
+		rows, err := s.db.Query(ctx, `SELECT id, author_id, status, rank_version FROM posts WHERE id = ANY($1)`, part)
 		if err != nil {
 			return moved, err
 		}
-		type post struct {
-			id, version int64
-			ready       bool
-		}
-		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (post, error) {
-			var p post
-			err := r.Scan(&p.id, &p.ready, &p.version)
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (postRow, error) {
+			var p postRow
+			err := r.Scan(&p.id, &p.author, &p.status, &p.version)
 			return p, err
 		})
 		if err != nil {
 			return moved, err
 		}
-		found := make([]postRow, 0, len(list))
 		var gone, versions, ready []int64
+		authors := map[int64]bool{}
 		for _, p := range list {
-			found = append(found, postRow{id: p.id})
-			if p.ready {
+			switch p.status {
+			case "ready":
 				ready = append(ready, p.id)
-			} else {
-				gone, versions = append(gone, p.id), append(versions, p.version)
+				continue
+			case "removed": // its laughs no longer count (a culled post's do)
+				authors[p.author] = true
 			}
+			gone, versions = append(gone, p.id), append(versions, p.version)
 		}
-		deleted, err := s.deleted(ctx, part, found)
+		deleted, err := s.deleted(ctx, part, list)
 		if err != nil {
 			return moved, err
 		}
-		authors := map[int64]bool{}
 		for _, d := range deleted {
 			gone, versions = append(gone, d.id), append(versions, d.version)
 			if d.author != 0 {
 				authors[d.author] = true
 			}
 		}
-		n, err := s.unlistAll(ctx, gone, versions)
+		n, err := s.unlistAll(ctx, gone, versions, left)
 		moved += n
 		if err != nil {
 			return moved, err
@@ -107,7 +111,6 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 			}
 		}
 	}
-	s.announceUnlisted(ctx, moved)
 	return moved, nil
 }
 
@@ -120,14 +123,16 @@ func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, err
 	if len(ids) != len(versions) {
 		return 0, errors.New("ranking: UnlistAt needs one version per post")
 	}
-	moved, err := s.unlistAll(ctx, ids, versions)
-	s.announceUnlisted(ctx, moved)
+	left := map[string]bool{}
+	moved, err := s.unlistAll(ctx, ids, versions, left)
+	s.announceUnlisted(ctx, left)
 	return moved, err
 }
 
 // unlistAll takes the posts off the boards at the given versions, one
-// script call of unlistPerCall posts at a time.
-func (s *Service) unlistAll(ctx context.Context, ids, versions []int64) (int, error) {
+// script call of unlistPerCall posts at a time, and adds the boards they
+// left to left.
+func (s *Service) unlistAll(ctx context.Context, ids, versions []int64, left map[string]bool) (int, error) {
 	moved := 0
 	keys := []string{s.k.versions()}
 	args := make([]any, 0, 2*unlistPerCall)
@@ -137,20 +142,30 @@ func (s *Service) unlistAll(ctx context.Context, ids, versions []int64) (int, er
 			args = append(args, ids[i], versions[i])
 		}
 		// Run loads the script if Redis lost it (NOSCRIPT after a restart).
-		n, err := unlistScript.Run(ctx, s.rdb, keys, args...).Int()
+		n, boards, err := scriptResult(unlistScript.Run(ctx, s.rdb, keys, args...))
 		if err != nil {
 			return moved, err
 		}
 		moved += n
+		for _, b := range boards {
+			left[b] = true
+		}
 	}
 	return moved, nil
 }
 
-// announceUnlisted tells the live boards that moved posts left them.
-func (s *Service) announceUnlisted(ctx context.Context, moved int) {
-	if moved > 0 {
-		for _, b := range []string{"hot", "new", "top:all"} {
-			s.announce.BoardChanged(ctx, b)
-		}
+// announceUnlisted tells the live boards that posts left them, and the new
+// board (served by PostgreSQL, where they left it too).
+func (s *Service) announceUnlisted(ctx context.Context, left map[string]bool) {
+	if len(left) == 0 {
+		return
+	}
+	names := []string{"new"}
+	for b := range left {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	for _, b := range names {
+		s.announce.BoardChanged(ctx, b)
 	}
 }
