@@ -128,6 +128,10 @@ export interface Post {
   my_rating: number | null
   culled?: CullInfo | null
   viewers?: number
+  // Client-side only: the rank version of the last live `stats` applied, so
+  // that an older one arriving late (several publishers, several nodes)
+  // cannot overwrite newer figures.
+  stats_version?: number
 }
 
 export interface Comment {

@@ -50,6 +50,18 @@ describe('applyPostEvent', () => {
   it('reads viewers', () => {
     expect(applyPostEvent(post, { ch: 'post:12', type: 'viewers', data: { count: 7 } }).post.viewers).toBe(7)
   })
+  it('ignores stats older than the last applied (publishers can reorder them)', () => {
+    const newer = { ...stats, count: 2, laughs: 9 }
+    const a = applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 3, data: { stats: newer, version: 8 } })
+    expect(a.post.stats.count).toBe(2)
+    const b = applyPostEvent(a.post, { ch: 'post:12', type: 'stats', v: 4, data: { stats, version: 7 } })
+    expect(b.changed).toBe(false)
+    expect(b.post.stats.count).toBe(2)
+    const c = applyPostEvent(b.post, { ch: 'post:12', type: 'stats', v: 5, data: { stats, version: 9 } })
+    expect(c.post.stats.count).toBe(1)
+    expect(c.post.stats_version).toBe(9)
+  })
+
   it('reads the server’s stats, status and comment_deleted messages', () => {
     expect(applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { stats, version: 7 } }).post.stats.count).toBe(1)
     expect(applyPostEvent(post, { ch: 'post:12', type: 'status', v: 3, data: { id: '12', status: 'culled' } }).post.status).toBe('culled')

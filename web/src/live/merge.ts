@@ -78,6 +78,10 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
   const part = postPart(data)
   if (!part) return { post, changed: false }
   if (part.id !== undefined && String(part.id) !== post.id) return { post, changed: false }
+  if (ev.type === 'stats' && typeof part.version === 'number') {
+    if (post.stats_version !== undefined && part.version <= post.stats_version) return { post, changed: false }
+    out.stats_version = part.version
+  }
   for (const k of POST_FIELDS) {
     if (k in part && part[k] !== undefined) {
       ;(out as unknown as Record<string, unknown>)[k] = part[k]
