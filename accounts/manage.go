@@ -76,11 +76,26 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	return sess, nil
 }
 
+// setPassword stores a new password hash and signs out every session. It
+// also voids every pending reset and e-mail-change link: whoever knew the
+// old password may have asked for one (an address change to theirs is the
+// way to keep an account), and a new password is what the warning mails
+// tell the owner to set.
 func (s *Service) setPassword(ctx context.Context, tx pgx.Tx, id int64, hash string) error {
 	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1`, id, hash); err != nil {
 		return err
 	}
+	if err := voidLinks(ctx, tx, id, "reset_password", "change_email"); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
+	return err
+}
+
+// voidLinks marks the user's unused links of the given purposes used.
+func voidLinks(ctx context.Context, tx pgx.Tx, uid int64, purposes ...string) error {
+	_, err := tx.Exec(ctx, `UPDATE account_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL AND purpose = ANY($2)`,
+		uid, purposes)
 	return err
 }
 
@@ -269,8 +284,12 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (string,
 		_, err = tx.Exec(ctx, `UPDATE users SET email = $2, verified_at = now() WHERE id = $1`, uid, addr)
 		if store.IsUniqueViolation(err, "users_email_key") {
 			return jokster.Errorf(jokster.ECONFLICT, "another account took that e-mail address meanwhile")
+		} else if err != nil {
+			return err
 		}
-		return err
+		// Links mailed to the old address (a password reset), and other
+		// pending changes, no longer speak for the account.
+		return voidLinks(ctx, tx, uid, "reset_password", "change_email", "verify_email")
 	})
 	return addr, err
 }

@@ -563,3 +563,40 @@ func TestDeleteAccountLeavesTheBoards_204(t *testing.T) {
 		return slices.Equal(ids("/api/v1/leaderboards/creators"), []string{"wendy@1"})
 	})
 }
+
+// Someone who knew the password asks to move the account to their own
+// address; the owner, warned, changes the password: the move's link is
+// dead. And a reset link mailed to an address the account left is dead.
+func TestStaleLinksAfterPasswordOrEmailChange_400(t *testing.T) {
+	e := newEnv(t)
+	owner := e.signup("quill")
+	attacker := e.client()
+	var in struct {
+		AccessToken string `json:"access_token"`
+	}
+	attacker.post("/api/v1/auth/login", map[string]string{"username": "quill", "password": testPassword}).want(200).json(&in)
+	attacker.token = in.AccessToken
+	attacker.post("/api/v1/me/email", map[string]string{"new_email": "thief@evil.example", "password": testPassword}).want(202)
+	steal := e.mailedToken("thief@evil.example", "new Jokster e-mail")
+	var sess struct {
+		AccessToken string `json:"access_token"`
+	}
+	owner.post("/api/v1/me/password", map[string]string{"current_password": testPassword, "new_password": "a brand new passphrase"}).
+		want(200).json(&sess)
+	owner.token = sess.AccessToken
+	if f := attacker.post("/api/v1/auth/email/confirm", map[string]string{"token": steal}).want(400).field("token"); f == "" {
+		t.Fatal("no field error for the dead link")
+	}
+	if me := owner.get("/api/v1/me").want(200).m(); me["email"] != "quill@example.com" {
+		t.Fatalf("the address moved: %v", me["email"])
+	}
+
+	// A password reset mailed to the old address, then the address moves.
+	e.client().post("/api/v1/auth/password/forgot", map[string]string{"email": "quill@example.com"}).want(202)
+	reset := e.mailedToken("quill@example.com", "Reset")
+	owner.post("/api/v1/me/email", map[string]string{"new_email": "quill@new.example", "password": "a brand new passphrase"}).want(202)
+	move := e.mailedToken("quill@new.example", "new Jokster e-mail")
+	owner.post("/api/v1/auth/email/confirm", map[string]string{"token": move}).want(200)
+	e.client().post("/api/v1/auth/password/reset", map[string]string{"token": reset, "password": "the old mailbox's password"}).want(400)
+	e.client().post("/api/v1/auth/login", map[string]string{"username": "quill", "password": "a brand new passphrase"}).want(200)
+}
