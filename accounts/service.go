@@ -236,7 +236,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	}
 	ipKey := ratelimit.Key{Name: "login:ip:" + in.IP, Free: s.set.LoginIPFreeAttempts}
 	all := append(keys[:len(keys):len(keys)], ipKey)
-	wait, err := s.throttle.Wait(ctx, all...)
+	// The attempt counts as a failure from here on, so that parallel
+	// guesses see each other; it is taken back unless the password is
+	// wrong.
+	wait, err := s.throttle.Attempt(ctx, all...)
 	if err != nil {
 		// Redis may be restarting: log-ins go on unthrottled rather than
 		// failing (DESIGN §4); argon2id still bounds the guessing rate.
@@ -244,6 +247,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	} else if wait > 0 {
 		return Session{}, &jokster.Error{Code: jokster.ETOOMANY, Message: "too many failed log-ins; wait before trying again", RetryAfter: ratelimit.Seconds(wait)}
 	}
+	counted, failed, signedIn := err == nil, false, false
+	defer func() {
+		if !counted || failed {
+			return
+		}
+		bg := context.WithoutCancel(ctx)
+		refund := all // not the caller's failure (the server's, or an unverified address)
+		if signedIn { // the account's failures are forgotten
+			if err := s.throttle.Reset(bg, keys...); err != nil {
+				slog.Warn("login throttle: reset failed", "err", err)
+			}
+			refund = []ratelimit.Key{ipKey}
+		}
+		if err := s.throttle.Refund(bg, refund...); err != nil {
+			slog.Warn("login throttle: refund failed", "err", err)
+		}
+	}()
 
 	var where []string
 	var args []any
@@ -269,16 +289,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 		return Session{}, err
 	}
 	if !ok || !found {
-		if err := s.throttle.Fail(ctx, all...); err != nil {
-			slog.Warn("login throttle: recording a failure failed", "err", err)
-		}
+		failed = true
 		return Session{}, errBadLogin
 	}
 	if s.set.RequireVerifiedEmail && !u.Verified {
 		return Session{}, jokster.Errorf(jokster.EFORBIDDEN, "confirm your e-mail address first: follow the link we mailed you")
 	}
-	if err := s.throttle.Reset(ctx, keys...); err != nil {
-		slog.Warn("login throttle: reset failed", "err", err)
-	}
-	return s.openSession(ctx, s.db, u, uuid.New())
+	sess, err := s.openSession(ctx, s.db, u, uuid.New())
+	signedIn = err == nil
+	return sess, err
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,6 +189,27 @@ func TestLoginThrottle_429(t *testing.T) {
 	c.post("/api/v1/auth/login", map[string]string{"username": "frank", "password": testPassword}).want(429)
 	// Another account from the same IP is not affected (the IP allowance is larger).
 	e.signup("gina")
+
+	// A burst of parallel guesses gets the free attempts, not one each:
+	// every attempt is counted before its password is checked.
+	e.signup("hugo")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.client().post("/api/v1/auth/login", map[string]string{"username": "hugo", "password": "a guess, wrong"})
+			mu.Lock()
+			codes[r.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[401] != 3 || codes[429] != 9 {
+		t.Fatalf("12 parallel guesses got %v; want 3 checked (401) and 9 refused (429)", codes)
+	}
 }
 
 func TestLoginUnverified_403(t *testing.T) {

@@ -72,3 +72,38 @@ func TestBackoffGrows(t *testing.T) {
 		t.Fatal("Seconds rounds up, at least 1")
 	}
 }
+
+// Attempt counts before the caller knows the outcome, so parallel callers
+// see each other; Refund takes a counted attempt back.
+func TestBackoffAttempt(t *testing.T) {
+	rdb, _, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	b := ratelimit.NewBackoff(rdb, prefix, 10*time.Second)
+	acct := ratelimit.Key{Name: "login:u:carol", Free: 2}
+	for i := range 2 {
+		if w, err := b.Attempt(ctx, acct); err != nil || w != 0 {
+			t.Fatalf("attempt %d: wait %v %v", i+1, w, err)
+		}
+	}
+	w, err := b.Attempt(ctx, acct)
+	if err != nil || w <= 0 || w > time.Second {
+		t.Fatalf("third attempt at once: wait %v %v; want (0, 1s]", w, err)
+	}
+	if n := rdb.HGet(ctx, prefix+"rl:backoff:login:u:carol", "n").Val(); n != "2" {
+		t.Fatalf("a refused attempt was counted: n = %s", n)
+	}
+	if err := b.Refund(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := b.Attempt(ctx, acct); err != nil || w != 0 {
+		t.Fatalf("after a refund: wait %v %v", w, err)
+	}
+	// Refunding a key with nothing counted leaves it at nothing.
+	other := ratelimit.Key{Name: "login:u:dan", Free: 2}
+	if err := b.Refund(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, prefix+"rl:backoff:login:u:dan").Val(); n != 0 {
+		t.Fatal("a refund created a counter")
+	}
+}
