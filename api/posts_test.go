@@ -166,6 +166,12 @@ func TestTextPost_201(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 	e.client().get("/api/v1/posts/" + p.ID).want(200)
+	// A multi-line caption as a browser's form data sends it (CRLF) is
+	// stored with plain newlines.
+	two := c.newPost(nil, "", "caption", "Knock knock.\r\nWho's there?").want(201).post()
+	if two.Caption != "Knock knock.\nWho's there?" {
+		t.Fatalf("caption stored as %q", two.Caption)
+	}
 	var list struct {
 		Items []postView `json:"items"`
 	}
@@ -179,7 +185,7 @@ func TestTextPost_201(t *testing.T) {
 	c.newPost(nil, "", "caption", "ok", "colour", "red").want(400)
 	e.client().newPost(nil, "", "caption", "anonymous").want(401)
 	c.do("POST", "/api/v1/posts", map[string]string{"caption": "json"}).want(415)
-	if n := e.count(`SELECT count(*) FROM posts`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM posts`); n != 2 { // the two above, nothing from the bad requests
 		t.Fatalf("%d posts", n)
 	}
 	e.client().get("/api/v1/posts/999999").want(404)

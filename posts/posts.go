@@ -5,13 +5,9 @@ package posts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -109,20 +105,8 @@ func (s *Service) Settings() Settings { return s.set }
 
 var errNoPost = jokster.Errorf(jokster.ENOTFOUND, "no such post")
 
-// checkText trims s and checks it is valid, printable, at most max
-// characters; newlines are allowed.
-func checkText(s string, max int) (string, string) {
-	s = strings.TrimSpace(s)
-	switch {
-	case !utf8.ValidString(s):
-		return s, "not valid UTF-8"
-	case utf8.RuneCountInString(s) > max:
-		return s, fmt.Sprintf("at most %d characters", max)
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }):
-		return s, "control characters are not allowed"
-	}
-	return s, ""
-}
+// checkText cleans and checks user text (see jokster.CleanText).
+func checkText(s string, max int) (string, string) { return jokster.CleanText(s, max) }
 
 // CheckBan returns EFORBIDDEN if user is banned now.
 func (s *Service) CheckBan(ctx context.Context, user int64) error {

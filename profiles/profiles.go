@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -129,14 +127,9 @@ func checkText(fields map[string]string, name string, v *string, maxLen int) {
 	if v == nil {
 		return
 	}
-	*v = strings.TrimSpace(*v)
-	switch {
-	case !utf8.ValidString(*v):
-		fields[name] = "not valid UTF-8"
-	case utf8.RuneCountInString(*v) > maxLen:
-		fields[name] = "at most " + strconv.Itoa(maxLen) + " characters"
-	case strings.ContainsFunc(*v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }):
-		fields[name] = "control characters are not allowed"
+	var why string
+	if *v, why = jokster.CleanText(*v, maxLen); why != "" {
+		fields[name] = why
 	}
 }
 
