@@ -473,7 +473,13 @@ func TestDeleteAccountAndExport_200_204(t *testing.T) {
 	}
 
 	c.do("DELETE", "/api/v1/me", map[string]string{"password": "wrong password"}).want(403)
+	fans := fan.newPost(nil, "", "caption", "rita's joke").want(201).post()
 	c.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword}).want(204)
+	// Writes with the token that outlives the account are refused, not
+	// failed: the rows they would add refer to an account that is gone.
+	c.newPost(nil, "", "caption", "from beyond").want(401)
+	c.post("/api/v1/posts/"+fans.ID+"/comments", map[string]string{"body": "boo"}).want(401)
+	c.do("PUT", "/api/v1/posts/"+fans.ID+"/rating", map[string]int{"stars": 5}).want(401)
 	c.get("/api/v1/me").want(401)
 	// The access token outlives the account for a few minutes; it can do nothing.
 	c.post("/api/v1/profiles/rita/follow", nil).want(401)

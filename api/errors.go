@@ -4,8 +4,10 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jokster/jokster"
 )
@@ -52,6 +54,7 @@ type errorDetail struct {
 func errorHandler(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	var je *jokster.Error
+	var pe *pgconn.PgError
 	status, body := fiber.StatusInternalServerError, errorDetail{Code: jokster.EINTERNAL, Message: jokster.ErrorMessage(err)}
 	switch {
 	case errors.As(err, &je):
@@ -63,6 +66,9 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		if je.RetryAfter > 0 {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
 		}
+	case errors.As(err, &pe) && pgStatus(pe) != 0:
+		status = pgStatus(pe)
+		body = pgBody(pe)
 	case errors.As(err, &fe):
 		status = fe.Code
 		code, ok := fiberCodes[fe.Code]
@@ -85,6 +91,34 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		slog.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
 	}
 	return c.Status(status).JSON(errorBody{Error: body})
+}
+
+// pgStatus is the status of a PostgreSQL error that the request, not the
+// server, is to blame for, or 0. It is the net under the checks the
+// handlers make: a value PostgreSQL cannot take (a NUL byte, text that is
+// not UTF-8, a number out of range: class 22), or a row the request refers
+// to that went meanwhile (a foreign key) — its author's account, deleted
+// while an access token lives on, or a post deleted a moment before.
+func pgStatus(pe *pgconn.PgError) int {
+	switch {
+	case strings.HasPrefix(pe.Code, "22"):
+		return fiber.StatusBadRequest
+	case pe.Code == "23503" && strings.Contains(pe.Detail, `table "users"`):
+		return fiber.StatusUnauthorized
+	case pe.Code == "23503" && strings.Contains(pe.Detail, `table "posts"`):
+		return fiber.StatusNotFound
+	}
+	return 0
+}
+
+func pgBody(pe *pgconn.PgError) errorDetail {
+	switch pgStatus(pe) {
+	case fiber.StatusUnauthorized:
+		return errorDetail{Code: jokster.EUNAUTHORIZED, Message: "your account no longer exists"}
+	case fiber.StatusNotFound:
+		return errorDetail{Code: jokster.ENOTFOUND, Message: "no such post (it was deleted)"}
+	}
+	return errorDetail{Code: jokster.EINVALID, Message: "a value in the request cannot be used: " + pe.Message}
 }
 
 func requestID(c *fiber.Ctx) string {

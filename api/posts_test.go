@@ -192,6 +192,11 @@ func TestTextPost_201(t *testing.T) {
 	e.client().get("/api/v1/posts/abc").want(404)
 	e.client().get("/api/v1/posts?sort=sideways").want(400)
 	e.client().get("/api/v1/posts?author=nobody").want(404)
+	for _, bad := range []string{"%00", "%ff", "a%00b"} { // no username is like these
+		if code := e.client().get("/api/v1/posts?author=" + bad).errCode(); code != "invalid" && code != "not_found" {
+			t.Fatalf("author=%s: %s", bad, code)
+		}
+	}
 }
 
 func TestImagePost_ProcessedAndStripped(t *testing.T) {
