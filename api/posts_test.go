@@ -569,3 +569,33 @@ func TestLostProcessingTask_Requeued(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// A multipart body cut off in the middle of its file (no closing boundary)
+// is the client's mistake: 400, nothing stored, no file left behind.
+func TestUploadCutOff_400(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("uri")
+	img := pngOf(400, 300)
+	for _, path := range []string{"/api/v1/posts", "/api/v1/me/profile/photo"} {
+		field, method := "media", "POST"
+		if strings.HasSuffix(path, "photo") {
+			field, method = "photo", "PUT"
+		}
+		body := "--XX\r\nContent-Disposition: form-data; name=\"" + field + "\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n" +
+			string(img[:len(img)/2])
+		req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=XX")
+		if code := c.send(req).want(400).errCode(); code != "invalid" {
+			t.Fatalf("%s: %s", path, code)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM posts`); n != 0 {
+		t.Fatalf("%d posts", n)
+	}
+	if files := e.mediaFiles(); len(files) != 0 {
+		t.Fatalf("files left behind: %v", files)
+	}
+	if me := c.get("/api/v1/me").want(200).m(); me["photo_url"] != nil {
+		t.Fatalf("photo set: %v", me["photo_url"])
+	}
+}

@@ -19,14 +19,12 @@ package media
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"image"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -78,11 +76,7 @@ func ProcessPhoto(r io.Reader, limits Limits, size int) ([]byte, error) {
 
 	data, err := io.ReadAll(io.LimitReader(r, limits.MaxBytes+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooManyBytes(limits.MaxBytes)
-		}
-		return nil, fmt.Errorf("media: reading upload: %w", err)
+		return nil, readError(err, limits.MaxBytes)
 	}
 	if int64(len(data)) > limits.MaxBytes {
 		return nil, tooManyBytes(limits.MaxBytes)

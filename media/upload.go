@@ -246,11 +246,16 @@ func CleanTemp(root string, age time.Duration) (int, error) {
 	return removed, err
 }
 
-// readError turns a failure reading the body into the error to report.
+// readError turns a failure reading the body into the error to report: a
+// body that ends before its file does (a multipart part without its
+// closing boundary, a client gone mid-upload) is the request's fault.
 func readError(err error, maxBytes int64) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	switch {
+	case errors.As(err, &mbe):
 		return tooManyBytes(maxBytes)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return jokster.Errorf(jokster.EINVALID, "the upload ended before the file did (a malformed or cut-off multipart body)")
 	}
 	return fmt.Errorf("media: reading upload: %w", err)
 }
