@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
+	"io"
 	"io/fs"
 	"mime/multipart"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -597,5 +600,86 @@ func TestUploadCutOff_400(t *testing.T) {
 	}
 	if me := c.get("/api/v1/me").want(200).m(); me["photo_url"] != nil {
 		t.Fatalf("photo set: %v", me["photo_url"])
+	}
+}
+
+// The same picture posted again after its first post was deleted, while
+// the deleted post's files wait in the collection queue: a collector that
+// runs while the new post's caption is still on its way must not take the
+// file the new post reuses.
+func TestReuploadWhileCollecting_201(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("vera")
+	ctx := context.Background()
+	pic := jpegOf(320, 240, 3)
+	first := c.upload("POST", "/api/v1/posts", "media", "cat.jpg", pic).want(201).post()
+	id1, _ := strconv.ParseInt(first.ID, 10, 64)
+	if err := e.posts.Process(ctx, id1); err != nil {
+		t.Fatal(err)
+	}
+	var original string
+	if err := e.db.QueryRow(ctx, `SELECT original FROM posts WHERE id = $1`, id1).Scan(&original); err != nil || original == "" {
+		t.Fatalf("original %q %v", original, err)
+	}
+	c.do("DELETE", "/api/v1/posts/"+first.ID, nil).want(204)
+	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 1 {
+		t.Fatalf("the deleted post's original is not queued (%d)", n)
+	}
+
+	// The same bytes again; the caption comes later.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequest("POST", e.base+"/api/v1/posts", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := c.http.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		done <- answer{status: res.StatusCode, body: b}
+	}()
+	fw, _ := mw.CreateFormFile("media", "cat again.jpg")
+	if _, err := fw.Write(pic); err != nil {
+		t.Fatal(err)
+	}
+	// The server stores the file (or finds it stored) once the next part
+	// begins, and then waits for the caption.
+	cw, _ := mw.CreateFormField("caption")
+	e.eventually("the upload is stored", func() bool {
+		return e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original) == 0
+	})
+	if err := e.posts.Collect(ctx, original); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = cw.Write([]byte("the cat is back"))
+	_ = mw.Close()
+	_ = pw.Close()
+	a := <-done
+	if a.err != nil || a.status != 201 {
+		t.Fatalf("second post: %d %s %v", a.status, a.body, a.err)
+	}
+	var second postView
+	if err := json.Unmarshal(a.body, &second); err != nil {
+		t.Fatal(err)
+	}
+	id2, _ := strconv.ParseInt(second.ID, 10, 64)
+	if err := e.posts.Process(ctx, id2); err != nil {
+		t.Fatalf("processing the second post: %v", err)
+	}
+	if p := c.get("/api/v1/posts/" + second.ID).want(200).post(); p.Status != "ready" {
+		t.Fatalf("second post %s: %+v", p.Status, p)
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(original))); err != nil {
+		t.Fatalf("the reused original is gone: %v", err)
 	}
 }

@@ -105,6 +105,19 @@ const tempPrefix = ".tmp-"
 // leave nothing either. ctx bounds the copy and the ffprobe run; give it a
 // deadline.
 func Ingest(ctx context.Context, root string, r io.Reader, lim UploadLimits, tools Tools) (Upload, error) {
+	return IngestGuarded(ctx, root, r, lim, tools, nil)
+}
+
+// Guard runs place, which stores the file at path (or finds it stored
+// before), while nothing may collect that path: the caller holds whatever
+// keeps collectors off it and takes the path out of their queue.
+type Guard func(path string, place func() error) error
+
+// IngestGuarded is Ingest with the storing step run under guard (nil: no
+// guard). The same bytes uploaded before give the same path, which may be
+// queued for collection because the post that had it went; under the
+// guard, the file found is sure to stay.
+func IngestGuarded(ctx context.Context, root string, r io.Reader, lim UploadLimits, tools Tools, guard Guard) (Upload, error) {
 	if root == "" {
 		return Upload{}, errors.New("media: empty storage root")
 	}
@@ -192,26 +205,37 @@ func Ingest(ctx context.Context, root string, r io.Reader, lim UploadLimits, too
 	if err := rt.MkdirAll(OriginalsDir, 0o755); err != nil {
 		return Upload{}, fmt.Errorf("media: %w", err)
 	}
-	if fi, err := rt.Lstat(name); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-		return u, nil // stored before; the deferred func drops the temporary file
-	}
-	if err := file.Chmod(0o644); err != nil {
-		return Upload{}, fmt.Errorf("media: %w", err)
-	}
-	if err := file.Sync(); err != nil {
-		return Upload{}, fmt.Errorf("media: %w", err)
-	}
-	if err := file.Close(); err != nil {
-		rt.Remove(tmp)
+	place := func() error {
+		if fi, err := rt.Lstat(name); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+			return nil // stored before; the deferred func drops the temporary file
+		}
+		if err := file.Chmod(0o644); err != nil {
+			return fmt.Errorf("media: %w", err)
+		}
+		if err := file.Sync(); err != nil {
+			return fmt.Errorf("media: %w", err)
+		}
+		if err := file.Close(); err != nil {
+			rt.Remove(tmp)
+			keep = true
+			return fmt.Errorf("media: %w", err)
+		}
 		keep = true
-		return Upload{}, fmt.Errorf("media: %w", err)
+		if err := rt.Rename(tmp, name); err != nil {
+			rt.Remove(tmp)
+			return fmt.Errorf("media: storing %s: %w", u.Path, err)
+		}
+		syncDir(rt, OriginalsDir)
+		return nil
 	}
-	keep = true
-	if err := rt.Rename(tmp, name); err != nil {
-		rt.Remove(tmp)
-		return Upload{}, fmt.Errorf("media: storing %s: %w", u.Path, err)
+	if guard != nil {
+		err = guard(u.Path, place)
+	} else {
+		err = place()
 	}
-	syncDir(rt, OriginalsDir)
+	if err != nil {
+		return Upload{}, err
+	}
 	return u, nil
 }
 

@@ -134,7 +134,33 @@ func (s *Service) IsAdmin(ctx context.Context, user int64) (bool, error) {
 // Ingest stores an uploaded file (streamed, never held in memory whole)
 // after checking its type and limits.
 func (s *Service) Ingest(ctx context.Context, r io.Reader) (media.Upload, error) {
-	return media.Ingest(ctx, s.set.MediaRoot, r, s.set.Limits, s.set.Tools)
+	return media.IngestGuarded(ctx, s.set.MediaRoot, r, s.set.Limits, s.set.Tools, s.keepFile(ctx))
+}
+
+// keepFile is the guard under which a file is stored or found stored: it
+// holds the collectors' lock on the path (see Collect) and takes the path
+// out of their queue, so a file that a deleted post left queued is not
+// collected while the new post that reuses it is still on its way (its
+// caption may still be arriving). If that post never comes, Discard queues
+// the file again.
+func (s *Service) keepFile(ctx context.Context) media.Guard {
+	return func(path string, place func() error) error {
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if err := lockPath(ctx, tx, path); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, path); err != nil {
+				return err
+			}
+			return place()
+		})
+	}
+}
+
+// lockPath takes the transaction-scoped lock that collectors of path hold.
+func lockPath(ctx context.Context, tx pgx.Tx, path string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path)
+	return err
 }
 
 // Discard queues an ingested file that no post will use for collection.

@@ -3,7 +3,10 @@ package posts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +44,21 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 	}
 	var notes []jokster.Notification
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// Renditions are named by content, so one a deleted post left
+		// queued for collection may be this post's too: under the
+		// collectors' lock, it leaves their queue, and if a collector took
+		// it meanwhile the task runs again and makes it anew.
+		for _, f := range []string{res.Display, res.Thumb, res.Poster} {
+			if f == "" {
+				continue
+			}
+			if err := lockPath(ctx, tx, f); err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(f))); err != nil {
+				return fmt.Errorf("posts: rendition %s of post %d is gone (collected meanwhile); processing again: %w", f, id, err)
+			}
+		}
 		t, err := tx.Exec(ctx, `UPDATE posts SET status = 'ready', display = $2, thumb = $3, poster = $4,
 			width = nullif($5, 0), height = nullif($6, 0), duration_ms = nullif($7, 0), phash = $8, updated_at = now()
 			WHERE id = $1 AND status = 'processing'`,
@@ -152,7 +170,7 @@ func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, er
 // advisory lock on the path serialises collectors of the same file.
 func (s *Service) Collect(ctx context.Context, path string) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path); err != nil {
+		if err := lockPath(ctx, tx, path); err != nil {
 			return err
 		}
 		var queued, used bool
