@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/jokster/jokster/config"
 )
 
@@ -681,5 +683,49 @@ func TestReuploadWhileCollecting_201(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(original))); err != nil {
 		t.Fatalf("the reused original is gone: %v", err)
+	}
+}
+
+// A post deleted or removed while its renditions are being made: the
+// renditions are queued for collection, not left on disk for good.
+func TestGoneWhileProcessing(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("wade")
+	ctx := context.Background()
+	p := c.upload("POST", "/api/v1/posts", "media", "pic.jpg", jpegOf(640, 480, 5)).want(201).post()
+	id, _ := strconv.ParseInt(p.ID, 10, 64)
+	// Processing reads the post, then makes the renditions; whatever
+	// happens to the post meanwhile, its final UPDATE finds no processing
+	// row. A trigger that skips the row stands in for a delete at that
+	// moment (the row is then gone or no longer processing).
+	for _, sql := range []string{
+		`CREATE FUNCTION test_gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+		`CREATE TRIGGER test_gone BEFORE UPDATE ON posts FOR EACH ROW WHEN (OLD.id = ` + p.ID + ` AND NEW.status = 'ready') EXECUTE FUNCTION test_gone()`,
+	} {
+		if _, err := e.db.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.posts.Process(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	rows, err := e.db.Query(ctx, `SELECT path FROM media_garbage ORDER BY path`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) < 2 { // the display picture and the thumbnail
+		t.Fatalf("renditions queued for collection: %v", queued)
+	}
+	for _, f := range queued {
+		if err := e.posts.Collect(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(f))); !os.IsNotExist(err) {
+			t.Fatalf("%s not collected: %v", f, err)
+		}
 	}
 }

@@ -43,7 +43,9 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 		return err
 	}
 	var notes []jokster.Notification
+	var orphans []string
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		orphans = nil
 		// Renditions are named by content, so one a deleted post left
 		// queued for collection may be this post's too: under the
 		// collectors' lock, it leaves their queue, and if a collector took
@@ -63,8 +65,22 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 			width = nullif($5, 0), height = nullif($6, 0), duration_ms = nullif($7, 0), phash = $8, updated_at = now()
 			WHERE id = $1 AND status = 'processing'`,
 			id, res.Display, res.Thumb, res.Poster, res.Width, res.Height, res.DurationMS, int64(res.PHash))
-		if err != nil || t.RowsAffected() == 0 {
+		if err != nil {
 			return err
+		}
+		if t.RowsAffected() == 0 {
+			// Deleted or removed while its renditions were made: nothing
+			// will refer to them, so they are queued for collection (a
+			// collector keeps any that another post uses).
+			for _, f := range []string{res.Display, res.Thumb, res.Poster} {
+				if f != "" {
+					if _, err := tx.Exec(ctx, `INSERT INTO media_garbage (path) VALUES ($1) ON CONFLICT DO NOTHING`, f); err != nil {
+						return err
+					}
+					orphans = append(orphans, f)
+				}
+			}
+			return nil
 		}
 		for _, f := range []string{res.Display, res.Thumb, res.Poster} {
 			if f != "" {
@@ -100,6 +116,15 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(orphans) > 0 {
+		for _, f := range orphans {
+			if err := s.queue.EnqueueCollect(ctx, f); err != nil {
+				slog.Warn("posts: enqueue collect failed; the re-enqueue job will retry", "path", f, "err", err)
+			}
+		}
+		slog.Info("post gone while processing; its renditions are queued for collection", "post", id)
+		return nil
 	}
 	s.notify.Announce(ctx, notes...)
 	s.rank.PostChanged(ctx, id)
