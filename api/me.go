@@ -117,26 +117,36 @@ func (s *server) updateProfile(c *fiber.Ctx) error {
 
 // setPhoto takes multipart/form-data with the image in a field named photo.
 func (s *server) setPhoto(c *fiber.Ctx) error {
-	var p *jokster.Profile
+	// The photo is stored as it arrives and becomes the profile's only
+	// once the whole request turned out well.
+	var rel string
+	got := false
 	err := parts(c, s.cfg.PhotoMaxBytes+64<<10, func(part *multipart.Part) error {
 		if part.FormName() != "photo" {
 			return jokster.Invalid(map[string]string{part.FormName(): "unknown field; send the image in a field named photo"})
 		}
-		if p != nil {
+		if got {
 			return jokster.Invalid(map[string]string{"photo": "one photo at a time"})
 		}
-		prof, err := s.Profiles.SetPhoto(c.UserContext(), viewer(c), part)
-		p = &prof
+		got = true
+		var err error
+		rel, err = s.Profiles.StorePhoto(part)
 		return err
 	})
 	if err != nil {
+		s.Profiles.RemovePhotoFile(c.UserContext(), rel)
 		return err
 	}
-	if p == nil {
+	if !got {
 		return &jokster.Error{Code: jokster.EINVALID, Message: "the photo is missing", Fields: map[string]string{"photo": "required: a JPEG, PNG, GIF or WebP image"}}
 	}
+	p, err := s.Profiles.UsePhoto(c.UserContext(), viewer(c), rel)
+	if err != nil {
+		s.Profiles.RemovePhotoFile(c.UserContext(), rel)
+		return err
+	}
 	p.FollowedByMe = nil
-	return c.JSON(profileOut(*p))
+	return c.JSON(profileOut(p))
 }
 
 func (s *server) deletePhoto(c *fiber.Ctx) error {

@@ -7,7 +7,9 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -163,6 +165,21 @@ func TestProfilePhoto_200_413_415(t *testing.T) {
 	big := append(pngOf(10, 10), bytes.Repeat([]byte{0}, int(e.cfg.PhotoMaxBytes))...)
 	c.upload("PUT", "/api/v1/me/profile/photo", "photo", "big.png", big).want(413)
 	c.do("PUT", "/api/v1/me/profile/photo", map[string]string{"photo": "x"}).want(415)
+	// A good photo followed by a field that is not: the request is refused
+	// whole, and the photo it carried is neither used nor kept.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("photo", "new.png")
+	_, _ = fw.Write(pngOf(200, 100))
+	_ = mw.WriteField("extra", "field")
+	_ = mw.Close()
+	before := e.mediaFiles()
+	req, _ := http.NewRequest("PUT", e.base+"/api/v1/me/profile/photo", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	c.send(req).want(400)
+	if after := e.mediaFiles(); !slices.Equal(after, before) {
+		t.Fatalf("files before %v, after %v", before, after)
+	}
 	if got := c.get("/api/v1/profiles/finn").want(200).m()["photo_url"]; got != url {
 		t.Fatalf("a refused upload changed the photo to %v", got)
 	}

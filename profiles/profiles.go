@@ -170,16 +170,19 @@ func (s *Service) Update(ctx context.Context, id int64, in Update) (jokster.Prof
 	return s.ByID(ctx, id, id)
 }
 
-// SetPhoto validates, re-encodes and stores a new profile photo.
-func (s *Service) SetPhoto(ctx context.Context, id int64, r io.Reader) (jokster.Profile, error) {
+// StorePhoto validates, re-encodes and stores a photo without giving it
+// to anyone yet: a request whose photo is followed by something wrong changes no
+// profile (RemovePhotoFile drops the file again).
+func (s *Service) StorePhoto(r io.Reader) (string, error) {
 	img, err := media.ProcessPhoto(r, s.set.PhotoLimit, s.set.PhotoSize)
 	if err != nil {
-		return jokster.Profile{}, err
+		return "", err
 	}
-	rel, err := media.Store(s.set.MediaRoot, "avatars", img, "jpg")
-	if err != nil {
-		return jokster.Profile{}, err
-	}
+	return media.Store(s.set.MediaRoot, "avatars", img, "jpg")
+}
+
+// UsePhoto makes a stored photo (StorePhoto) user id's profile photo.
+func (s *Service) UsePhoto(ctx context.Context, id int64, rel string) (jokster.Profile, error) {
 	if err := s.replacePhoto(ctx, id, rel); err != nil {
 		return jokster.Profile{}, err
 	}
