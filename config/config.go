@@ -67,7 +67,7 @@ type Config struct {
 
 	// Operations.
 	OpsUser           string        `env:"OPS_USER" envDefault:"admin" doc:"basic-auth user of /monitor/"`
-	OpsPassword       string        `env:"OPS_PASSWORD" doc:"basic-auth password of /monitor/; empty: /monitor/ is open (the ops listener is loopback by default)"`
+	OpsPassword       string        `env:"OPS_PASSWORD" doc:"basic-auth password of /monitor/; empty: /monitor/ answers clients on this machine only"`
 	OpsPprof          bool          `env:"OPS_PPROF" envDefault:"false" doc:"serve Go's profiler at /debug/pprof/ on the operations listener (behind the /monitor/ credentials)"`
 	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10" doc:"asynq tasks run at once per worker process"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s" doc:"how long each shutdown step may take"`

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -90,10 +91,32 @@ func (w *Worker) Shutdown() {
 }
 
 // Monitor returns asynqmon mounted at root ("/monitor"), behind basic auth
-// when password is set.
+// when password is set. Without a password it answers loopback clients
+// only: an operations listener bound to a network address (as in compose,
+// where nginx and Prometheus reach it) would otherwise let any neighbour
+// pause queues or delete tasks.
 func Monitor(r asynq.RedisConnOpt, root, user, password string) http.Handler {
-	return BasicAuth(asynqmon.New(asynqmon.Options{RootPath: root, RedisConnOpt: r}), user, password)
+	h := asynqmon.New(asynqmon.Options{RootPath: root, RedisConnOpt: r})
+	if password == "" {
+		return loopbackOnly{h}
+	}
+	return BasicAuth(h, user, password)
 }
+
+// loopbackOnly serves clients on this machine and refuses the others.
+type loopbackOnly struct{ h *asynqmon.HTTPHandler }
+
+func (l loopbackOnly) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, "the monitor has no password (OPS_PASSWORD): it answers this machine only", http.StatusForbidden)
+		return
+	}
+	l.h.ServeHTTP(w, req)
+}
+
+// Close releases asynqmon's connections.
+func (l loopbackOnly) Close() error { return l.h.Close() }
 
 // BasicAuth puts h behind HTTP basic auth with user and password; with no
 // password h is returned as it is (the operations listener is loopback by

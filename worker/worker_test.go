@@ -480,6 +480,16 @@ func TestMonitor(t *testing.T) {
 		if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &queues) != nil {
 			t.Fatalf("API: status %d: %.200s", res.StatusCode, body)
 		}
+		// Without a password, only this machine is served.
+		for _, from := range []string{"192.0.2.7:40000", "[2001:db8::1]:40000", "10.0.0.3:5000"} {
+			req := httptest.NewRequest("GET", "/monitor/api/queues", nil)
+			req.RemoteAddr = from
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden {
+				t.Fatalf("a client at %s got %d, want 403", from, rec.Code)
+			}
+		}
 	})
 
 	t.Run("password", func(t *testing.T) {
