@@ -208,7 +208,9 @@ type LoginInput struct {
 	Username string
 	Email    string
 	Password string
-	IP       string
+	// IP is the client's address, or its network for IPv6 (a /64 is
+	// one client's to spend): failures are counted per IP too.
+	IP string
 }
 
 var errBadLogin = jokster.Errorf(jokster.EUNAUTHORIZED, "wrong username, e-mail address or password")

@@ -54,7 +54,7 @@ func (s *server) login(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	sess, err := s.Accounts.Login(c.UserContext(), accounts.LoginInput{Username: in.Username, Email: in.Email, Password: in.Password, IP: c.IP()})
+	sess, err := s.Accounts.Login(c.UserContext(), accounts.LoginInput{Username: in.Username, Email: in.Email, Password: in.Password, IP: clientKey(c.IP())})
 	if err != nil {
 		return err
 	}
