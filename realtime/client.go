@@ -329,9 +329,10 @@ func (c *client) subscribe(ch string, v int64) {
 		return
 	}
 	key := ch
+	var uid int64
 	if ch == "me" {
 		c.mu.Lock()
-		uid := c.user
+		uid = c.user
 		c.mu.Unlock()
 		if uid == 0 {
 			c.fail("unauthorized", "me is private: send auth with your access token first", ch)
@@ -343,6 +344,11 @@ func (c *client) subscribe(ch string, v int64) {
 		key += ":top"
 	}
 	c.mu.Lock()
+	if uid != 0 && c.user != uid { // the token expired (or changed) meanwhile
+		c.mu.Unlock()
+		c.fail("unauthorized", "me is private: send auth with your access token first", ch)
+		return
+	}
 	if _, ok := c.subs[key]; !ok && len(c.subs) >= c.h.cfg.MaxSubs {
 		c.mu.Unlock()
 		c.fail("too_many_subscriptions", "unsubscribe from something first", ch)
@@ -356,6 +362,18 @@ func (c *client) subscribe(ch string, v int64) {
 	c.mu.Unlock()
 	if n := c.h.add(c, key); strings.HasPrefix(key, "post:") {
 		c.h.presenceChanged(key, n)
+	}
+	if uid != 0 {
+		// An expiry check between the registration and the hub's add took
+		// the subscription back (and removed it from the hub before it was
+		// there): take it out again rather than deliver to nobody's token.
+		c.mu.Lock()
+		_, still := c.subs[key]
+		c.mu.Unlock()
+		if !still {
+			c.h.remove(c, key)
+			return
+		}
 	}
 	c.snapshot(key)
 }
