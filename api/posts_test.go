@@ -514,9 +514,15 @@ func TestModeration_202_403(t *testing.T) {
 	}
 	a.post(path+"/comments", map[string]string{"body": "why?"}).want(409)
 
+	own := b.newPost(nil, "", "caption", "before the ban").want(201).post()
 	mod.do("PUT", "/api/v1/admin/users/fay/ban", map[string]any{"hours": 24, "reason": "spam"}).want(200)
 	if r := b.newPost(nil, "", "caption", "let me out").want(403); !strings.Contains(string(r.Body), "banned") {
 		t.Fatal(string(r.Body))
+	}
+	// Nor can a banned user rewrite what they posted before.
+	b.do("PATCH", "/api/v1/posts/"+own.ID, map[string]string{"caption": "spam spam spam"}).want(403)
+	if got := b.get("/api/v1/posts/" + own.ID).want(200).post(); got.Caption != "before the ban" {
+		t.Fatalf("caption now %q", got.Caption)
 	}
 	q := a.newPost(nil, "", "caption", "still here").want(201).post()
 	b.post("/api/v1/posts/"+q.ID+"/comments", map[string]string{"body": "hi"}).want(403)

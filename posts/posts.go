@@ -339,6 +339,9 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 	if len(fields) > 0 {
 		return jokster.Post{}, jokster.Invalid(fields)
 	}
+	if err := s.CheckBan(ctx, user); err != nil {
+		return jokster.Post{}, err
+	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var author int64
 		var status, kind, current string
