@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,10 +188,16 @@ func TestTextPost_201(t *testing.T) {
 	c.newPost(nil, "").want(400)
 	c.newPost(nil, "", "caption", strings.Repeat("x", 501)).want(400)
 	c.newPost(nil, "", "caption", "ok", "tags", "no spaces allowed").want(400)
+	// Letters with their marks are letters: a Hindi word, a Turkish city.
+	hi := c.newPost(nil, "", "caption", "मज़ेदार", "tags", "हिंदी, İstanbul").want(201).post()
+	if strings.Join(hi.Tags, ",") != "istanbul,हिंदी" {
+		t.Fatalf("tags %q", hi.Tags)
+	}
+	e.client().get("/api/v1/leaderboards/tag:" + url.PathEscape("हिंदी")).want(200)
 	c.newPost(nil, "", "caption", "ok", "colour", "red").want(400)
 	e.client().newPost(nil, "", "caption", "anonymous").want(401)
 	c.do("POST", "/api/v1/posts", map[string]string{"caption": "json"}).want(415)
-	if n := e.count(`SELECT count(*) FROM posts`); n != 2 { // the two above, nothing from the bad requests
+	if n := e.count(`SELECT count(*) FROM posts`); n != 3 { // the three above, nothing from the bad requests
 		t.Fatalf("%d posts", n)
 	}
 	e.client().get("/api/v1/posts/999999").want(404)

@@ -31,8 +31,10 @@ func NormalizeTags(raw []string) ([]string, string) {
 			if utf8.RuneCountInString(t) > MaxTagLen {
 				return nil, "each tag at most 30 characters"
 			}
+			// Marks belong to the letters they sit on: Devanagari vowel
+			// signs, Thai tone marks, the dot of a lower-cased "İ".
 			for _, r := range t {
-				if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' {
+				if !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r) && r != '_' {
 					return nil, "tags are letters, digits and underscores: " + t
 				}
 			}

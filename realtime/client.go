@@ -41,7 +41,7 @@ type inbound struct {
 	ID    string `json:"id"`
 }
 
-var channelRE = regexp.MustCompile(`^(posts:new|danger|me|post:[1-9][0-9]{0,18}|board:(hot|new|creators|top:(all|day|week)|tag:[\p{L}\p{N}_]{1,30}(:(top|hot))?))$`)
+var channelRE = regexp.MustCompile(`^(posts:new|danger|me|post:[1-9][0-9]{0,18}|board:(hot|new|creators|top:(all|day|week)|tag:[\p{L}\p{M}\p{N}_]{1,30}(:(top|hot))?))$`)
 
 // sub is one subscription of a client.
 type sub struct {

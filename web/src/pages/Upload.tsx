@@ -27,7 +27,7 @@ export function parseTags(s: string): string[] {
 
 function checkTags(tags: string[]): string | null {
   if (tags.length > 10) return 'at most 10 tags'
-  const bad = tags.find((t) => !/^[\p{L}\p{N}_]{1,30}$/u.test(t))
+  const bad = tags.find((t) => !/^[\p{L}\p{M}\p{N}_]{1,30}$/u.test(t))
   return bad ? `“${bad}”: tags are up to 30 letters, digits or underscores` : null
 }
 
