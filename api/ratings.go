@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -122,12 +123,18 @@ func nextOffset(more bool, offset, limit, max int) *string {
 
 // leaderboard is GET /leaderboards/{board}?window=&sort=&cursor=&limit=.
 func (s *server) leaderboard(c *fiber.Ctx) error {
-	name, err := ranking.BoardName(c.Params("board"), c.Query("window"), c.Query("sort"))
+	// Path parameters arrive as sent: a tag in another script is
+	// percent-encoded.
+	board, err := url.PathUnescape(c.Params("board"))
+	if err != nil {
+		return jokster.Invalid(map[string]string{"board": "not a board name"})
+	}
+	name, err := ranking.BoardName(board, c.Query("window"), c.Query("sort"))
 	if err != nil {
 		return jokster.Invalid(map[string]string{"board": err.Error()})
 	}
 	if len(name) > 4 && name[:4] == "tag:" {
-		tag, ok := posts.NormalizeTag(c.Params("board")[4:])
+		tag, ok := posts.NormalizeTag(board[4:])
 		if !ok {
 			return jokster.Invalid(map[string]string{"board": "a tag is letters, digits and underscores"})
 		}
