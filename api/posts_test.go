@@ -193,7 +193,18 @@ func TestTextPost_201(t *testing.T) {
 	if strings.Join(hi.Tags, ",") != "istanbul,हिंदी" {
 		t.Fatalf("tags %q", hi.Tags)
 	}
-	e.client().get("/api/v1/leaderboards/tag:" + url.PathEscape("हिंदी")).want(200)
+	// As the web app asks for it: the whole name percent-encoded.
+	var board struct {
+		Items []struct {
+			Post struct{ ID string } `json:"post"`
+		} `json:"items"`
+	}
+	e.waitRanked()
+	e.client().get("/api/v1/leaderboards/" + url.PathEscape("tag:हिंदी")).want(200).json(&board)
+	if len(board.Items) != 1 || board.Items[0].Post.ID != hi.ID {
+		t.Fatalf("tag board %+v", board)
+	}
+	e.client().get("/api/v1/leaderboards/" + strings.ReplaceAll(url.PathEscape("tag:हिंदी"), ":", "%3A")).want(200)
 	c.newPost(nil, "", "caption", "ok", "colour", "red").want(400)
 	e.client().newPost(nil, "", "caption", "anonymous").want(401)
 	c.do("POST", "/api/v1/posts", map[string]string{"caption": "json"}).want(415)
