@@ -190,9 +190,17 @@ export const scenarios = [
       await a.goto(`${ctx.url}/p/${ctx.postId}`)
       await a.locator('.post-full').waitFor()
       const text = `Made me snort my coffee ${run}`
+      const count = async (page) => Number.parseInt((await page.locator('#comments-h').textContent()) ?? '', 10)
+      await ctx.b.locator('#comments-h').waitFor()
+      const before = await count(ctx.b)
       await ctx.b.locator('#comment-body').fill(text)
       await ctx.b.getByRole('button', { name: 'Comment' }).click()
       await a.locator('.comment-body', { hasText: text }).waitFor({ timeout: 25_000 })
+      // One comment is one more, on the watching page and on the commenter's
+      // (which hears of its own comment twice: its answer and the live event).
+      await until(async () => (await count(a)) === before + 1, `the watching page to count ${before + 1} comments`)
+      await new Promise((r) => setTimeout(r, 1500))
+      if ((await count(ctx.b)) !== before + 1) throw new Error(`the commenter's page counts ${await count(ctx.b)} comments, want ${before + 1}`)
     },
   },
   {
@@ -246,6 +254,11 @@ export const scenarios = [
       const b = ctx.b
       await b.goto(`${ctx.url}/danger`)
       await b.getByTestId('countdown').waitFor()
+      // The live summary that follows the subscription must not wipe what
+      // only the page read has (the policy, past culls, the total at risk).
+      await b.locator('dl.settings').waitFor()
+      await new Promise((r) => setTimeout(r, 1500))
+      if ((await b.locator('dl.settings').count()) === 0) throw new Error('the live snapshot wiped the cull settings')
       await until(async () => (await b.locator('.risk-row').count()) > 0 || (await b.locator('.runs li').count()) > 0, 'a post at risk or a past cull')
       await shot(ctx, b, 'danger-zone')
       // The cull runs at the start of the next 15 s cycle…

@@ -78,8 +78,16 @@ async function doRefresh(): Promise<string | null> {
     headers: { Accept: 'application/json' },
   })
   if (!res.ok) {
-    setSession(null)
-    return null
+    // Only the server saying the session is over ends it. A 429 (the
+    // per-IP limit) or a restart (502, 503) is passing: keep the session
+    // and try again shortly.
+    if (res.status === 400 || res.status === 401 || res.status === 403) {
+      setSession(null)
+      return null
+    }
+    if (refreshTimer) clearTimeout(refreshTimer)
+    refreshTimer = setTimeout(() => void refreshSession(), 10_000)
+    return accessToken
   }
   const s = (await res.json()) as Session
   setSession(s)

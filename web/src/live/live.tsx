@@ -33,7 +33,13 @@ export function LiveProvider({ client, children }: { client: LiveClient; childre
     client.start()
     const off = onSessionChange((token) => {
       if (token) client.setToken(token)
-      else client.reconnectNow() // shed the old identity
+      else {
+        // Shed the old identity: forget its token too, or the new socket
+        // signs in with it again (and whoever logs in next in this tab
+        // would get the previous user's me channel).
+        client.setToken(null)
+        client.reconnectNow()
+      }
     })
     const online = () => client.reconnectNow()
     window.addEventListener('online', online)

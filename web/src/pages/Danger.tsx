@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import type { Post } from '../api/types'
-import { putPosts, putSharedPosts, usePost } from '../lib/postStore'
+import { putPosts, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive } from '../live/live'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
@@ -100,7 +100,8 @@ export function readCull(raw: unknown): CullView {
     cycle: pick(o, 'cycle') as number | undefined,
     settings: isObj(o.settings) ? o.settings : {},
     atRisk,
-    atRiskCount: isObj(dangerRaw) && typeof dangerRaw.count === 'number' ? dangerRaw.count : atRisk.length,
+    atRiskCount:
+      isObj(dangerRaw) && typeof dangerRaw.count === 'number' ? dangerRaw.count : typeof o.count === 'number' ? o.count : atRisk.length,
     eligible: pick(o, 'eligible') as number | undefined,
     ready: pick(o, 'ready') as number | undefined,
     runs,
@@ -134,6 +135,13 @@ function describeSetting(k: string, v: unknown): string | null {
   return String(v)
 }
 
+// sameZone reports whether a live summary of the zone (the first posts)
+// agrees with the page: same cycle, same count, same posts in front.
+function sameZone(page: CullView, live: CullView): boolean {
+  if (page.cycle !== live.cycle || page.atRiskCount !== live.atRiskCount) return false
+  return live.atRisk.every((r, i) => page.atRisk[i] !== undefined && page.atRisk[i].postId === r.postId && page.atRisk[i].rank === r.rank)
+}
+
 export default function Danger() {
   useDocumentTitle('Danger zone')
   const [view, setView] = useState<CullView | null>(null)
@@ -147,13 +155,14 @@ export default function Danger() {
       const v = readCull(raw)
       putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
       setView(v)
+      setError(null)
       setState('ok')
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 503)) setState('absent')
-      else {
-        setError(errorMessage(e))
-        setState('error')
-      }
+      const absent = e instanceof ApiError && (e.status === 404 || e.status === 405)
+      setError(errorMessage(e))
+      // A page already shown stays (with a note): a failed reload — the
+      // countdown's polling, a server restarting (503) — is passing.
+      setState((st) => (st === 'ok' ? 'ok' : absent ? 'absent' : 'error'))
     }
   }, [])
   const { ready, me } = useAuth()
@@ -164,13 +173,10 @@ export default function Danger() {
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
   useChannel(state === 'ok' ? 'danger' : null, (ev) => {
     if (ev.type === 'error' || ev.type === 'resync') return
-    // The snapshot is what GET /api/v1/cull returns; "changed" means read it again.
-    if (ev.type === 'snapshot' && isObj(ev.data) && 'next_cull_at' in ev.data) {
-      const v = readCull(ev.data)
-      putSharedPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
-      setView(v)
-      return
-    }
+    // The snapshot is a summary (the first posts' ids, no settings or past
+    // runs): when it says what the page shows already, nothing to do; else,
+    // like "changed", read GET /api/v1/cull again.
+    if (ev.type === 'snapshot' && isObj(ev.data) && view && sameZone(view, readCull(ev.data))) return
     if (timer.current) return
     timer.current = setTimeout(() => {
       timer.current = null
@@ -221,6 +227,11 @@ export default function Danger() {
   return (
     <div className="danger">
       <h1>Danger zone</h1>
+      {error && (
+        <p className="muted" role="status">
+          Could not refresh: {error}. Showing what was read last; it will try again.
+        </p>
+      )}
       <section className="card countdown-card" aria-live="off">
         <p className="muted">Next cull in</p>
         <p className="countdown" data-testid="countdown">

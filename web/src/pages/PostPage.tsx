@@ -28,6 +28,22 @@ export default function PostPage() {
   const [error, setError] = useState<ApiError | null>(null)
   const [comments, setComments] = useState<Comment[]>([])
   const [commentCursor, setCommentCursor] = useState<string | null>(null)
+  // comment_count moves once per comment, whichever way the change is heard
+  // first: this page's own request or the live event about it.
+  const counted = useRef({ added: new Set<string>(), removed: new Set<string>() })
+  const commentAdded = useCallback((postId: string, c: Comment) => {
+    const id = String(c.id)
+    setComments((old) => (old.some((x) => String(x.id) === id) ? old : [...old, c]))
+    if (counted.current.added.has(id)) return
+    counted.current.added.add(id)
+    updatePost(postId, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
+  }, [])
+  const commentRemoved = useCallback((postId: string, commentId: string) => {
+    setComments((old) => old.filter((x) => String(x.id) !== commentId))
+    if (counted.current.removed.has(commentId)) return
+    counted.current.removed.add(commentId)
+    updatePost(postId, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
+  }, [])
   const liveState = useLiveState()
   useDocumentTitle(post ? post.caption.slice(0, 60) || `Post ${id}` : 'Post')
 
@@ -44,6 +60,8 @@ export default function PostPage() {
     async (cursor: string | null = null) => {
       try {
         const page = await api<Page<Comment>>(`/posts/${id}/comments` + qs({ cursor, limit: 50 }))
+        // Comments read with the post are in its comment_count already.
+        for (const c of page.items) counted.current.added.add(String(c.id))
         setComments((old) => {
           const base = cursor ? old : []
           const seen = new Set(base.map((c) => c.id))
@@ -57,7 +75,10 @@ export default function PostPage() {
     [id],
   )
 
-  useEffect(() => setComments([]), [id])
+  useEffect(() => {
+    setComments([])
+    counted.current = { added: new Set(), removed: new Set() }
+  }, [id])
   // Read once the session is restored (the post carries the user's rating).
   useEffect(() => {
     if (!ready) return
@@ -84,13 +105,11 @@ export default function PostPage() {
       const r = applyPostEvent(p, ev)
       comment = r.comment
       deleted = r.deletedCommentId
-      return r.post
+      // The count of a comment event is this page's to keep (see counted).
+      return comment || deleted ? { ...r.post, comment_count: p.comment_count } : r.post
     })
-    if (comment) {
-      const c = comment
-      setComments((old) => (old.some((x) => x.id === c.id) ? old : [...old, c]))
-    }
-    if (deleted) setComments((old) => old.filter((x) => x.id !== deleted))
+    if (comment) commentAdded(id, comment)
+    if (deleted) commentRemoved(id, deleted)
   })
   usePollWhenNotLive(() => {
     void load()
@@ -151,7 +170,7 @@ export default function PostPage() {
         </h2>
         <ul className="comment-list">
           {comments.map((c) => (
-            <CommentItem key={c.id} c={c} post={post} onDeleted={() => setComments((old) => old.filter((x) => x.id !== c.id))} />
+            <CommentItem key={c.id} c={c} post={post} onDeleted={() => commentRemoved(post.id, String(c.id))} />
           ))}
         </ul>
         {commentCursor && (
@@ -159,7 +178,7 @@ export default function PostPage() {
             More comments
           </button>
         )}
-        <CommentForm post={post} onAdded={(c) => setComments((old) => (old.some((x) => x.id === c.id) ? old : [...old, c]))} />
+        <CommentForm post={post} onAdded={(c) => commentAdded(post.id, c)} />
       </section>
     </div>
   )
@@ -229,7 +248,6 @@ function CommentItem({ c, post, onDeleted }: { c: Comment; post: Post; onDeleted
                 try {
                   await api<void>(`/posts/${post.id}/comments/${c.id}`, { method: 'DELETE' })
                   onDeleted()
-                  updatePost(post.id, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
                 } catch (e) {
                   toast(errorMessage(e), 'error')
                 }
@@ -249,6 +267,7 @@ function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => v
   const { me } = useAuth()
   const [body, setBody] = useState('')
   const [busy, setBusy] = useState(false)
+  const sending = useRef(false)
   const [err, setErr] = useState<string | null>(null)
   if (post.status !== 'ready') return <p className="muted">Comments are closed.</p>
   if (!me)
@@ -259,17 +278,18 @@ function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => v
     )
   async function submit(e: FormEvent) {
     e.preventDefault()
-    if (!body.trim()) return
+    if (!body.trim() || sending.current) return // Ctrl+Enter held down, or pressed twice
+    sending.current = true
     setBusy(true)
     setErr(null)
     try {
       const c = await api<Comment>(`/posts/${post.id}/comments`, { method: 'POST', body: { body } })
       onAdded(c)
-      updatePost(post.id, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
       setBody('')
     } catch (e) {
       setErr(errorMessage(e))
     } finally {
+      sending.current = false
       setBusy(false)
     }
   }
