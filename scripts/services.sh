@@ -29,9 +29,10 @@ WAIT_SECONDS=${JOKSTER_SERVICES_WAIT:-60}
 # Optional tools for later features, as "command:debian-package" (or just "command"
 # when the package has the command's name), e.g. ffmpeg nginx chromium.
 # ffmpeg/ffprobe: video uploads (media package); without them videos are refused.
-# nginx: `nginx -t` on the rendered config and the loopback cluster (make cluster).
+# nginx: `nginx -t` on the rendered config and the loopback cluster (make cluster);
+# envsubst renders its templates (nginx/render.sh).
 # pg_dump/pg_restore: `jokster backup` and `jokster restore`.
-OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg nginx pg_dump:postgresql-client pg_restore:postgresql-client chromium)
+OPTIONAL_TOOLS=(ffmpeg ffprobe:ffmpeg nginx envsubst:gettext-base pg_dump:postgresql-client pg_restore:postgresql-client chromium)
 
 # Tools may live in sbin even for a user whose PATH lacks it.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -758,8 +759,44 @@ cmd_cgo() {
 	have "$cc" || die "$cc is still missing"
 }
 
+# The web build (vite 8, vitest 4) needs node 20.19 or later; Debian 12's
+# nodejs is 18. An older node gets a newer one beside it, from the npm
+# registry's node-linux-<arch> package (the registry answers where Node's
+# own download site may not), in /usr/local, which comes before /usr/bin.
+NODE_MIN_MAJOR=20
+NODE_MIN_MINOR=19
+NODE_PKG_VERSION=22.23.3
+node_recent() {
+	local v major minor
+	v=$(node --version 2>/dev/null) || return 1
+	v=${v#v}
+	major=${v%%.*}
+	minor=${v#*.}
+	minor=${minor%%.*}
+	[ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }
+}
+
 cmd_node() {
 	ensure_commands node:nodejs npm
+	if ! node_recent; then
+		local arch dir=/usr/local/lib/jokster-node tmp
+		case $(uname -m) in
+		x86_64) arch=x64 ;;
+		aarch64) arch=arm64 ;;
+		*) die "node $(node --version) is older than the web build needs ($NODE_MIN_MAJOR.$NODE_MIN_MINOR) and no newer one is known for $(uname -m)" ;;
+		esac
+		say "node $(node --version) is older than the web build needs ($NODE_MIN_MAJOR.$NODE_MIN_MINOR): installing node $NODE_PKG_VERSION (npm package node-linux-$arch) in $dir"
+		tmp=$(mktemp -d)
+		(cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_PKG_VERSION" >/dev/null && tar -xzf node-linux-*.tgz) ||
+			die "could not fetch node-linux-$arch@$NODE_PKG_VERSION from the npm registry"
+		as_root rm -rf "$dir"
+		as_root mkdir -p "$(dirname "$dir")"
+		as_root cp -a "$tmp/package" "$dir"
+		as_root ln -sf "$dir/bin/node" /usr/local/bin/node
+		rm -rf "$tmp"
+		hash -r
+		node_recent || die "node is still $(node --version) after installing $dir: put /usr/local/bin before /usr/bin in PATH"
+	fi
 	say "node $(node --version), npm $(npm --version)"
 }
 
