@@ -102,6 +102,8 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	}
 	qc := asynq.NewClient(ropt)
 	t.Cleanup(func() { _ = qc.Close() })
+	qi := asynq.NewInspector(ropt)
+	t.Cleanup(func() { _ = qi.Close() })
 	key, err := accounts.SigningKey(ctx, db, cfg.JWTSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +112,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outbox := mail.NewOutbox(db, worker.NewQueue(qc), cfg.MailFrom)
+	outbox := mail.NewOutbox(db, worker.NewQueue(qc, qi), cfg.MailFrom)
 	acc := accounts.New(db, tokens, outbox, ratelimit.NewBackoff(rdb, prefix, cfg.LoginMaxDelay), accounts.Settings{
 		PublicURL: cfg.PublicURL, RefreshTTL: cfg.RefreshTokenTTL, VerifyTTL: cfg.VerifyTokenTTL, ResetTTL: cfg.ResetTokenTTL,
 		RequireVerifiedEmail: cfg.RequireVerifiedEmail, LoginFreeAttempts: cfg.LoginFreeAttempts, LoginIPFreeAttempts: cfg.LoginIPFreeAttempts,
@@ -119,7 +121,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	notify := notifications.New(db, nil)
 	prof := profiles.New(db, notify, profiles.Settings{MediaRoot: cfg.MediaRoot, PhotoSize: cfg.PhotoSize,
 		PhotoLimit: media.Limits{MaxBytes: cfg.PhotoMaxBytes, MaxPixels: cfg.PhotoMaxPixels}})
-	ps := posts.New(db, worker.NewQueue(qc), notify, posts.Settings{MediaRoot: cfg.MediaRoot, Tools: media.FindTools(),
+	ps := posts.New(db, worker.NewQueue(qc, qi), notify, posts.Settings{MediaRoot: cfg.MediaRoot, Tools: media.FindTools(),
 		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels, MaxGIFFrames: cfg.GIFMaxFrames,
 			MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds}})
 	heard := &ranking.Memory{}
@@ -153,7 +155,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	rankDone := make(chan struct{})
 	go func() { defer close(rankDone); rank.Run(rctx, 200*time.Millisecond) }()
 	t.Cleanup(func() { stopRank(); <-rankDone; rank.Stop() })
-	cl := cull.New(db, cullSettings(cfg), cull.Deps{Boards: rank, Files: ps, Queue: worker.NewQueue(qc), Notify: notify})
+	cl := cull.New(db, cullSettings(cfg), cull.Deps{Boards: rank, Files: ps, Queue: worker.NewQueue(qc, qi), Notify: notify})
 	deps := api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank, Cull: cl,
 		Hub: hub, ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}}
 	app := api.New(deps)

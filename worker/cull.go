@@ -50,7 +50,7 @@ func NewCullTickTask() *asynq.Task {
 func NewCullTask(set cull.Settings, c cull.Cycle, at time.Time) *asynq.Task {
 	secs := int64(set.Interval / time.Second)
 	b, _ := json.Marshal(cullPayload{IntervalS: secs, Cycle: c.Number})
-	opts := []asynq.Option{asynq.TaskID(fmt.Sprintf("cull:%d:%d", secs, c.Number)), asynq.Queue(QueueDefault),
+	opts := []asynq.Option{asynq.TaskID(cullTaskID(set, c)), asynq.Queue(QueueDefault),
 		asynq.MaxRetry(10), asynq.Timeout(10 * time.Minute), asynq.Retention(min(set.Interval, 24*time.Hour))}
 	if !at.IsZero() {
 		opts = append(opts, asynq.ProcessAt(at))
@@ -61,9 +61,15 @@ func NewCullTask(set cull.Settings, c cull.Cycle, at time.Time) *asynq.Task {
 // NewCullFollowupTask does the follow-up of run runID.
 func NewCullFollowupTask(runID int64) *asynq.Task {
 	b, _ := json.Marshal(runPayload{RunID: runID})
-	return asynq.NewTask(TypeCullFollowup, b, asynq.TaskID("cull:followup:"+strconv.FormatInt(runID, 10)),
+	return asynq.NewTask(TypeCullFollowup, b, asynq.TaskID(followupTaskID(runID)),
 		asynq.Queue(QueueDefault), asynq.MaxRetry(25), asynq.Timeout(30*time.Minute))
 }
+
+func cullTaskID(set cull.Settings, c cull.Cycle) string {
+	return fmt.Sprintf("cull:%d:%d", int64(set.Interval/time.Second), c.Number)
+}
+
+func followupTaskID(runID int64) string { return "cull:followup:" + strconv.FormatInt(runID, 10) }
 
 // CullPeriodic is the scheduler entry of the cull: the tick, every
 // min(interval, 1m). Every worker process registers it; the tick is
@@ -79,12 +85,12 @@ func CullPeriodic(interval time.Duration) Periodic {
 
 // EnqueueCull implements cull.Queue.
 func (q *Queue) EnqueueCull(ctx context.Context, set cull.Settings, c cull.Cycle, at time.Time) error {
-	return q.enqueue(ctx, NewCullTask(set, c, at))
+	return q.enqueue(ctx, NewCullTask(set, c, at), QueueDefault, cullTaskID(set, c))
 }
 
 // EnqueueCullFollowup implements cull.Queue.
 func (q *Queue) EnqueueCullFollowup(ctx context.Context, runID int64) error {
-	return q.enqueue(ctx, NewCullFollowupTask(runID))
+	return q.enqueue(ctx, NewCullFollowupTask(runID), QueueDefault, followupTaskID(runID))
 }
 
 var _ cull.Queue = (*Queue)(nil)

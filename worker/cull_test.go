@@ -40,8 +40,8 @@ func newCullEnv(t *testing.T, set cull.Settings) *cullEnv {
 	c := &cullEnv{env: e, rdb: rdb, set: set}
 	c.rank = ranking.New(e.pool, rdb, "t:", nil)
 	c.notify = notifications.New(e.pool, nil)
-	c.posts = posts.New(e.pool, worker.NewQueue(e.client), c.notify, posts.Settings{MediaRoot: t.TempDir()})
-	c.svc = cull.New(e.pool, set, cull.Deps{Boards: c.rank, Files: c.posts, Queue: worker.NewQueue(e.client), Notify: c.notify})
+	c.posts = posts.New(e.pool, worker.NewQueue(e.client, e.insp), c.notify, posts.Settings{MediaRoot: t.TempDir()})
+	c.svc = cull.New(e.pool, set, cull.Deps{Boards: c.rank, Files: c.posts, Queue: worker.NewQueue(e.client, e.insp), Notify: c.notify})
 	return c
 }
 

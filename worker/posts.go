@@ -37,34 +37,32 @@ type pathPayload struct {
 // the post so a re-enqueue while one is pending is a no-op.
 func NewProcessMediaTask(postID int64) *asynq.Task {
 	b, _ := json.Marshal(postPayload{PostID: postID})
-	return asynq.NewTask(TypeProcessMedia, b, asynq.TaskID("media:process:"+strconv.FormatInt(postID, 10)),
+	return asynq.NewTask(TypeProcessMedia, b, asynq.TaskID(processTaskID(postID)),
 		asynq.Queue(QueueDefault), asynq.MaxRetry(processRetries), asynq.Timeout(5*time.Minute))
+}
+
+func processTaskID(postID int64) string { return "media:process:" + strconv.FormatInt(postID, 10) }
+
+func collectTaskID(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "media:collect:" + hex.EncodeToString(sum[:12])
 }
 
 // NewCollectMediaTask deletes a media file once nothing uses it.
 func NewCollectMediaTask(path string) *asynq.Task {
 	b, _ := json.Marshal(pathPayload{Path: path})
-	sum := sha256.Sum256([]byte(path))
-	return asynq.NewTask(TypeCollectMedia, b, asynq.TaskID("media:collect:"+hex.EncodeToString(sum[:12])),
+	return asynq.NewTask(TypeCollectMedia, b, asynq.TaskID(collectTaskID(path)),
 		asynq.Queue(QueueLow), asynq.MaxRetry(10), asynq.Timeout(time.Minute))
 }
 
 // EnqueueProcess implements posts.Queue.
 func (q *Queue) EnqueueProcess(ctx context.Context, postID int64) error {
-	return q.enqueue(ctx, NewProcessMediaTask(postID))
+	return q.enqueue(ctx, NewProcessMediaTask(postID), QueueDefault, processTaskID(postID))
 }
 
 // EnqueueCollect implements posts.Queue.
 func (q *Queue) EnqueueCollect(ctx context.Context, path string) error {
-	return q.enqueue(ctx, NewCollectMediaTask(path))
-}
-
-func (q *Queue) enqueue(ctx context.Context, t *asynq.Task) error {
-	_, err := q.client.EnqueueContext(ctx, t)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return err
+	return q.enqueue(ctx, NewCollectMediaTask(path), QueueLow, collectTaskID(path))
 }
 
 var _ posts.Queue = (*Queue)(nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,23 +42,54 @@ type sendMailPayload struct {
 // row so that enqueueing it twice (the re-enqueue job) is a no-op.
 func NewSendMailTask(id uuid.UUID) *asynq.Task {
 	b, _ := json.Marshal(sendMailPayload{ID: id})
-	return asynq.NewTask(TypeSendMail, b, asynq.TaskID("mail:"+id.String()), asynq.Queue(QueueCritical),
+	return asynq.NewTask(TypeSendMail, b, asynq.TaskID(mailTaskID(id)), asynq.Queue(QueueCritical),
 		asynq.MaxRetry(25), asynq.Timeout(time.Minute))
 }
 
-// Queue enqueues tasks; it implements mail.Enqueuer.
+func mailTaskID(id uuid.UUID) string { return "mail:" + id.String() }
+
+// Queue enqueues tasks; it implements mail.Enqueuer, posts.Queue and
+// cull.Queue.
 type Queue struct {
 	client *asynq.Client
+	insp   *asynq.Inspector
 }
 
-// NewQueue returns a Queue on client.
-func NewQueue(client *asynq.Client) *Queue { return &Queue{client: client} }
+// NewQueue returns a Queue on client. insp (nil: none) lets it replace an
+// archived task that holds the id of one it enqueues (see enqueue).
+func NewQueue(client *asynq.Client, insp *asynq.Inspector) *Queue {
+	return &Queue{client: client, insp: insp}
+}
 
 // EnqueueMail schedules delivery of outbox row id.
 func (q *Queue) EnqueueMail(ctx context.Context, id uuid.UUID) error {
-	_, err := q.client.EnqueueContext(ctx, NewSendMailTask(id))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil // already queued
+	return q.enqueue(ctx, NewSendMailTask(id), QueueCritical, mailTaskID(id))
+}
+
+// enqueue adds task t (with id, in queue) unless a task with that id is
+// pending, scheduled, running or kept as completed: the ids are what make
+// the re-enqueue jobs' repeats no-ops. A task asynq keeps as archived —
+// its retries ran out, or its worker died during the last one — would
+// hold the id for months and swallow every re-enqueue of work PostgreSQL
+// says is not done: it is deleted, and t enqueued in its place.
+func (q *Queue) enqueue(ctx context.Context, t *asynq.Task, queue, id string) error {
+	_, err := q.client.EnqueueContext(ctx, t)
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	if q.insp == nil {
+		return nil
+	}
+	info, err := q.insp.GetTaskInfo(queue, id)
+	if err != nil || info.State != asynq.TaskStateArchived {
+		return nil // already queued (or gone meanwhile: the next re-enqueue sees)
+	}
+	if err := q.insp.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return err
+	}
+	slog.Info("worker: an archived task held the id of work to redo; enqueued anew", "task", id)
+	if _, err = q.client.EnqueueContext(ctx, t); errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil // another node enqueued it first
 	}
 	return err
 }

@@ -101,7 +101,7 @@ func newEnv(t *testing.T, redisURL string) *env {
 		redis:  opt,
 		client: client,
 		insp:   insp,
-		outbox: mail.NewOutbox(pool, worker.NewQueue(client), "noreply@jokster.example"),
+		outbox: mail.NewOutbox(pool, worker.NewQueue(client, insp), "noreply@jokster.example"),
 	}
 }
 
@@ -216,7 +216,7 @@ func TestSendMailEndToEnd(t *testing.T) {
 
 func TestEnqueueTwiceIsNoop(t *testing.T) {
 	e := newEnv(t, "")
-	q := worker.NewQueue(e.client)
+	q := worker.NewQueue(e.client, e.insp)
 	id := uuid.New()
 	for i := range 3 {
 		if err := q.EnqueueMail(context.Background(), id); err != nil {
@@ -577,5 +577,41 @@ func TestSchedulersOutOfPhase(t *testing.T) {
 	elapsed := time.Since(start)
 	if limit := int64(elapsed/(3*time.Second)) + 1; n > limit {
 		t.Fatalf("%d runs in %v with two schedulers on @every 3s; want at most %d", n, elapsed, limit)
+	}
+}
+
+// A task asynq archived (its retries ran out, or its worker died on the
+// last one) does not swallow the re-enqueue of work that is still to do:
+// it is replaced by a pending one. A pending one is left alone.
+func TestEnqueueReplacesArchived(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	q := worker.NewQueue(e.client, e.insp)
+	mailID := uuid.New()
+	if err := q.EnqueueMail(ctx, mailID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueProcess(ctx, 42); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range []struct{ queue, id string }{{worker.QueueCritical, "mail:" + mailID.String()}, {worker.QueueDefault, "media:process:42"}} {
+		if err := e.insp.ArchiveTask(task.queue, task.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.EnqueueMail(ctx, mailID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueProcess(ctx, 42); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range []struct{ queue, id string }{{worker.QueueCritical, "mail:" + mailID.String()}, {worker.QueueDefault, "media:process:42"}} {
+		info, err := e.insp.GetTaskInfo(task.queue, task.id)
+		if err != nil || info.State != asynq.TaskStatePending {
+			t.Fatalf("%s after the re-enqueue: %+v %v; want pending", task.id, info, err)
+		}
+	}
+	if n, _ := e.insp.ListArchivedTasks(worker.QueueDefault); len(n) != 0 {
+		t.Fatalf("archived tasks left: %d", len(n))
 	}
 }

@@ -42,6 +42,8 @@ type deps struct {
 	rdb      *redis.Client
 	redisOpt asynq.RedisConnOpt
 	queue    *asynq.Client
+	inspect  *asynq.Inspector
+	tasks    *worker.Queue
 	outbox   *mail.Outbox
 	accounts *accounts.Service
 	profiles *profiles.Service
@@ -76,6 +78,8 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	d.queue = asynq.NewClient(d.redisOpt)
+	d.inspect = asynq.NewInspector(d.redisOpt)
+	d.tasks = worker.NewQueue(d.queue, d.inspect)
 	key, err := accounts.SigningKey(ctx, d.db, cfg.JWTSecret)
 	if err != nil {
 		d.close()
@@ -86,7 +90,7 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 		d.close()
 		return nil, err
 	}
-	d.outbox = mail.NewOutbox(d.db, worker.NewQueue(d.queue), cfg.MailFrom)
+	d.outbox = mail.NewOutbox(d.db, d.tasks, cfg.MailFrom)
 	d.accounts = accounts.New(d.db, tokens, d.outbox, ratelimit.NewBackoff(d.rdb, cfg.RedisPrefix, cfg.LoginMaxDelay), accounts.Settings{
 		PublicURL: cfg.PublicURL, RefreshTTL: cfg.RefreshTokenTTL, VerifyTTL: cfg.VerifyTokenTTL, ResetTTL: cfg.ResetTokenTTL,
 		RequireVerifiedEmail: cfg.RequireVerifiedEmail, LoginFreeAttempts: cfg.LoginFreeAttempts, LoginIPFreeAttempts: cfg.LoginIPFreeAttempts,
@@ -100,7 +104,7 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	if tools.FFmpeg == "" {
 		slog.Warn("ffmpeg is not installed: video uploads are refused (make run installs it)")
 	}
-	d.posts = posts.New(d.db, worker.NewQueue(d.queue), d.notify, posts.Settings{
+	d.posts = posts.New(d.db, d.tasks, d.notify, posts.Settings{
 		MediaRoot: cfg.MediaRoot, Tools: tools,
 		Limits: media.UploadLimits{MaxBytes: cfg.UploadMaxBytes, MaxPixels: cfg.UploadMaxPixels,
 			MaxGIFFrames: cfg.GIFMaxFrames, MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds},
@@ -111,7 +115,7 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	d.broker = realtime.NewRedisBroker(d.rdb, cfg.RedisPrefix)
 	d.pub = realtime.NewPublisher(d.broker)
 	live := realtime.Bridge{Pub: d.pub}
-	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: worker.NewQueue(d.queue),
+	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: d.tasks,
 		Notify: d.notify, Announce: live})
 	d.ranking.SetAnnouncer(live)
 	d.notify.SetAnnouncer(live)
@@ -122,6 +126,9 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 func (d *deps) close() {
 	if d.queue != nil {
 		_ = d.queue.Close()
+	}
+	if d.inspect != nil {
+		_ = d.inspect.Close()
 	}
 	if d.rdb != nil {
 		_ = d.rdb.Close()
