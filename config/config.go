@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -131,6 +132,14 @@ func (c Config) Validate() error {
 	}
 	if c.CullBoard != "top" && c.CullBoard != "hot" {
 		return fmt.Errorf("config: CULL_BOARD must be top or hot")
+	}
+	// A mail server that cannot be reached must stop the start, not make
+	// every mail "sent" to the log.
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return fmt.Errorf("config: SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://…")
+		}
 	}
 	for name, r := range map[string]ratelimit.Rule{"RATE_IP": c.RateIP, "RATE_REGISTER": c.RateRegister,
 		"RATE_LOGIN": c.RateLogin, "RATE_UPLOAD": c.RateUpload, "RATE_COMMENT": c.RateComment, "RATE_REPORT": c.RateReport,

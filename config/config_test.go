@@ -51,6 +51,9 @@ func TestLoadRejectsWeakSettings(t *testing.T) {
 		"bad duration":     {"ACCESS_TOKEN_TTL", "soon"},
 		"zero TTL":         {"ACCESS_TOKEN_TTL", "0s"},
 		"tiny body limit":  {"JSON_BODY_LIMIT", "10"},
+		"SMTP without URL": {"SMTP_URL", "mailpit:1025"},
+		"SMTP scheme":      {"SMTP_URL", "http://mailpit:1025"},
+		"SMTP port":        {"SMTP_URL", "smtp://mailpit:port"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(env[0], env[1])
@@ -61,6 +64,7 @@ func TestLoadRejectsWeakSettings(t *testing.T) {
 	}
 	t.Setenv("JWT_SECRET", strings.Repeat("s", 32))
 	t.Setenv("TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")
+	t.Setenv("SMTP_URL", "smtp://user:pass@mailpit:1025")
 	c, err := config.Load()
 	if err != nil || len(c.TrustedProxies) != 2 {
 		t.Fatalf("%v %v", c.TrustedProxies, err)

@@ -179,7 +179,11 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 
 	var w *worker.Worker
 	if r.worker {
-		h := &worker.Handlers{Outbox: d.outbox, Sender: mailSender(cfg), Posts: d.posts, Ranking: d.ranking, Notify: d.notify,
+		sender, err := mailSender(cfg)
+		if err != nil {
+			return err
+		}
+		h := &worker.Handlers{Outbox: d.outbox, Sender: sender, Posts: d.posts, Ranking: d.ranking, Notify: d.notify,
 			Log: func(m string, a ...any) { slog.Info(m, a...) },
 			Purgers: map[string]func(context.Context) (int64, error){"tokens": d.accounts.Purge, "notifications": d.notify.Purge,
 				"post tombstones": d.ranking.PurgeTombstones,
@@ -291,17 +295,15 @@ func opsMux(d *deps) http.Handler {
 	return mux
 }
 
-func mailSender(cfg config.Config) mail.Sender {
+// mailSender is the SMTP server of SMTP_URL, or the log when it is unset.
+// A URL that cannot be used stops the start: falling back to the log would
+// mark every mail sent that went nowhere.
+func mailSender(cfg config.Config) (mail.Sender, error) {
 	if cfg.SMTPURL == "" {
 		slog.Info("SMTP_URL is not set: mails are written to the log")
-		return mail.LogSender{}
+		return mail.LogSender{}, nil
 	}
-	s, err := mail.NewSMTPSender(cfg.SMTPURL)
-	if err != nil {
-		slog.Error("SMTP_URL is not usable; mails are written to the log instead", "err", err)
-		return mail.LogSender{}
-	}
-	return s
+	return mail.NewSMTPSender(cfg.SMTPURL)
 }
 
 func migrate(ctx context.Context, cfg config.Config) error {
