@@ -218,6 +218,11 @@ func Restore(ctx context.Context, dir string, o Options) error {
 		return fmt.Errorf("restore: %s holds %d files, the manifest says %d", MediaFile, n, m.MediaFiles)
 	}
 
+	// Before anything is dropped: can this pg_restore read the dump at all
+	// (a dump from a newer pg_dump is refused by an older pg_restore)?
+	if err := target.run(ctx, "pg_restore", "--list", filepath.Join(dir, DumpFile)); err != nil {
+		return fmt.Errorf("restore: %s cannot be read by this pg_restore, so nothing was replaced: %w", DumpFile, err)
+	}
 	if err := recreateDatabase(ctx, target, o); err != nil {
 		return err
 	}
@@ -254,8 +259,11 @@ func Restore(ctx context.Context, dir string, o Options) error {
 	o.log("restore: media restored", "root", o.MediaRoot, "files", n)
 
 	if o.RedisURL != "" {
+		// Boards and versions left from before would outrank the restored
+		// rows (the version guard keeps the higher): the restore is not
+		// done until they are gone.
 		if err := clearRedis(ctx, o); err != nil {
-			o.log("restore: could not clear Jokster's Redis keys; flush them by hand so boards are rebuilt", "err", err)
+			return fmt.Errorf("restore: the database and media are restored, but Jokster's Redis keys could not be cleared (flush them by hand so the boards are rebuilt): %w", err)
 		}
 	}
 	o.log("restore: done", "database", target.database, "schema_version", m.SchemaVersion, "backup_of", m.CreatedAt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -145,6 +146,32 @@ func TestBackup_RoundTrip(t *testing.T) {
 		t.Errorf("restore of a damaged backup: %v, want a refusal", err)
 	}
 	compare(t, "after refusing a damaged backup", dbDigest(ctx, t, pool3), wantDB)
+
+	// A dump this pg_restore cannot read (say, written by a newer pg_dump),
+	// with a manifest that vouches for it: refused before the live database
+	// is dropped.
+	dir2 := filepath.Join(t.TempDir(), "backup-2")
+	if err := backup.Command(ctx, cfg, "backup", []string{dir2}); err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte("PGDMP but not from any pg_dump this pg_restore knows")
+	if err := os.WriteFile(filepath.Join(dir2, backup.DumpFile), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := backup.ReadManifest(dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(junk)
+	m2.Files[backup.DumpFile] = backup.FileInfo{Size: int64(len(junk)), SHA256: hex.EncodeToString(sum[:])}
+	raw, _ := json.MarshalIndent(m2, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir2, backup.ManifestFile), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := backup.Command(ctx, cfg, "restore", []string{"-replace", dir2}); err == nil || !strings.Contains(err.Error(), "nothing was replaced") {
+		t.Errorf("restore of an unreadable dump: %v, want a refusal", err)
+	}
+	compare(t, "after refusing an unreadable dump", dbDigest(ctx, t, pool3), wantDB)
 }
 
 // makeData writes users, posts with media, tags and ratings (the triggers
