@@ -46,6 +46,12 @@ type Worker struct {
 // shorten retry delays and polling intervals).
 type Option func(*asynq.Config)
 
+// ShutdownTimeout bounds how long Shutdown lets running tasks finish
+// (SHUTDOWN_TIMEOUT; tasks not finished by then go back to the queue).
+func ShutdownTimeout(d time.Duration) Option {
+	return func(c *asynq.Config) { c.ShutdownTimeout = d }
+}
+
 // New builds a worker on Redis r running concurrency tasks at once.
 func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []Periodic, options ...Option) (*Worker, error) {
 	log := slogLogger{}

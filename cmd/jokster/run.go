@@ -193,7 +193,7 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 				}}}
 		h.Cull = d.cull
 		periodic := append(worker.DefaultPeriodic(), worker.CullPeriodic(cfg.CullInterval))
-		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), periodic); err != nil {
+		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), periodic, worker.ShutdownTimeout(cfg.ShutdownTimeout)); err != nil {
 			return err
 		}
 		if err := w.Start(); err != nil {
