@@ -224,6 +224,13 @@ function StatusBanner({ post }: { post: Post }) {
         Removed by a moderator{post.removed ? `: ${post.removed.reason}` : ''}.
       </div>
     )
+  // Heard live while the page was open (the server answers 404 afterwards).
+  if ((post.status as string) === 'deleted')
+    return (
+      <div className="banner banner-error" role="status">
+        This post was deleted.
+      </div>
+    )
   return null
 }
 
