@@ -28,6 +28,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -160,6 +161,11 @@ type Service struct {
 	db  *pgxpool.Pool
 	set Settings
 	d   Deps
+
+	// The front of the danger zone as this process last announced it (see
+	// CheckDanger).
+	frontMu sync.Mutex
+	front   string
 }
 
 // New returns a Service; it panics on invalid settings (config.Validate

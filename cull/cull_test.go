@@ -735,6 +735,21 @@ func TestCheckDanger_Notifications(t *testing.T) {
 	if danger != 2 {
 		t.Fatalf("DangerChanged announced %d times; want 2", danger)
 	}
+	// A rating that moves a post within the zone tells no author (nobody
+	// entered or left) but is announced to those watching the zone.
+	e.rate(posts[0], 1, 0)
+	if n, _ := e.svc.CheckDanger(e.ctx); n != 0 {
+		t.Fatalf("a move within the zone: %d entered or left", n)
+	}
+	if _, danger = e.heard.Snapshot(); danger != 3 {
+		t.Fatalf("DangerChanged announced %d times after a move within the zone; want 3", danger)
+	}
+	if n, _ := e.svc.CheckDanger(e.ctx); n != 0 {
+		t.Fatal("a check with nothing new changed something")
+	}
+	if _, danger = e.heard.Snapshot(); danger != 3 {
+		t.Fatalf("a check with nothing new was announced (%d)", danger)
+	}
 	run, _ := e.cull()
 	if err := e.svc.Followup(e.ctx, run.ID); err != nil {
 		t.Fatal(err)

@@ -2,8 +2,10 @@ package cull
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,6 +120,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	var notes []jokster.Notification
 	changed := 0
 	size := 0
+	front := ""
 	if err := storeMissingScores(ctx, s.db); err != nil {
 		return 0, err
 	}
@@ -178,6 +181,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 			}
 		}
 		changed = len(ids) + len(left)
+		front = frontOf(p, all, safe)
 		if changed == 0 {
 			return nil
 		}
@@ -228,11 +232,47 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	if s.d.Notify != nil {
 		s.d.Notify.Announce(ctx, notes...)
 	}
-	if changed > 0 {
+	if changed > 0 || s.frontMoved(front) {
 		s.d.Announce.DangerChanged(ctx)
+	}
+	if changed > 0 {
 		slog.Info("cull: danger zone changed", "posts", size, "entered_or_left", changed)
 	}
 	return changed, nil
+}
+
+// frontLen is how much of the zone's front frontMoved watches: what a
+// page of the zone shows first.
+const frontLen = 50
+
+// frontOf sums up the front of the zone: its size, the score that is
+// safe, and the first posts with their ranks and scores. Ratings that move
+// posts within the zone, or the safe score, change no membership and tell
+// no author, but the people watching the zone should see them.
+func frontOf(p plan, zone []Victim, safe *float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %d", p.Cycle.Number, len(zone))
+	if safe != nil {
+		fmt.Fprintf(&b, " %v", *safe)
+	}
+	// The zone is listed from the bottom up; its front is the end nearest
+	// safety, which the API lists first.
+	for i := len(zone) - 1; i >= 0 && i >= len(zone)-frontLen; i-- {
+		fmt.Fprintf(&b, " %d:%d:%v", zone[i].PostID, zone[i].Rank, zone[i].Score)
+	}
+	return b.String()
+}
+
+// frontMoved reports whether front differs from the one this process saw
+// at its last check, and remembers it.
+func (s *Service) frontMoved(front string) bool {
+	s.frontMu.Lock()
+	defer s.frontMu.Unlock()
+	moved := s.front != "" && front != "" && s.front != front
+	if front != "" {
+		s.front = front
+	}
+	return moved
 }
 
 func collectNotes(rows pgx.Rows, kind string) ([]jokster.Notification, error) {
