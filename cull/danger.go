@@ -232,7 +232,9 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	if s.d.Notify != nil {
 		s.d.Notify.Announce(ctx, notes...)
 	}
-	if changed > 0 || s.frontMoved(front) {
+	// The front is remembered on every check, membership change or not, so
+	// that the next check compares with what this one saw.
+	if moved := s.frontMoved(front); changed > 0 || moved {
 		s.d.Announce.DangerChanged(ctx)
 	}
 	if changed > 0 {

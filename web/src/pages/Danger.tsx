@@ -158,10 +158,11 @@ export default function Danger() {
       setError(null)
       setState('ok')
     } catch (e) {
-      const absent = e instanceof ApiError && (e.status === 404 || e.status === 405)
+      // 503: this node has no cull configured.
+      const absent = e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 503)
       setError(errorMessage(e))
       // A page already shown stays (with a note): a failed reload — the
-      // countdown's polling, a server restarting (503) — is passing.
+      // countdown's polling, a server restarting — is passing.
       setState((st) => (st === 'ok' ? 'ok' : absent ? 'absent' : 'error'))
     }
   }, [])
