@@ -238,9 +238,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	}
 	ipKey := ratelimit.Key{Name: "login:ip:" + in.IP, Free: s.set.LoginIPFreeAttempts}
 	all := append(keys[:len(keys):len(keys)], ipKey)
-	// The attempt counts as a failure from here on, so that parallel
-	// guesses see each other; it is taken back unless the password is
-	// wrong.
+	// The attempt counts in flight from here on, so that parallel guesses
+	// see each other; how it ended is reported when Login returns.
 	wait, err := s.throttle.Attempt(ctx, all...)
 	if err != nil {
 		// Redis may be restarting: log-ins go on unthrottled rather than
@@ -251,19 +250,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	}
 	counted, failed, signedIn := err == nil, false, false
 	defer func() {
-		if !counted || failed {
+		if !counted {
 			return
 		}
 		bg := context.WithoutCancel(ctx)
-		refund := all // not the caller's failure (the server's, or an unverified address)
-		if signedIn { // the account's failures are forgotten
-			if err := s.throttle.Reset(bg, keys...); err != nil {
-				slog.Warn("login throttle: reset failed", "err", err)
+		var err error
+		switch {
+		case failed:
+			err = s.throttle.Fail(bg, all...)
+		case signedIn: // the account's failures are forgotten, the address's stay
+			if err = s.throttle.Reset(bg, keys...); err == nil {
+				err = s.throttle.Done(bg, ipKey)
 			}
-			refund = []ratelimit.Key{ipKey}
+		default: // not the caller's failure (the server's, or an unverified address)
+			err = s.throttle.Done(bg, all...)
 		}
-		if err := s.throttle.Refund(bg, refund...); err != nil {
-			slog.Warn("login throttle: refund failed", "err", err)
+		if err != nil {
+			slog.Warn("login throttle: recording the outcome failed", "err", err)
 		}
 	}()
 

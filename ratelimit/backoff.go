@@ -68,13 +68,16 @@ end
 return wait
 `)
 
-// attemptScript is checkScript and failScript in one step: if no key makes
-// the caller wait, it counts the attempt on every key as a failure at once
-// and returns 0; else it returns the milliseconds to wait and counts
-// nothing. Counting before the password is checked is what keeps a burst
-// of parallel guesses to the free attempts: each one sees the others.
+// attemptScript is the check of checkScript with the attempts still in
+// flight counted as failures: a burst of parallel guesses sees itself,
+// and gets no more than the free attempts at once. An attempt that passes
+// is counted in flight (field f, on its own key "<key>:f" with a short
+// life so that a crashed caller cannot leave it behind) until the caller
+// says how it ended: Fail records a failure, Done forgets it. The failure
+// record (n, t) is only ever written by Fail, so a success behind a busy
+// address (a NAT) neither restarts its delay nor prolongs it.
 // KEYS: the counter hashes; ARGV: each key's free failures, then the
-// maximum delay in ms, then the counters' lifetime in ms.
+// maximum delay in ms, then the in-flight counters' lifetime in ms.
 var attemptScript = redis.NewScript(`
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -82,53 +85,58 @@ local maxDelay = tonumber(ARGV[#ARGV - 1])
 local wait = 0
 for i, key in ipairs(KEYS) do
   local v = redis.call('HMGET', key, 'n', 't')
-  local n = tonumber(v[1])
+  local n = tonumber(v[1]) or 0
   local t = tonumber(v[2])
+  local f = tonumber(redis.call('GET', key .. ':f')) or 0
   local free = tonumber(ARGV[i])
-  if n and t and n >= free then
+  if t and n >= free then
     local delay = math.min(maxDelay, 1000 * 2 ^ (n - free))
     local left = t + delay - ms
     if left > wait then wait = left end
   end
+  if f > 0 and n + f >= free and wait < 1000 then wait = 1000 end
 end
 if wait > 0 then return wait end
 for _, key in ipairs(KEYS) do
-  redis.call('HINCRBY', key, 'n', 1)
-  redis.call('HSET', key, 't', ms)
-  redis.call('PEXPIRE', key, ARGV[#ARGV])
+  redis.call('INCR', key .. ':f')
+  redis.call('PEXPIRE', key .. ':f', ARGV[#ARGV])
 end
 return 0
 `)
 
-// refundScript takes back one counted attempt from each key that has one.
-var refundScript = redis.NewScript(`
+// doneScript ends attempts in flight: KEYS the counter hashes.
+var doneScript = redis.NewScript(`
 for _, key in ipairs(KEYS) do
-  local n = tonumber(redis.call('HGET', key, 'n'))
-  if n and n > 0 then redis.call('HINCRBY', key, 'n', -1) end
+  local f = tonumber(redis.call('GET', key .. ':f'))
+  if f and f > 1 then redis.call('DECR', key .. ':f') elseif f then redis.call('DEL', key .. ':f') end
 end
 return 0
 `)
 
 func (b *Backoff) ttl() int64 { return max(time.Hour, 2*b.max).Milliseconds() }
 
+// inFlight bounds how long an attempt counts as in flight (a password
+// check takes well under a second).
+const inFlight = time.Minute
+
 // Attempt returns how long the caller must wait (and then counts nothing),
-// or 0 after counting this attempt as a failure on every key: the caller
-// then Resets or Refunds the keys if the attempt succeeds. Unlike Wait
-// followed by Fail, concurrent attempts cannot all pass the check before
-// any of them is counted.
+// or 0 after counting the attempt in flight on every key; the caller then
+// reports the outcome with Fail (wrong password) or Done (anything else),
+// and Resets the keys a success clears. Unlike Wait followed by Fail,
+// concurrent attempts cannot all pass the check before any of them counts.
 func (b *Backoff) Attempt(ctx context.Context, ks ...Key) (time.Duration, error) {
 	names, args := b.keys(ks)
-	ms, err := attemptScript.Run(ctx, b.rdb, names, append(args, b.ttl())...).Int64()
+	ms, err := attemptScript.Run(ctx, b.rdb, names, append(args, inFlight.Milliseconds())...).Int64()
 	if err != nil {
 		return 0, err
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Refund takes back an attempt counted by Attempt (it was not a failure).
-func (b *Backoff) Refund(ctx context.Context, ks ...Key) error {
+// Done ends attempts counted by Attempt that were not failures.
+func (b *Backoff) Done(ctx context.Context, ks ...Key) error {
 	names, _ := b.keys(ks)
-	return refundScript.Run(ctx, b.rdb, names).Err()
+	return doneScript.Run(ctx, b.rdb, names).Err()
 }
 
 func (b *Backoff) keys(ks []Key) ([]string, []any) {
@@ -151,19 +159,23 @@ func (b *Backoff) Wait(ctx context.Context, ks ...Key) (time.Duration, error) {
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Fail records a failure on every key.
+// Fail records a failure on every key (and ends the attempt in flight
+// that Attempt counted, if any).
 func (b *Backoff) Fail(ctx context.Context, ks ...Key) error {
 	for _, k := range ks {
 		if err := failScript.Run(ctx, b.rdb, []string{b.prefix + k.Name}, b.ttl()).Err(); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.Done(ctx, ks...)
 }
 
 // Reset forgets the failures of the given keys.
 func (b *Backoff) Reset(ctx context.Context, ks ...Key) error {
 	names, _ := b.keys(ks)
+	for _, n := range names[:len(names):len(names)] {
+		names = append(names, n+":f")
+	}
 	return b.rdb.Del(ctx, names...).Err()
 }
 

@@ -73,8 +73,10 @@ func TestBackoffGrows(t *testing.T) {
 	}
 }
 
-// Attempt counts before the caller knows the outcome, so parallel callers
-// see each other; Refund takes a counted attempt back.
+// Attempt counts attempts in flight, so parallel callers see each other;
+// Fail turns one into a failure, Done forgets it, and a success (Done)
+// leaves the failure record as it was: it neither restarts the delay nor
+// prolongs the record's life.
 func TestBackoffAttempt(t *testing.T) {
 	rdb, _, prefix := testkit.Redis(t)
 	ctx := context.Background()
@@ -85,25 +87,51 @@ func TestBackoffAttempt(t *testing.T) {
 			t.Fatalf("attempt %d: wait %v %v", i+1, w, err)
 		}
 	}
-	w, err := b.Attempt(ctx, acct)
-	if err != nil || w <= 0 || w > time.Second {
-		t.Fatalf("third attempt at once: wait %v %v; want (0, 1s]", w, err)
+	if w, err := b.Attempt(ctx, acct); err != nil || w <= 0 {
+		t.Fatalf("a third attempt while two are in flight: wait %v %v; want a wait", w, err)
 	}
-	if n := rdb.HGet(ctx, prefix+"rl:backoff:login:u:carol", "n").Val(); n != "2" {
-		t.Fatalf("a refused attempt was counted: n = %s", n)
-	}
-	if err := b.Refund(ctx, acct); err != nil {
+	if err := b.Done(ctx, acct); err != nil { // one succeeded
 		t.Fatal(err)
 	}
 	if w, err := b.Attempt(ctx, acct); err != nil || w != 0 {
-		t.Fatalf("after a refund: wait %v %v", w, err)
+		t.Fatalf("after one ended: wait %v %v", w, err)
 	}
-	// Refunding a key with nothing counted leaves it at nothing.
-	other := ratelimit.Key{Name: "login:u:dan", Free: 2}
-	if err := b.Refund(ctx, other); err != nil {
-		t.Fatal(err)
+	if n := rdb.HGet(ctx, prefix+"rl:backoff:login:u:carol", "n").Val(); n != "" {
+		t.Fatalf("attempts in flight were recorded as failures: n = %s", n)
 	}
-	if n := rdb.Exists(ctx, prefix+"rl:backoff:login:u:dan").Val(); n != 0 {
-		t.Fatal("a refund created a counter")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(b.Fail(ctx, acct)) // both in flight fail
+	must(b.Fail(ctx, acct))
+	w, err := b.Attempt(ctx, acct)
+	if err != nil || w <= 0 || w > time.Second {
+		t.Fatalf("after 2 failures: wait %v %v; want (0, 1s]", w, err)
+	}
+
+	// An address with many failures: a success behind it changes nothing.
+	ip := ratelimit.Key{Name: "login:ip:10.1.1.1", Free: 2}
+	for range 3 {
+		must(b.Fail(ctx, ip))
+	}
+	key := prefix + "rl:backoff:login:ip:10.1.1.1"
+	must(rdb.HSet(ctx, key, "t", 1).Err()) // the failures were long ago
+	must(rdb.PExpire(ctx, key, 5*time.Minute).Err())
+	tBefore := rdb.HGet(ctx, key, "t").Val()
+	if w, err := b.Attempt(ctx, ip); err != nil || w != 0 {
+		t.Fatalf("an attempt long after the failures: wait %v %v", w, err)
+	}
+	must(b.Done(ctx, ip))
+	if got := rdb.HGet(ctx, key, "t").Val(); got != tBefore {
+		t.Fatalf("a success restamped the last failure: %s → %s", tBefore, got)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl > 5*time.Minute {
+		t.Fatalf("a success prolonged the record: TTL %v", ttl)
+	}
+	if n := rdb.Exists(ctx, key+":f").Val(); n != 0 {
+		t.Fatal("an attempt stayed in flight after Done")
 	}
 }
