@@ -205,24 +205,26 @@ func IngestGuarded(ctx context.Context, root string, r io.Reader, lim UploadLimi
 	if err := rt.MkdirAll(OriginalsDir, 0o755); err != nil {
 		return Upload{}, fmt.Errorf("media: %w", err)
 	}
+	// The slow part (the file reaching the disk) happens before the guard,
+	// which may hold a database connection; under it only a look and a
+	// rename.
+	if err := file.Chmod(0o644); err != nil {
+		return Upload{}, fmt.Errorf("media: %w", err)
+	}
+	if err := file.Sync(); err != nil {
+		return Upload{}, fmt.Errorf("media: %w", err)
+	}
+	keep = true // from here on the temporary file is removed or renamed below
+	if err := file.Close(); err != nil {
+		rt.Remove(tmp)
+		return Upload{}, fmt.Errorf("media: %w", err)
+	}
 	place := func() error {
 		if fi, err := rt.Lstat(name); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-			return nil // stored before; the deferred func drops the temporary file
+			rt.Remove(tmp) // stored before
+			return nil
 		}
-		if err := file.Chmod(0o644); err != nil {
-			return fmt.Errorf("media: %w", err)
-		}
-		if err := file.Sync(); err != nil {
-			return fmt.Errorf("media: %w", err)
-		}
-		if err := file.Close(); err != nil {
-			rt.Remove(tmp)
-			keep = true
-			return fmt.Errorf("media: %w", err)
-		}
-		keep = true
 		if err := rt.Rename(tmp, name); err != nil {
-			rt.Remove(tmp)
 			return fmt.Errorf("media: storing %s: %w", u.Path, err)
 		}
 		syncDir(rt, OriginalsDir)
@@ -234,6 +236,7 @@ func IngestGuarded(ctx context.Context, root string, r io.Reader, lim UploadLimi
 		err = place()
 	}
 	if err != nil {
+		rt.Remove(tmp) // if it is still there
 		return Upload{}, err
 	}
 	return u, nil

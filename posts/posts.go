@@ -5,8 +5,11 @@ package posts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -229,9 +232,18 @@ func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jok
 			return err
 		}
 		if u.Path != "" {
-			// The file is in use again if it was waiting for collection.
+			// The file is in use again if it was waiting for collection. It
+			// was there when it arrived; if a post that had the same bytes
+			// was deleted since and a collector took them meanwhile, the
+			// file is gone, and the post cannot be made from it.
+			if err := lockPath(ctx, tx, u.Path); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, u.Path); err != nil {
 				return err
+			}
+			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(u.Path))); err != nil {
+				return fmt.Errorf("posts: the uploaded file %s was collected before the post was saved (send it again): %w", u.Path, err)
 			}
 		}
 		return setTags(ctx, tx, id, tags)
