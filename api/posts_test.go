@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -751,5 +752,31 @@ func TestGoneWhileProcessing(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(f))); !os.IsNotExist(err) {
 			t.Fatalf("%s not collected: %v", f, err)
 		}
+	}
+}
+
+// A post that stayed processing far longer than every retry takes (its
+// file crashed the worker each time) is given up by the re-enqueue job,
+// which re-enqueued it for ever before.
+func TestProcessingGivenUp(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("yann")
+	ctx := context.Background()
+	stuck := c.upload("POST", "/api/v1/posts", "media", "a.jpg", jpegOf(100, 80, 1)).want(201).post()
+	fresh := c.upload("POST", "/api/v1/posts", "media", "b.jpg", jpegOf(100, 80, 2)).want(201).post()
+	if _, err := e.db.Exec(ctx, `UPDATE posts SET updated_at = now() - interval '13 hours' WHERE id = $1`, stuck.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.posts.Requeue(ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.get("/api/v1/posts/" + stuck.ID).want(200).post(); p.Status != "failed" || p.Failure == nil {
+		t.Fatalf("stuck post: %+v", p)
+	}
+	if p := c.get("/api/v1/posts/" + fresh.ID).want(200).post(); p.Status != "processing" {
+		t.Fatalf("a post processing for a moment was touched: %s", p.Status)
+	}
+	if n := e.count(`SELECT count(*) FROM notifications WHERE kind = 'processing_failed'`); n != 1 {
+		t.Fatalf("%d failure notifications", n)
 	}
 }

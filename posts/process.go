@@ -157,11 +157,34 @@ func (s *Service) Fail(ctx context.Context, id int64, reason string) error {
 	return err
 }
 
+// ProcessGiveUp is how long a post may stay processing: several times
+// what every retry of its task takes.
+const ProcessGiveUp = 12 * time.Hour
+
 // Requeue re-enqueues posts stuck in processing for longer than olderThan
 // (their task was lost) and garbage files waiting longer than olderThan. It
 // returns how many tasks it enqueued.
 func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 500`, olderThan.Seconds())
+	// Processing that has not finished long after every retry would have
+	// (a file that crashes the worker each time, so that no attempt ever
+	// gets to mark the post failed) is given up: re-enqueuing it for ever
+	// would crash workers for ever.
+	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 500`,
+		ProcessGiveUp.Seconds())
+	if err != nil {
+		return 0, err
+	}
+	stuck, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range stuck {
+		slog.Warn("posts: processing never finished; giving up", "post", id, "after", ProcessGiveUp)
+		if err := s.Fail(ctx, id, "processing this file did not finish; try uploading it again"); err != nil {
+			return 0, err
+		}
+	}
+	rows, err = s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 500`, olderThan.Seconds())
 	if err != nil {
 		return 0, err
 	}
