@@ -115,22 +115,30 @@ func (o *Outbox) Requeue(ctx context.Context, olderThan time.Duration) (int, err
 	if _, err := o.db.Exec(ctx, `DELETE FROM outbox_mail WHERE sent_at < now() - interval '7 days'`); err != nil {
 		return 0, err
 	}
-	rows, err := o.db.Query(ctx, `SELECT id FROM outbox_mail WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT 1000`,
-		olderThan.Seconds())
-	if err != nil {
-		return 0, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return 0, err
-	}
+	// Every such row, a page at a time: rows whose task is still retrying
+	// must not keep newer lost ones from their turn.
 	n := 0
-	for _, id := range ids {
-		if err := o.queue.EnqueueMail(ctx, id); err == nil {
-			n++
+	var after time.Time
+	var afterID uuid.UUID
+	for {
+		rows, err := o.db.Query(ctx, `SELECT id, created_at FROM outbox_mail
+			WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1) AND (created_at, id) > ($2, $3)
+			ORDER BY created_at, id LIMIT 1000`, olderThan.Seconds(), after, afterID)
+		if err != nil {
+			return n, err
+		}
+		var page int
+		_, err = pgx.ForEachRow(rows, []any{&afterID, &after}, func() error {
+			page++
+			if err := o.queue.EnqueueMail(ctx, afterID); err == nil {
+				n++
+			}
+			return nil
+		})
+		if err != nil || page < 1000 {
+			return n, err
 		}
 	}
-	return n, nil
 }
 
 var linkRE = regexp.MustCompile(`https?://\S+`)

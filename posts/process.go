@@ -184,34 +184,51 @@ func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, er
 			return 0, err
 		}
 	}
-	rows, err = s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 500`, olderThan.Seconds())
-	if err != nil {
-		return 0, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, err
-	}
+	// Every such row, a page at a time: rows whose task is still retrying
+	// must not keep newer lost ones from their turn.
 	n := 0
-	for _, id := range ids {
-		if s.queue.EnqueueProcess(ctx, id) == nil {
-			n++
+	var lastID int64
+	for {
+		rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
+			AND id > $2 ORDER BY id LIMIT 500`, olderThan.Seconds(), lastID)
+		if err != nil {
+			return n, err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return n, err
+		}
+		for _, id := range ids {
+			if s.queue.EnqueueProcess(ctx, id) == nil {
+				n++
+			}
+			lastID = id
+		}
+		if len(ids) < 500 {
+			break
 		}
 	}
-	rows, err = s.db.Query(ctx, `SELECT path FROM media_garbage WHERE queued_at < now() - make_interval(secs => $1) ORDER BY queued_at LIMIT 500`, olderThan.Seconds())
-	if err != nil {
-		return n, err
-	}
-	paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return n, err
-	}
-	for _, p := range paths {
-		if s.queue.EnqueueCollect(ctx, p) == nil {
-			n++
+	lastPath := ""
+	for {
+		rows, err := s.db.Query(ctx, `SELECT path FROM media_garbage WHERE queued_at < now() - make_interval(secs => $1)
+			AND path > $2 ORDER BY path LIMIT 500`, olderThan.Seconds(), lastPath)
+		if err != nil {
+			return n, err
+		}
+		paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return n, err
+		}
+		for _, p := range paths {
+			if s.queue.EnqueueCollect(ctx, p) == nil {
+				n++
+			}
+			lastPath = p
+		}
+		if len(paths) < 500 {
+			return n, nil
 		}
 	}
-	return n, nil
 }
 
 // Collect deletes a queued file if nothing refers to it any more. An

@@ -615,3 +615,24 @@ func TestEnqueueReplacesArchived(t *testing.T) {
 		t.Fatalf("archived tasks left: %d", len(n))
 	}
 }
+
+// The re-enqueue job reaches every unsent row, however many wait ahead of
+// it (before, only the oldest thousand were looked at, so rows still
+// retrying kept newer lost ones from their turn).
+func TestRequeueReachesEveryRow(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `INSERT INTO outbox_mail (id, to_addr, subject, body, created_at)
+		SELECT gen_random_uuid(), 'x' || g || '@example.com', 'hi', 'body', now() - interval '1 hour' + g * interval '1 ms'
+		FROM generate_series(1, 2500) g`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.outbox.Requeue(ctx, time.Minute)
+	if err != nil || n != 2500 {
+		t.Fatalf("Requeue = %d, %v; want all 2500", n, err)
+	}
+	tasks, err := e.insp.ListPendingTasks(worker.QueueCritical, asynq.PageSize(5000))
+	if err != nil || len(tasks) != 2500 {
+		t.Fatalf("%d pending tasks, %v; want 2500", len(tasks), err)
+	}
+}
