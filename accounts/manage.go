@@ -304,10 +304,14 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 	if _, err := s.checkPasswordOf(ctx, id, password, "password"); err != nil {
 		return "", nil, err
 	}
-	err = s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
+	// The cascade updates the counters of everyone the account followed or
+	// was followed by, and may deadlock with their own follows: run again.
+	err = store.Retry(func() error {
+		return s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
 		ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
 		d AS (DELETE FROM users WHERE id = $1)
 		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps)`, id).Scan(&photo, &posts)
+	})
 	if err == nil {
 		slog.Info("account deleted", "user_id", id, "posts", len(posts))
 	}

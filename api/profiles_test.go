@@ -11,7 +11,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/ratelimit"
 )
 
 func pngOf(w, h int) []byte {
@@ -322,5 +326,37 @@ func TestOperations_200(t *testing.T) {
 	home := c.get("/").want(200)
 	if !strings.Contains(string(home.Body), "make web") {
 		t.Fatal("no 'not built' page")
+	}
+}
+
+// Two people following each other at the same moment, over and over: no
+// request fails (their triggers took the two profiles in opposite orders
+// and deadlocked), and the counters end right.
+func TestFollowEachOtherAtOnce_200(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.RateWrite, c.RateIP = ratelimit.Rule{}, ratelimit.Rule{} })
+	a, b := e.signup("ann_f"), e.signup("bo_f")
+	for round := range 200 {
+		for _, method := range []string{"POST", "DELETE"} {
+			var wg sync.WaitGroup
+			codes := make([]int, 2)
+			for i, c := range []*client{a, b} {
+				other := []string{"bo_f", "ann_f"}[i]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					codes[i] = c.do(method, "/api/v1/profiles/"+other+"/follow", nil).Status
+				}()
+			}
+			wg.Wait()
+			if codes[0] != 200 || codes[1] != 200 {
+				t.Fatalf("round %d, %s: statuses %v", round, method, codes)
+			}
+		}
+	}
+	for _, name := range []string{"ann_f", "bo_f"} {
+		p := a.get("/api/v1/profiles/" + name).want(200).m()
+		if p["followers_count"] != 0.0 || p["following_count"] != 0.0 {
+			t.Fatalf("%s: %v followers, %v following after all the unfollows", name, p["followers_count"], p["following_count"])
+		}
 	}
 }

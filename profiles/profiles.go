@@ -238,25 +238,33 @@ func (s *Service) Follow(ctx context.Context, follower int64, username string) (
 		return target, jokster.Errorf(jokster.EINVALID, "you cannot follow yourself")
 	}
 	var n *jokster.Notification
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		t, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, follower, target.UserID)
-		if store.IsForeignKeyViolation(err) {
-			// The caller's token outlived its account.
-			return jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
-		}
-		if err != nil || t.RowsAffected() == 0 {
+	err = store.Retry(func() error {
+		n = nil
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			t, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, follower, target.UserID)
+			if store.IsForeignKeyViolation(err) {
+				// Either account went meanwhile: the caller's (its token
+				// outlived it) or the one to follow.
+				var self bool
+				if qerr := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, follower).Scan(&self); qerr == nil && self {
+					return jokster.Errorf(jokster.ENOTFOUND, "no such user")
+				}
+				return jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+			}
+			if err != nil || t.RowsAffected() == 0 {
+				return err
+			}
+			// One "new follower" per person a day, however often they unfollow
+			// and follow again.
+			var recent bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE user_id = $1 AND kind = $2 AND actor_id = $3 AND created_at > $4)`,
+				target.UserID, jokster.NotifyFollowed, follower, time.Now().Add(-24*time.Hour)).Scan(&recent); err != nil || recent {
+				return err
+			}
+			note, err := notifications.Add(ctx, tx, target.UserID, jokster.NotifyFollowed, follower, nil)
+			n = &note
 			return err
-		}
-		// One "new follower" per person a day, however often they unfollow
-		// and follow again.
-		var recent bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE user_id = $1 AND kind = $2 AND actor_id = $3 AND created_at > $4)`,
-			target.UserID, jokster.NotifyFollowed, follower, time.Now().Add(-24*time.Hour)).Scan(&recent); err != nil || recent {
-			return err
-		}
-		note, err := notifications.Add(ctx, tx, target.UserID, jokster.NotifyFollowed, follower, nil)
-		n = &note
-		return err
+		})
 	})
 	if err != nil {
 		return target, err
@@ -276,7 +284,10 @@ func (s *Service) Unfollow(ctx context.Context, follower int64, username string)
 	if target.UserID == follower {
 		return target, jokster.Errorf(jokster.EINVALID, "you cannot unfollow yourself")
 	}
-	if _, err := s.db.Exec(ctx, `DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, follower, target.UserID); err != nil {
+	if err := store.Retry(func() error {
+		_, err := s.db.Exec(ctx, `DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, follower, target.UserID)
+		return err
+	}); err != nil {
 		return target, err
 	}
 	return s.ByID(ctx, target.UserID, follower)

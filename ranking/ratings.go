@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // A rating request waits in the queue for a writer. Writers take every
@@ -165,7 +165,7 @@ func (s *Service) commit(batch []*rateReq) {
 	rows, changed, err := s.write(ctx, batch)
 	// A deadlock victim (another writer of the same posts, such as the
 	// posts package or a reconcile) is retried; it wrote nothing.
-	for attempt := 0; retryable(err) && attempt < 5; attempt++ {
+	for attempt := 0; store.IsDeadlock(err) && attempt < 5; attempt++ {
 		rows, changed, err = s.write(ctx, batch)
 	}
 	if err != nil && len(batch) > 1 {
@@ -277,13 +277,6 @@ func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []boo
 		return err
 	})
 	return rows, changed, err
-}
-
-// retryable reports whether PostgreSQL aborted the transaction as a
-// deadlock victim or a serialization failure, which a retry resolves.
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // why explains a rating that changed nothing: no such post, not ready,

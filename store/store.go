@@ -112,3 +112,21 @@ func IsForeignKeyViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
+
+// IsDeadlock reports whether err is a deadlock or serialization failure:
+// the transaction wrote nothing and can be run again.
+func IsDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// Retry runs fn, a whole transaction, again (up to 5 times in all) while it
+// fails as IsDeadlock says: PostgreSQL resolves a deadlock by aborting one
+// side, which can simply try again.
+func Retry(fn func() error) error {
+	err := fn()
+	for i := 1; i < 5 && IsDeadlock(err); i++ {
+		err = fn()
+	}
+	return err
+}
