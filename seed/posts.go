@@ -114,11 +114,15 @@ func seedPosts(ctx context.Context, db *pgxpool.Pool, ps *posts.Service) error {
 	return nil
 }
 
-// seedRatings has every demo user rate every other user's demo post, with
-// stars that differ by post so the boards have an order to show.
+// seedRatings has every demo user rate every other demo user's posts, with
+// stars that differ by post so the boards have an order to show. Posts by
+// anyone else are left alone (seed runs on every `make run`, against a
+// database people have used since), and so are demo users banned since.
 func seedRatings(ctx context.Context, db *pgxpool.Pool, rank *ranking.Service) error {
-	rows, err := db.Query(ctx, `SELECT u.id, p.id FROM users u CROSS JOIN posts p
-		WHERE u.username IN ('alice', 'bob', 'carol', 'dave', 'erin') AND p.author_id <> u.id AND p.status = 'ready'
+	rows, err := db.Query(ctx, `WITH demo AS (SELECT id FROM users WHERE username IN ('alice', 'bob', 'carol', 'dave', 'erin'))
+		SELECT u.id, p.id FROM demo u CROSS JOIN posts p
+		WHERE p.author_id IN (SELECT id FROM demo) AND p.author_id <> u.id AND p.status = 'ready'
+		AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = u.id AND b.until > now())
 		AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.post_id = p.id AND r.user_id = u.id) ORDER BY p.id, u.id`)
 	if err != nil {
 		return err

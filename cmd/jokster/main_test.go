@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster/testkit"
 )
@@ -51,8 +54,9 @@ func TestBinary(t *testing.T) {
 	_, redisURL, prefix := testkit.Redis(t)
 	addrPort, _ := testkit.FreePort()
 	opsPort, _ := testkit.FreePort()
+	dbURL := testkit.DB(t)
 	env := append(os.Environ(),
-		"DATABASE_URL="+testkit.DB(t), "REDIS_URL="+redisURL, "REDIS_PREFIX="+prefix,
+		"DATABASE_URL="+dbURL, "REDIS_URL="+redisURL, "REDIS_PREFIX="+prefix,
 		fmt.Sprintf("ADDR=127.0.0.1:%d", addrPort), fmt.Sprintf("OPS_ADDR=127.0.0.1:%d", opsPort),
 		"MEDIA_ROOT="+t.TempDir(), "SHUTDOWN_TIMEOUT=10s", "LOG_LEVEL=info")
 	runCmd := func(args ...string) string {
@@ -67,8 +71,29 @@ func TestBinary(t *testing.T) {
 	}
 	runCmd("migrate")
 	runCmd("seed")
+	// Seeding again (make run does, on every start) leaves alone the posts
+	// of people who used the service since, and copes with a demo user
+	// banned meanwhile.
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var zoePost int64
+	if err := conn.QueryRow(context.Background(), `WITH u AS (INSERT INTO users (username, email, password_hash) VALUES ('zoe', 'zoe@example.com', 'x') RETURNING id),
+		pr AS (INSERT INTO profiles (user_id) SELECT id FROM u)
+		INSERT INTO posts (author_id, caption, kind, status) SELECT id, 'zoe''s joke', 'text', 'ready' FROM u RETURNING id`).Scan(&zoePost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), `INSERT INTO bans (user_id, until) SELECT id, now() + interval '1 day' FROM users WHERE username = 'dave'`); err != nil {
+		t.Fatal(err)
+	}
 	if out := runCmd("seed"); !strings.Contains(out, "seed: user exists") {
 		t.Fatalf("second seed did not find the users:\n%s", out)
+	}
+	var rated int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM ratings WHERE post_id = $1`, zoePost).Scan(&rated); err != nil || rated != 0 {
+		t.Fatalf("seed rated someone else's post %d times (%v)", rated, err)
 	}
 	if out := runCmd("admin", "grant", "bob"); !strings.Contains(out, "granted") {
 		t.Fatal(out)
