@@ -18,6 +18,7 @@ import (
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 // Queue schedules the background work of posts; the worker package
@@ -162,8 +163,7 @@ func (s *Service) keepFile(ctx context.Context) media.Guard {
 
 // lockPath takes the transaction-scoped lock that collectors of path hold.
 func lockPath(ctx context.Context, tx pgx.Tx, path string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path)
-	return err
+	return store.LockMediaPath(ctx, tx, path)
 }
 
 // Discard queues an ingested file that no post will use for collection.

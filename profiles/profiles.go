@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -199,8 +202,22 @@ func (s *Service) DeletePhoto(ctx context.Context, id int64) (jokster.Profile, e
 
 func (s *Service) replacePhoto(ctx context.Context, id int64, rel string) error {
 	var old string
-	err := s.db.QueryRow(ctx, `WITH o AS (SELECT photo FROM profiles WHERE user_id = $1 FOR UPDATE)
-		UPDATE profiles p SET photo = $2, updated_at = now() FROM o WHERE p.user_id = $1 RETURNING o.photo`, id, rel).Scan(&old)
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if rel != "" {
+			// Files are named by content: the one this photo found stored
+			// may have been another profile's, let go of a moment ago.
+			// Under the deleters' lock it is either still there, and stays,
+			// or gone.
+			if err := store.LockMediaPath(ctx, tx, rel); err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(rel))); err != nil {
+				return fmt.Errorf("profiles: the photo file %s went while it was being set (send it again): %w", rel, err)
+			}
+		}
+		return tx.QueryRow(ctx, `WITH o AS (SELECT photo FROM profiles WHERE user_id = $1 FOR UPDATE)
+			UPDATE profiles p SET photo = $2, updated_at = now() FROM o WHERE p.user_id = $1 RETURNING o.photo`, id, rel).Scan(&old)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoProfile
 	} else if err != nil {
@@ -218,11 +235,18 @@ func (s *Service) RemovePhotoFile(ctx context.Context, rel string) {
 	if rel == "" {
 		return
 	}
-	var used bool
-	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> '')`, rel).Scan(&used); err != nil || used {
-		return
-	}
-	if err := media.Remove(s.set.MediaRoot, rel); err != nil {
+	// Under the lock that a profile taking the file into use holds too.
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := store.LockMediaPath(ctx, tx, rel); err != nil {
+			return err
+		}
+		var used bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> '')`, rel).Scan(&used); err != nil || used {
+			return err
+		}
+		return media.Remove(s.set.MediaRoot, rel)
+	})
+	if err != nil {
 		slog.Warn("could not remove an unused photo", "file", rel, "err", err)
 	}
 }

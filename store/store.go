@@ -130,3 +130,12 @@ func Retry(fn func() error) error {
 	}
 	return err
 }
+
+// LockMediaPath takes, for the rest of transaction tx, the lock that every
+// deleter and every new user of media file path holds: a file checked
+// unused under it is not taken into use meanwhile, and a file checked
+// present stays until the transaction has recorded its use.
+func LockMediaPath(ctx context.Context, tx pgx.Tx, path string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path)
+	return err
+}
