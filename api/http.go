@@ -15,6 +15,9 @@ import (
 	"github.com/jokster/jokster/accounts"
 )
 
+// drainAtMost is the largest refused body bodyLimit reads to its end.
+const drainAtMost = 1 << 20
+
 // bodyLimit caps request bodies at limit bytes except on the upload
 // routes listed: Fiber's own limit is global and sized for uploads.
 func bodyLimit(limit int, uploads ...string) fiber.Handler {
@@ -30,7 +33,15 @@ func bodyLimit(limit int, uploads ...string) fiber.Handler {
 		n := c.Request().Header.ContentLength()
 		switch {
 		case n > limit:
-			c.Context().SetConnectionClose() // the body was not read
+			// A body a little over the limit is read and dropped first:
+			// closing on a client still sending makes its side see a reset
+			// connection instead of the answer. A big one is not waited for.
+			if n <= drainAtMost {
+				if st := c.Context().RequestBodyStream(); st != nil {
+					_, _ = io.CopyN(io.Discard, st, int64(n))
+				}
+			}
+			c.Context().SetConnectionClose()
 			return tooLarge
 		case n == -1: // chunked: read at most limit+1 bytes of the stream
 			if st := c.Context().RequestBodyStream(); st != nil {
