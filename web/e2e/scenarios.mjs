@@ -199,7 +199,8 @@ export const scenarios = [
       // One comment is one more, on the watching page and on the commenter's
       // (which hears of its own comment twice: its answer and the live event).
       await until(async () => (await count(a)) === before + 1, `the watching page to count ${before + 1} comments`)
-      await new Promise((r) => setTimeout(r, 1500))
+      await until(async () => (await count(ctx.b)) === before + 1, `the commenter's page to count ${before + 1} comments`)
+      await new Promise((r) => setTimeout(r, 1500)) // and to stay there once the live event is in
       if ((await count(ctx.b)) !== before + 1) throw new Error(`the commenter's page counts ${await count(ctx.b)} comments, want ${before + 1}`)
     },
   },
