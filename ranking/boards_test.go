@@ -1004,6 +1004,14 @@ func TestNotifyRatingsBatches(t *testing.T) {
 	if len(l) != 2 || l[1] != want2 {
 		t.Fatalf("notifications %+v, want the second %+v", l, want2)
 	}
+	// A rating withdrawn before it was announced is not announced.
+	f.rate(p, u[2], 4)
+	if _, err := f.s.Withdraw(ctx, p, u[2]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.s.NotifyRatings(ctx, notes); err != nil || n != 0 {
+		t.Fatalf("after a rating and its withdrawal: %d notifications, %v; want none", n, err)
+	}
 }
 
 // UnlistAt takes posts off every board at the versions given (the cull's),
