@@ -780,3 +780,84 @@ func TestProcessingGivenUp(t *testing.T) {
 		t.Fatalf("%d failure notifications", n)
 	}
 }
+
+// The other order: the same picture is posted again while its first post
+// still has it, and the first post is deleted (its file queued) and a
+// collector runs while the new post's caption is still on its way. The
+// upload's claim keeps the file.
+func TestReuploadWhileFirstDeleted_201(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("xavi")
+	ctx := context.Background()
+	pic := jpegOf(320, 240, 9)
+	first := c.upload("POST", "/api/v1/posts", "media", "dog.jpg", pic).want(201).post()
+	id1, _ := strconv.ParseInt(first.ID, 10, 64)
+	if err := e.posts.Process(ctx, id1); err != nil {
+		t.Fatal(err)
+	}
+	var original string
+	if err := e.db.QueryRow(ctx, `SELECT original FROM posts WHERE id = $1`, id1).Scan(&original); err != nil {
+		t.Fatal(err)
+	}
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, _ := http.NewRequest("POST", e.base+"/api/v1/posts", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := c.http.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		done <- answer{status: res.StatusCode, body: b}
+	}()
+	fw, _ := mw.CreateFormFile("media", "dog again.jpg")
+	if _, err := fw.Write(pic); err != nil {
+		t.Fatal(err)
+	}
+	cw, _ := mw.CreateFormField("caption")
+	e.eventually("the upload to claim its file", func() bool {
+		return e.count(`SELECT count(*) FROM media_claims WHERE path = $1`, original) == 1
+	})
+	c.do("DELETE", "/api/v1/posts/"+first.ID, nil).want(204)
+	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 1 {
+		t.Fatalf("the deleted post's original is not queued (%d)", n)
+	}
+	if err := e.posts.Collect(ctx, original); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(original))); err != nil {
+		t.Fatalf("the collector took a claimed file: %v", err)
+	}
+	_, _ = cw.Write([]byte("the dog is back"))
+	_ = mw.Close()
+	_ = pw.Close()
+	a := <-done
+	if a.err != nil || a.status != 201 {
+		t.Fatalf("second post: %d %s %v", a.status, a.body, a.err)
+	}
+	var second postView
+	if err := json.Unmarshal(a.body, &second); err != nil {
+		t.Fatal(err)
+	}
+	id2, _ := strconv.ParseInt(second.ID, 10, 64)
+	if err := e.posts.Process(ctx, id2); err != nil {
+		t.Fatalf("processing the second post: %v", err)
+	}
+	if n := e.count(`SELECT count(*) FROM media_claims`); n != 0 {
+		t.Fatalf("%d claims left after the post was saved", n)
+	}
+	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 0 {
+		t.Fatalf("the reused original is still queued for collection")
+	}
+}

@@ -156,10 +156,19 @@ func (s *Service) keepFile(ctx context.Context) media.Guard {
 			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, path); err != nil {
 				return err
 			}
+			// Claimed until the post is saved (see 00011_media_claims.sql).
+			if _, err := tx.Exec(ctx, `INSERT INTO media_claims (path, until) VALUES ($1, now() + $2::interval)
+				ON CONFLICT (path) DO UPDATE SET until = greatest(media_claims.until, EXCLUDED.until)`, path, claimFor.String()); err != nil {
+				return err
+			}
 			return place()
 		})
 	}
 }
+
+// claimFor is how long an upload's file is kept for the post to come: an
+// upload request lasts at most a minute (the server's read timeout).
+const claimFor = 10 * time.Minute
 
 // lockPath takes the transaction-scoped lock that collectors of path hold.
 func lockPath(ctx context.Context, tx pgx.Tx, path string) error {
@@ -171,7 +180,8 @@ func (s *Service) Discard(ctx context.Context, u *media.Upload) {
 	if u == nil || u.Path == "" {
 		return
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO media_garbage (path) VALUES ($1) ON CONFLICT DO NOTHING`, u.Path); err != nil {
+	if _, err := s.db.Exec(ctx, `WITH c AS (DELETE FROM media_claims WHERE path = $1)
+		INSERT INTO media_garbage (path) VALUES ($1) ON CONFLICT DO NOTHING`, u.Path); err != nil {
 		slog.Warn("posts: could not queue an unused upload for collection", "path", u.Path, "err", err)
 		return
 	}
@@ -239,7 +249,7 @@ func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jok
 			if err := lockPath(ctx, tx, u.Path); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, u.Path); err != nil {
+			if _, err := tx.Exec(ctx, `WITH c AS (DELETE FROM media_claims WHERE path = $1) DELETE FROM media_garbage WHERE path = $1`, u.Path); err != nil {
 				return err
 			}
 			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(u.Path))); err != nil {

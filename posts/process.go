@@ -208,6 +208,10 @@ func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, er
 			break
 		}
 	}
+	// Claims whose upload never became a post (the request died).
+	if _, err := s.db.Exec(ctx, `DELETE FROM media_claims WHERE until < now()`); err != nil {
+		return n, err
+	}
 	lastPath := ""
 	for {
 		rows, err := s.db.Query(ctx, `SELECT path FROM media_garbage WHERE queued_at < now() - make_interval(secs => $1)
@@ -238,16 +242,23 @@ func (s *Service) Collect(ctx context.Context, path string) error {
 		if err := lockPath(ctx, tx, path); err != nil {
 			return err
 		}
-		var queued, used bool
+		var queued, used, claimed bool
 		// One indexed lookup per column (see 00005_media_refs.sql).
 		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM media_garbage WHERE path = $1),
 			EXISTS (SELECT 1 FROM posts WHERE original = $1 AND original <> '')
 			OR EXISTS (SELECT 1 FROM posts WHERE display = $1 AND display <> '')
 			OR EXISTS (SELECT 1 FROM posts WHERE thumb = $1 AND thumb <> '')
 			OR EXISTS (SELECT 1 FROM posts WHERE poster = $1 AND poster <> '')
-			OR EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> '')`, path).Scan(&queued, &used)
+			OR EXISTS (SELECT 1 FROM profiles WHERE photo = $1 AND photo <> ''),
+			EXISTS (SELECT 1 FROM media_claims WHERE path = $1 AND until > now())`, path).Scan(&queued, &used, &claimed)
 		if err != nil || !queued {
 			return err
+		}
+		if claimed && !used {
+			// An upload on its way will use it, or, if it never becomes a
+			// post, the re-enqueue job brings the file back here once the
+			// claim has run out: it stays queued.
+			return nil
 		}
 		if !used {
 			if err := media.Remove(s.set.MediaRoot, path); err != nil {
