@@ -604,11 +604,7 @@ func TestStaleLinksAfterPasswordOrEmailChange_400(t *testing.T) {
 	e := newEnv(t)
 	owner := e.signup("quill")
 	attacker := e.client()
-	var in struct {
-		AccessToken string `json:"access_token"`
-	}
-	attacker.post("/api/v1/auth/login", map[string]string{"username": "quill", "password": testPassword}).want(200).json(&in)
-	attacker.token = in.AccessToken
+	attacker.login("quill", testPassword)
 	attacker.post("/api/v1/me/email", map[string]string{"new_email": "thief@evil.example", "password": testPassword}).want(202)
 	steal := e.mailedToken("thief@evil.example", "new Jokster e-mail")
 	var sess struct {

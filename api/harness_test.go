@@ -450,12 +450,18 @@ func (e *env) signup(username string) *client {
 	e.t.Helper()
 	c := e.client()
 	c.post("/api/v1/auth/register", map[string]string{"username": username, "email": username + "@example.com", "password": testPassword}).want(201)
+	c.login(username, testPassword)
+	return c
+}
+
+// login signs c in as username and keeps the access token.
+func (c *client) login(username, password string) {
+	c.e.t.Helper()
 	var s struct {
 		AccessToken string `json:"access_token"`
 	}
-	c.post("/api/v1/auth/login", map[string]string{"username": username, "password": testPassword}).want(200).json(&s)
+	c.post("/api/v1/auth/login", map[string]string{"username": username, "password": password}).want(200).json(&s)
 	c.token = s.AccessToken
-	return c
 }
 
 // count runs a count(*) query.

@@ -639,76 +639,110 @@ func TestReuploadWhileCollecting_201(t *testing.T) {
 	c := e.signup("vera")
 	ctx := context.Background()
 	pic := jpegOf(320, 240, 3)
-	first := c.upload("POST", "/api/v1/posts", "media", "cat.jpg", pic).want(201).post()
-	id1, _ := strconv.ParseInt(first.ID, 10, 64)
-	if err := e.posts.Process(ctx, id1); err != nil {
-		t.Fatal(err)
-	}
-	var original string
-	if err := e.db.QueryRow(ctx, `SELECT original FROM posts WHERE id = $1`, id1).Scan(&original); err != nil || original == "" {
-		t.Fatalf("original %q %v", original, err)
-	}
+	first, original := c.processedPicture(pic, "cat.jpg")
 	c.do("DELETE", "/api/v1/posts/"+first.ID, nil).want(204)
 	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 1 {
 		t.Fatalf("the deleted post's original is not queued (%d)", n)
 	}
 
 	// The same bytes again; the caption comes later.
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	req, _ := http.NewRequest("POST", e.base+"/api/v1/posts", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	type answer struct {
-		status int
-		body   []byte
-		err    error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		res, err := c.http.Do(req)
-		if err != nil {
-			done <- answer{err: err}
-			return
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		done <- answer{status: res.StatusCode, body: b}
-	}()
-	fw, _ := mw.CreateFormFile("media", "cat again.jpg")
-	if _, err := fw.Write(pic); err != nil {
-		t.Fatal(err)
-	}
-	// The server stores the file (or finds it stored) once the next part
-	// begins, and then waits for the caption.
-	cw, _ := mw.CreateFormField("caption")
+	s := c.postStalled(pic, "cat again.jpg")
 	e.eventually("the upload is stored", func() bool {
 		return e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original) == 0
 	})
 	if err := e.posts.Collect(ctx, original); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = cw.Write([]byte("the cat is back"))
-	_ = mw.Close()
-	_ = pw.Close()
-	a := <-done
-	if a.err != nil || a.status != 201 {
-		t.Fatalf("second post: %d %s %v", a.status, a.body, a.err)
-	}
-	var second postView
-	if err := json.Unmarshal(a.body, &second); err != nil {
-		t.Fatal(err)
-	}
-	id2, _ := strconv.ParseInt(second.ID, 10, 64)
-	if err := e.posts.Process(ctx, id2); err != nil {
-		t.Fatalf("processing the second post: %v", err)
-	}
+	second := s.finish("the cat is back")
 	if p := c.get("/api/v1/posts/" + second.ID).want(200).post(); p.Status != "ready" {
 		t.Fatalf("second post %s: %+v", p.Status, p)
 	}
 	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(original))); err != nil {
 		t.Fatalf("the reused original is gone: %v", err)
 	}
+}
+
+// processedPicture posts pic, processes it, and returns the post and the
+// path of its original.
+func (c *client) processedPicture(pic []byte, name string) (postView, string) {
+	c.e.t.Helper()
+	ctx := context.Background()
+	p := c.upload("POST", "/api/v1/posts", "media", name, pic).want(201).post()
+	id, _ := strconv.ParseInt(p.ID, 10, 64)
+	if err := c.e.posts.Process(ctx, id); err != nil {
+		c.e.t.Fatal(err)
+	}
+	var original string
+	if err := c.e.db.QueryRow(ctx, `SELECT original FROM posts WHERE id = $1`, id).Scan(&original); err != nil || original == "" {
+		c.e.t.Fatalf("original %q %v", original, err)
+	}
+	return p, original
+}
+
+// stalledPost is a post request whose file has been sent and whose
+// caption has not.
+type stalledPost struct {
+	c       *client
+	mw      *multipart.Writer
+	pw      *io.PipeWriter
+	caption io.Writer
+	done    chan stalledAnswer
+}
+
+type stalledAnswer struct {
+	status int
+	body   []byte
+	err    error
+}
+
+// postStalled sends a post of pic up to the start of its caption part: the
+// server then has the file (stored, or found stored) and waits for the rest.
+func (c *client) postStalled(pic []byte, name string) *stalledPost {
+	c.e.t.Helper()
+	pr, pw := io.Pipe()
+	s := &stalledPost{c: c, mw: multipart.NewWriter(pw), pw: pw, done: make(chan stalledAnswer, 1)}
+	req, _ := http.NewRequest("POST", c.e.base+"/api/v1/posts", pr)
+	req.Header.Set("Content-Type", s.mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	go func() {
+		res, err := c.http.Do(req)
+		if err != nil {
+			s.done <- stalledAnswer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		s.done <- stalledAnswer{status: res.StatusCode, body: b}
+	}()
+	fw, _ := s.mw.CreateFormFile("media", name)
+	if _, err := fw.Write(pic); err != nil {
+		c.e.t.Fatal(err)
+	}
+	s.caption, _ = s.mw.CreateFormField("caption")
+	return s
+}
+
+// finish sends the caption and the end of the body, wants a 201 and
+// processes the post.
+func (s *stalledPost) finish(caption string) postView {
+	t := s.c.e.t
+	t.Helper()
+	_, _ = s.caption.Write([]byte(caption))
+	_ = s.mw.Close()
+	_ = s.pw.Close()
+	a := <-s.done
+	if a.err != nil || a.status != 201 {
+		t.Fatalf("post: %d %s %v", a.status, a.body, a.err)
+	}
+	var p postView
+	if err := json.Unmarshal(a.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := strconv.ParseInt(p.ID, 10, 64)
+	if err := s.c.e.posts.Process(context.Background(), id); err != nil {
+		t.Fatalf("processing the post: %v", err)
+	}
+	return p
 }
 
 // A post deleted or removed while its renditions are being made: the
@@ -790,42 +824,9 @@ func TestReuploadWhileFirstDeleted_201(t *testing.T) {
 	c := e.signup("xavi")
 	ctx := context.Background()
 	pic := jpegOf(320, 240, 9)
-	first := c.upload("POST", "/api/v1/posts", "media", "dog.jpg", pic).want(201).post()
-	id1, _ := strconv.ParseInt(first.ID, 10, 64)
-	if err := e.posts.Process(ctx, id1); err != nil {
-		t.Fatal(err)
-	}
-	var original string
-	if err := e.db.QueryRow(ctx, `SELECT original FROM posts WHERE id = $1`, id1).Scan(&original); err != nil {
-		t.Fatal(err)
-	}
+	first, original := c.processedPicture(pic, "dog.jpg")
 
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	req, _ := http.NewRequest("POST", e.base+"/api/v1/posts", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	type answer struct {
-		status int
-		body   []byte
-		err    error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		res, err := c.http.Do(req)
-		if err != nil {
-			done <- answer{err: err}
-			return
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		done <- answer{status: res.StatusCode, body: b}
-	}()
-	fw, _ := mw.CreateFormFile("media", "dog again.jpg")
-	if _, err := fw.Write(pic); err != nil {
-		t.Fatal(err)
-	}
-	cw, _ := mw.CreateFormField("caption")
+	s := c.postStalled(pic, "dog again.jpg")
 	e.eventually("the upload to claim its file", func() bool {
 		return e.count(`SELECT count(*) FROM media_claims WHERE path = $1`, original) == 1
 	})
@@ -839,21 +840,7 @@ func TestReuploadWhileFirstDeleted_201(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(original))); err != nil {
 		t.Fatalf("the collector took a claimed file: %v", err)
 	}
-	_, _ = cw.Write([]byte("the dog is back"))
-	_ = mw.Close()
-	_ = pw.Close()
-	a := <-done
-	if a.err != nil || a.status != 201 {
-		t.Fatalf("second post: %d %s %v", a.status, a.body, a.err)
-	}
-	var second postView
-	if err := json.Unmarshal(a.body, &second); err != nil {
-		t.Fatal(err)
-	}
-	id2, _ := strconv.ParseInt(second.ID, 10, 64)
-	if err := e.posts.Process(ctx, id2); err != nil {
-		t.Fatalf("processing the second post: %v", err)
-	}
+	s.finish("the dog is back")
 	if n := e.count(`SELECT count(*) FROM media_claims`); n != 0 {
 		t.Fatalf("%d claims left after the post was saved", n)
 	}
