@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -150,7 +148,7 @@ func (s *Service) Ingest(ctx context.Context, r io.Reader) (media.Upload, error)
 func (s *Service) keepFile(ctx context.Context) media.Guard {
 	return func(path string, place func() error) error {
 		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			if err := lockPath(ctx, tx, path); err != nil {
+			if err := store.LockMediaPath(ctx, tx, path); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM media_garbage WHERE path = $1`, path); err != nil {
@@ -169,11 +167,6 @@ func (s *Service) keepFile(ctx context.Context) media.Guard {
 // claimFor is how long an upload's file is kept for the post to come: an
 // upload request lasts at most a minute (the server's read timeout).
 const claimFor = 10 * time.Minute
-
-// lockPath takes the transaction-scoped lock that collectors of path hold.
-func lockPath(ctx context.Context, tx pgx.Tx, path string) error {
-	return store.LockMediaPath(ctx, tx, path)
-}
 
 // Discard queues an ingested file that no post will use for collection.
 func (s *Service) Discard(ctx context.Context, u *media.Upload) {
@@ -246,14 +239,11 @@ func (s *Service) create(ctx context.Context, author int64, in CreateInput) (jok
 			// was there when it arrived; if a post that had the same bytes
 			// was deleted since and a collector took them meanwhile, the
 			// file is gone, and the post cannot be made from it.
-			if err := lockPath(ctx, tx, u.Path); err != nil {
-				return err
+			if err := store.HoldMediaFile(ctx, tx, s.set.MediaRoot, u.Path); err != nil {
+				return fmt.Errorf("posts: the upload cannot be saved (send it again): %w", err)
 			}
 			if _, err := tx.Exec(ctx, `WITH c AS (DELETE FROM media_claims WHERE path = $1) DELETE FROM media_garbage WHERE path = $1`, u.Path); err != nil {
 				return err
-			}
-			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(u.Path))); err != nil {
-				return fmt.Errorf("posts: the uploaded file %s was collected before the post was saved (send it again): %w", u.Path, err)
 			}
 		}
 		return setTags(ctx, tx, id, tags)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +12,7 @@ import (
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/media"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 // DuplicateDistance is the largest perceptual-hash distance at which two
@@ -54,11 +53,8 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 			if f == "" {
 				continue
 			}
-			if err := lockPath(ctx, tx, f); err != nil {
-				return err
-			}
-			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(f))); err != nil {
-				return fmt.Errorf("posts: rendition %s of post %d is gone (collected meanwhile); processing again: %w", f, id, err)
+			if err := store.HoldMediaFile(ctx, tx, s.set.MediaRoot, f); err != nil {
+				return fmt.Errorf("posts: a rendition of post %d; processing again: %w", id, err)
 			}
 		}
 		t, err := tx.Exec(ctx, `UPDATE posts SET status = 'ready', display = $2, thumb = $3, poster = $4,
@@ -239,7 +235,7 @@ func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, er
 // advisory lock on the path serialises collectors of the same file.
 func (s *Service) Collect(ctx context.Context, path string) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := lockPath(ctx, tx, path); err != nil {
+		if err := store.LockMediaPath(ctx, tx, path); err != nil {
 			return err
 		}
 		var queued, used, claimed bool

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -208,11 +206,8 @@ func (s *Service) replacePhoto(ctx context.Context, id int64, rel string) error 
 			// may have been another profile's, let go of a moment ago.
 			// Under the deleters' lock it is either still there, and stays,
 			// or gone.
-			if err := store.LockMediaPath(ctx, tx, rel); err != nil {
-				return err
-			}
-			if _, err := os.Stat(filepath.Join(s.set.MediaRoot, filepath.FromSlash(rel))); err != nil {
-				return fmt.Errorf("profiles: the photo file %s went while it was being set (send it again): %w", rel, err)
+			if err := store.HoldMediaFile(ctx, tx, s.set.MediaRoot, rel); err != nil {
+				return fmt.Errorf("profiles: the photo cannot be set (send it again): %w", err)
 			}
 		}
 		return tx.QueryRow(ctx, `WITH o AS (SELECT photo FROM profiles WHERE user_id = $1 FOR UPDATE)

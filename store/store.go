@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,4 +140,18 @@ func Retry(fn func() error) error {
 func LockMediaPath(ctx context.Context, tx pgx.Tx, path string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('media:' || $1))`, path)
 	return err
+}
+
+// HoldMediaFile is LockMediaPath for a file about to be taken into use,
+// and an error if the file (path under root) is gone: files are named by
+// content, so one found stored may have been let go by its last user and
+// collected meanwhile.
+func HoldMediaFile(ctx context.Context, tx pgx.Tx, root, path string) error {
+	if err := LockMediaPath(ctx, tx, path); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(path))); err != nil {
+		return fmt.Errorf("media file %s is gone (collected meanwhile): %w", path, err)
+	}
+	return nil
 }
