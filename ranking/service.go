@@ -234,14 +234,7 @@ func (s *Service) apply(ctx context.Context, rows []postRow, announce bool) erro
 	if err := s.creatorsChanged(ctx, authors, false); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(changed))
-	for b := range changed {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	for _, b := range names {
-		s.announce.BoardChanged(ctx, b)
-	}
+	s.announceBoards(ctx, changed)
 	return nil
 }
 
@@ -339,3 +332,16 @@ var (
 	errOwn      = jokster.Errorf(jokster.EFORBIDDEN, "you cannot rate your own post")
 	errNotReady = jokster.Errorf(jokster.ECONFLICT, "only posts that are ready can be rated")
 )
+
+// announceBoards tells the live boards named in changed that they changed,
+// in name order.
+func (s *Service) announceBoards(ctx context.Context, changed map[string]bool) {
+	names := make([]string, 0, len(changed))
+	for b := range changed {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	for _, b := range names {
+		s.announce.BoardChanged(ctx, b)
+	}
+}

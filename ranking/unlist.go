@@ -3,7 +3,6 @@ package ranking
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -160,12 +159,6 @@ func (s *Service) announceUnlisted(ctx context.Context, left map[string]bool) {
 	if len(left) == 0 {
 		return
 	}
-	names := []string{"new"}
-	for b := range left {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	for _, b := range names {
-		s.announce.BoardChanged(ctx, b)
-	}
+	left["new"] = true
+	s.announceBoards(ctx, left)
 }
