@@ -46,56 +46,46 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return n
 `)
 
-// checkScript returns the milliseconds still to wait, the largest over all
-// keys. KEYS: the counter hashes; ARGV: for each key its free failures, then
-// (last) the maximum delay in ms.
-var checkScript = redis.NewScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local maxDelay = tonumber(ARGV[#ARGV])
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 'n', 't')
-  local n = tonumber(v[1])
-  local t = tonumber(v[2])
-  local free = tonumber(ARGV[i])
-  if n and t and n >= free then
-    local delay = math.min(maxDelay, 1000 * 2 ^ (n - free))
-    local left = t + delay - ms
-    if left > wait then wait = left end
+// luaWait defines waitOf(maxDelay): the milliseconds still to wait, the
+// largest over KEYS (the counter hashes; ARGV[i] is each key's free
+// failures). Attempts in flight (Attempt) count as failures: a burst of
+// parallel guesses sees itself and gets no more than the free attempts.
+const luaWait = `
+local function waitOf(maxDelay)
+  local now = redis.call('TIME')
+  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local wait = 0
+  for i, key in ipairs(KEYS) do
+    local v = redis.call('HMGET', key, 'n', 't')
+    local n = tonumber(v[1]) or 0
+    local t = tonumber(v[2])
+    local f = tonumber(redis.call('GET', key .. ':f')) or 0
+    local free = tonumber(ARGV[i])
+    if t and n >= free then
+      local delay = math.min(maxDelay, 1000 * 2 ^ (n - free))
+      local left = t + delay - ms
+      if left > wait then wait = left end
+    end
+    if f > 0 and n + f >= free and wait < 1000 then wait = 1000 end
   end
+  return wait
 end
-return wait
-`)
+`
 
-// attemptScript is the check of checkScript with the attempts still in
-// flight counted as failures: a burst of parallel guesses sees itself,
-// and gets no more than the free attempts at once. An attempt that passes
-// is counted in flight (field f, on its own key "<key>:f" with a short
-// life so that a crashed caller cannot leave it behind) until the caller
-// says how it ended: Fail records a failure, Done forgets it. The failure
-// record (n, t) is only ever written by Fail, so a success behind a busy
-// address (a NAT) neither restarts its delay nor prolongs it.
-// KEYS: the counter hashes; ARGV: each key's free failures, then the
-// maximum delay in ms, then the in-flight counters' lifetime in ms.
-var attemptScript = redis.NewScript(`
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local maxDelay = tonumber(ARGV[#ARGV - 1])
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 'n', 't')
-  local n = tonumber(v[1]) or 0
-  local t = tonumber(v[2])
-  local f = tonumber(redis.call('GET', key .. ':f')) or 0
-  local free = tonumber(ARGV[i])
-  if t and n >= free then
-    local delay = math.min(maxDelay, 1000 * 2 ^ (n - free))
-    local left = t + delay - ms
-    if left > wait then wait = left end
-  end
-  if f > 0 and n + f >= free and wait < 1000 then wait = 1000 end
-end
+// checkScript returns waitOf. ARGV: for each key its free failures, then
+// (last) the maximum delay in ms.
+var checkScript = redis.NewScript(luaWait + `return waitOf(tonumber(ARGV[#ARGV]))`)
+
+// attemptScript returns waitOf, or, when nothing makes the caller wait,
+// counts the attempt in flight (on its own key "<key>:f", with a short life
+// so that a crashed caller cannot leave it behind) and returns 0. The
+// caller then says how the attempt ended: Fail records a failure, Done
+// forgets it. The failure record (n, t) is only ever written by Fail, so a
+// success behind a busy address (a NAT) neither restarts its delay nor
+// prolongs it. ARGV: each key's free failures, then the maximum delay in
+// ms, then the in-flight counters' lifetime in ms.
+var attemptScript = redis.NewScript(luaWait + `
+local wait = waitOf(tonumber(ARGV[#ARGV - 1]))
 if wait > 0 then return wait end
 for _, key in ipairs(KEYS) do
   redis.call('INCR', key .. ':f')
