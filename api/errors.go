@@ -66,9 +66,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		if je.RetryAfter > 0 {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
 		}
-	case errors.As(err, &pe) && pgStatus(pe) != 0:
-		status = pgStatus(pe)
-		body = pgBody(pe)
+	case errors.As(err, &pe) && requestsFault(pe, &status, &body):
 	case errors.As(err, &fe):
 		status = fe.Code
 		code, ok := fiberCodes[fe.Code]
@@ -93,32 +91,25 @@ func errorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(errorBody{Error: body})
 }
 
-// pgStatus is the status of a PostgreSQL error that the request, not the
-// server, is to blame for, or 0. It is the net under the checks the
-// handlers make: a value PostgreSQL cannot take (a NUL byte, text that is
-// not UTF-8, a number out of range: class 22), or a row the request refers
-// to that went meanwhile (a foreign key) — its author's account, deleted
-// while an access token lives on, or a post deleted a moment before.
-func pgStatus(pe *pgconn.PgError) int {
+// requestsFault reports whether PostgreSQL error pe is one the request,
+// not the server, is to blame for, and if so sets its status and body. It
+// is the net under the checks the handlers make: a value PostgreSQL cannot
+// take (a NUL byte, text that is not UTF-8, a number out of range: class
+// 22), or a row the request refers to that went meanwhile (a foreign key)
+// — its author's account, deleted while an access token lives on, or a
+// post deleted a moment before.
+func requestsFault(pe *pgconn.PgError, status *int, body *errorDetail) bool {
 	switch {
 	case strings.HasPrefix(pe.Code, "22"):
-		return fiber.StatusBadRequest
+		*status, *body = fiber.StatusBadRequest, errorDetail{Code: jokster.EINVALID, Message: "a value in the request cannot be used: " + pe.Message}
 	case pe.Code == "23503" && strings.Contains(pe.Detail, `table "users"`):
-		return fiber.StatusUnauthorized
+		*status, *body = fiber.StatusUnauthorized, errorDetail{Code: jokster.EUNAUTHORIZED, Message: "your account no longer exists"}
 	case pe.Code == "23503" && strings.Contains(pe.Detail, `table "posts"`):
-		return fiber.StatusNotFound
+		*status, *body = fiber.StatusNotFound, errorDetail{Code: jokster.ENOTFOUND, Message: "no such post (it was deleted)"}
+	default:
+		return false
 	}
-	return 0
-}
-
-func pgBody(pe *pgconn.PgError) errorDetail {
-	switch pgStatus(pe) {
-	case fiber.StatusUnauthorized:
-		return errorDetail{Code: jokster.EUNAUTHORIZED, Message: "your account no longer exists"}
-	case fiber.StatusNotFound:
-		return errorDetail{Code: jokster.ENOTFOUND, Message: "no such post (it was deleted)"}
-	}
-	return errorDetail{Code: jokster.EINVALID, Message: "a value in the request cannot be used: " + pe.Message}
+	return true
 }
 
 func requestID(c *fiber.Ctx) string {
