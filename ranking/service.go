@@ -45,6 +45,10 @@ type Service struct {
 
 	creatorsMu  sync.Mutex
 	creatorsDue map[int64]bool // authors whose laughs changed, not yet on the board
+	// creatorsWrite orders updateCreators calls: each reads the laughs and
+	// then writes them, so two running at once could write an older read
+	// last and leave the board behind for good.
+	creatorsWrite sync.Mutex
 }
 
 // New returns a Service; announce may be nil. Call Start to run its
@@ -290,6 +294,8 @@ func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
 	if len(authors) == 0 {
 		return nil
 	}
+	s.creatorsWrite.Lock()
+	defer s.creatorsWrite.Unlock()
 	rows, err := s.db.Query(ctx, creatorsSQL+`WHERE u.id = ANY($1) GROUP BY u.id`, authors)
 	if err != nil {
 		return err
