@@ -56,7 +56,13 @@ test:
 	$(MAKE) web
 	$(MAKE) check
 	@echo "==> test: go test -race -count=1 -timeout 30m (all packages)"
-	$(LIST_PACKAGES); pkgs=$$(printf '%s\n' $$pkgs | grep -v '/cluster$$'); $(GO) test -race -count=1 -timeout 30m $$pkgs
+	$(LIST_PACKAGES); pkgs=$$(printf '%s\n' $$pkgs | grep -v '/cluster$$'); \
+	log=$$(mktemp /tmp/jokster-go-test.XXXXXX.log); \
+	if ! $(GO) test -race -count=1 -timeout 30m $$pkgs 2>&1 | tee "$$log"; then \
+		echo "==> test: go test failed; the failures (full output in $$log):"; \
+		grep -n -A12 -E -- '^\s*--- FAIL|^panic:|^FAIL\s|DATA RACE|timed out' "$$log" | head -n 150; \
+		exit 1; \
+	fi; rm -f "$$log"
 	$(MAKE) nginx-check
 	$(MAKE) cluster-test
 	@echo "==> test: fuzz the upload sniffer and validator briefly (FUZZTIME=$(FUZZTIME))"

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -40,7 +41,20 @@ var (
 )
 
 // Main runs the tests and then removes what testkit created.
+//
+// The servers under test log every request; at that volume a failing test's
+// message is lost among thousands of lines (go test prints the whole binary's
+// output when a package fails), so only warnings and errors are shown unless
+// TEST_LOG_LEVEL says otherwise (debug, info, warn, error).
 func Main(m *testing.M) int {
+	level := slog.LevelWarn
+	if v := os.Getenv("TEST_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			fmt.Fprintf(os.Stderr, "testkit: TEST_LOG_LEVEL=%q: %v\n", v, err)
+			return 2
+		}
+	}
+	slog.SetLogLoggerLevel(level)
 	code := m.Run()
 	if tplName != "" {
 		if conn, err := pgx.Connect(context.Background(), AdminURL()); err == nil {
