@@ -940,6 +940,48 @@ func TestAnnouncements(t *testing.T) {
 	f.checkRedis(f.truth())
 }
 
+// A rating whose commit the reconcile loop applies before the rating's own
+// writer does is announced by the reconcile: the writer then finds its
+// version applied and says nothing, and live viewers would never hear of it.
+func TestReconcileAnnouncesWhatItApplies(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(2)
+	p := f.post(u[0], time.Now(), "ready")
+	if err := f.s.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Committed as Rate commits it (the trigger bumps the post's version),
+	// not yet applied by the writer.
+	f.exec(`INSERT INTO ratings (post_id, user_id, stars) VALUES ($1, $2, 4)`, p, u[1])
+	var v int64
+	if err := f.db.QueryRow(ctx, `SELECT rank_version FROM posts WHERE id = $1`, p).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	events0, boards0 := f.heard.Snapshot()
+	if n, err := f.s.Reconcile(ctx, time.Now().Add(-time.Minute)); err != nil || n != 1 {
+		t.Fatalf("reconciled %d: %v", n, err)
+	}
+	events, boards := f.heard.Snapshot()
+	got := events[len(events0):]
+	if len(got) != 1 || got[0].Post != p || got[0].Version != v || got[0].Stats.Histogram != (Histogram{0, 0, 0, 1, 0}) {
+		t.Fatalf("the reconcile announced %+v, want post %d at version %d with one 4", got, p, v)
+	}
+	if boards["top:all"] <= boards0["top:all"] {
+		t.Fatalf("the reconcile did not announce the board the rating moved")
+	}
+	// The writer, late, applies nothing and announces nothing; a second
+	// reconcile neither.
+	f.s.PostChanged(ctx, p)
+	if _, err := f.s.Reconcile(ctx, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := f.heard.Snapshot(); len(events) != len(events0)+1 {
+		t.Fatalf("announced %d more times after the reconcile", len(events)-len(events0)-1)
+	}
+	f.checkRedis(f.truth())
+}
+
 func TestNotifyRatingsBatches(t *testing.T) {
 	f := newFixture(t, nil, "")
 	ctx := context.Background()

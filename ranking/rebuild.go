@@ -56,7 +56,10 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 
 // Reconcile re-applies every post changed or deleted since the given time
 // (deleted ones are found by their tombstones). Applying is
-// version-guarded, so this changes nothing that is already right.
+// version-guarded, so this changes nothing that is already right; what it
+// does apply is announced: when the reconcile reads a rating's commit and
+// writes it before the rating's own writer, that writer finds its version
+// applied already and stays silent, so the reconcile must speak for it.
 func (s *Service) Reconcile(ctx context.Context, since time.Time) (int, error) {
 	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE rank_changed_at >= $1
 		UNION SELECT post_id FROM post_tombstones WHERE deleted_at >= $1 ORDER BY 1`, since)
@@ -68,7 +71,7 @@ func (s *Service) Reconcile(ctx context.Context, since time.Time) (int, error) {
 		return 0, err
 	}
 	for start := 0; start < len(ids); start += 500 {
-		if err := s.syncIDs(ctx, ids[start:min(start+500, len(ids))], false); err != nil {
+		if err := s.syncIDs(ctx, ids[start:min(start+500, len(ids))], true); err != nil {
 			return start, err
 		}
 	}
@@ -123,6 +126,12 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		return err
 	}
 	if err := s.updateCreators(ctx, authors); err != nil {
+		return err
+	}
+	// The authors of the posts applied above may still be waiting for the
+	// flusher (creatorsChanged defers them while ratings are queued): the
+	// creators board must be whole before it is marked ready.
+	if err := s.creatorsChanged(ctx, nil, true); err != nil {
 		return err
 	}
 	// If Redis lost its data while we worked, the lock is gone with it (or
