@@ -155,7 +155,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	rankDone := make(chan struct{})
 	go func() { defer close(rankDone); rank.Run(rctx, 200*time.Millisecond) }()
 	t.Cleanup(func() { stopRank(); <-rankDone; rank.Stop() })
-	cl := cull.New(db, cullSettings(cfg), cull.Deps{Boards: rank, Files: ps, Queue: worker.NewQueue(qc, qi), Notify: notify})
+	cl := cull.New(db, cullSettings(cfg), cull.Deps{Boards: rank, Files: ps, Queue: worker.NewQueue(qc, qi), Notify: notify, Now: cullClock})
 	deps := api.Deps{Config: cfg, DB: db, Redis: rdb, Accounts: acc, Profiles: prof, Notifications: notify, Posts: ps, Ranking: rank, Cull: cl,
 		Hub: hub, ReadyChecks: map[string]func(context.Context) error{"live": hub.Ready}}
 	app := api.New(deps)
@@ -200,6 +200,10 @@ func (e *env) sibling() *env {
 	s.hub = hub
 	return &s
 }
+
+// cullClock, when set, is the clock of the cull in envs made meanwhile
+// (nil: time.Now).
+var cullClock func() time.Time
 
 // hubTweaks adjust the live hub's settings of envs made while they are set.
 var hubTweaks []func(*realtime.Config)
