@@ -35,9 +35,17 @@ func (s *Service) openSession(ctx context.Context, q dbtx, u jokster.User, famil
 
 var errBadRefresh = jokster.Errorf(jokster.EUNAUTHORIZED, "the refresh token is not valid; log in again")
 
+// reuseGrace is how long after its first use a refresh token is accepted
+// again. A browser that reloads the page while its refresh is on the way
+// drops the answer (and the new cookie) although the server spent the
+// token, and two tabs opening at once both send the same cookie: without
+// it, either would count as theft and sign the user out everywhere.
+const reuseGrace = 30 * time.Second
+
 // Refresh exchanges a refresh token for a new session. Each token works
-// once: presenting one that was already used (a stolen copy, or the
-// legitimate owner after a thief got there first) revokes its whole family.
+// once, give or take reuseGrace: presenting one that was already used (a
+// stolen copy, or the legitimate owner after a thief got there first)
+// revokes its whole family.
 func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 	if token == "" || len(token) > 200 {
 		return Session{}, errBadRefresh
@@ -49,8 +57,11 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 		var family uuid.UUID
 		var expires time.Time
 		var used, revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT id, user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
-			hashToken(token)).Scan(&id, &uid, &family, &expires, &used, &revoked)
+		var graced bool
+		err := tx.QueryRow(ctx, `SELECT id, user_id, family, expires_at, used_at, revoked_at,
+				coalesce(used_at > now() - make_interval(secs => $2), false)
+			FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
+			hashToken(token), reuseGrace.Seconds()).Scan(&id, &uid, &family, &expires, &used, &revoked, &graced)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errBadRefresh
 		} else if err != nil {
@@ -59,7 +70,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 		if revoked != nil {
 			return errBadRefresh
 		}
-		if used != nil {
+		if used != nil && !graced {
 			reused = true
 			_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL`, family)
 			return err
@@ -67,7 +78,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 		if time.Now().After(expires) {
 			return errBadRefresh
 		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = now() WHERE id = $1`, id); err != nil {
+		// A second use within the grace keeps the first use's time, so the
+		// grace cannot be stretched by using the token again and again.
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = coalesce(used_at, now()) WHERE id = $1`, id); err != nil {
 			return err
 		}
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, uid))
