@@ -143,7 +143,7 @@ export const scenarios = [
   {
     name: 'another user rates it and the first sees the stats change without reloading',
     needsPrevious: true,
-    timeout: 40,
+    timeout: 120,
     async run(ctx) {
       const a = ctx.a
       await a.evaluate(() => (window.__e2eMarker = 'same page'))
@@ -164,7 +164,7 @@ export const scenarios = [
   {
     name: 'without a live connection the page says "reconnecting…" and polls instead',
     needsPrevious: true,
-    timeout: 40,
+    timeout: 120,
     async run(ctx) {
       const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 } })
       // Every WebSocket is closed as soon as it opens.
@@ -207,7 +207,7 @@ export const scenarios = [
   {
     name: 'the leaderboard reorders live',
     needsPrevious: true,
-    timeout: 45,
+    timeout: 120,
     async run(ctx) {
       const a = ctx.a
       await a.goto(`${ctx.url}/leaderboards?board=top&window=all`)
@@ -236,7 +236,7 @@ export const scenarios = [
   {
     name: 'new posts wait behind a bar; the danger zone counts down; a cull removes a post from the open feed live',
     needsPrevious: true,
-    timeout: 60,
+    timeout: 180,
     async run(ctx) {
       const a = ctx.a
       const z = ctx.doomed
@@ -265,11 +265,9 @@ export const scenarios = [
       // The cull runs at the start of the next 15 s cycle…
       await until(async () => (await (await fetch(`${ctx.url}/api/v1/posts/${z}`)).json()).status === 'culled', 'the cull to take the doomed post', 35_000)
       // …and the open feed drops the post without a reload.
-      try {
-        await card(a, z).waitFor({ state: 'detached', timeout: 6_000 })
-      } catch {
-        throw new Skip('the post was culled but the open feed never heard of it: the server announces no culls on posts:new yet (cull.Announcer.PostsCulled is not wired to realtime)')
-      }
+      // (The follow-up that announces it is an asynq task: on a loaded
+      // machine it may take a while.)
+      await card(a, z).waitFor({ state: 'detached', timeout: 30_000 })
       if ((await a.evaluate(() => window.__e2eMarker)) !== 'feed') throw new Error('the page was reloaded')
       await a.goto(`${ctx.url}/p/${z}`)
       await a.getByText(/Culled/).first().waitFor()
@@ -341,7 +339,7 @@ export const scenarios = [
   },
   {
     name: 'accounts: forgot and reset the password, edit the profile, delete the account',
-    timeout: 45,
+    timeout: 120,
     async run(ctx) {
       const { readFileSync } = await import('node:fs')
       const user = await apiUser(ctx, 'fay')
