@@ -503,6 +503,7 @@ func (r *rater) check() {
 // there are several day and week boards), tags, one culled post with
 // ratings, one processing post.
 type world struct {
+	now          time.Time // the posts' "today"
 	users, posts []int64
 	authorOf     map[int64]int64
 	closed       map[int64]bool
@@ -511,8 +512,8 @@ type world struct {
 
 func (f *fixture) world(nUsers, nPosts int) *world {
 	f.t.Helper()
-	w := &world{users: f.users(nUsers), authorOf: map[int64]int64{}, closed: map[int64]bool{}}
 	now := time.Now()
+	w := &world{now: now, users: f.users(nUsers), authorOf: map[int64]int64{}, closed: map[int64]bool{}}
 	rnd := rand.New(rand.NewPCG(7, 7))
 	tagSets := [][]string{nil, {"cats"}, {"dogs"}, {"cats", "puns"}}
 	for i := range nPosts {
@@ -562,7 +563,7 @@ func TestConcurrentRatingsBoardsEqualPostgres(t *testing.T) {
 
 	tr := f.truth()
 	for _, b := range []string{"hot", "top:all", "new", "creators", "tag:cats:top", "tag:cats:hot", "tag:puns:top",
-		"top:day:" + isoDay(time.Now()), "top:week:" + isoWeek(time.Now())} {
+		"top:day:" + isoDay(w.now), "top:week:" + isoWeek(w.now)} {
 		if len(tr.boards[b]) == 0 {
 			t.Fatalf("board %s is empty in the truth; the test data should fill it", b)
 		}

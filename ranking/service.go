@@ -45,7 +45,7 @@ type Service struct {
 
 	creatorsMu  sync.Mutex
 	creatorsDue map[int64]bool // authors whose laughs changed, not yet on the board
-	// creatorsWrite orders updateCreators calls: each reads the laughs and
+	// creatorsWrite orders writeCreators calls: each reads the laughs and
 	// then writes them, so two running at once could write an older read
 	// last and leave the board behind for good.
 	creatorsWrite sync.Mutex
@@ -269,10 +269,18 @@ func (s *Service) creatorsChanged(ctx context.Context, authors map[int64]bool, f
 		s.creatorsMu.Unlock()
 		return nil
 	}
+	s.creatorsMu.Unlock()
+	// The due authors are taken only once this call may write: a caller
+	// that found them taken by a write still under way waits for it, so
+	// whatever it returns to (a rating's answer, a rebuild marking the
+	// boards ready) comes after its authors are on the board.
+	s.creatorsWrite.Lock()
+	defer s.creatorsWrite.Unlock()
+	s.creatorsMu.Lock()
 	due := s.creatorsDue
 	s.creatorsDue = map[int64]bool{}
 	s.creatorsMu.Unlock()
-	if err := s.updateCreators(ctx, keysOf(due)); err != nil {
+	if err := s.writeCreators(ctx, keysOf(due)); err != nil {
 		s.creatorsMu.Lock()
 		for a := range due {
 			s.creatorsDue[a] = true
@@ -291,11 +299,16 @@ const creatorsSQL = `SELECT u.id, coalesce(sum(p.h1 + 2*p.h2 + 3*p.h3 + 4*p.h4 +
 // updateCreators writes the authors' laughs to the creators board. The
 // value is recomputed from PostgreSQL, so applying it twice is harmless.
 func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
+	s.creatorsWrite.Lock()
+	defer s.creatorsWrite.Unlock()
+	return s.writeCreators(ctx, authors)
+}
+
+// writeCreators is updateCreators with creatorsWrite held by the caller.
+func (s *Service) writeCreators(ctx context.Context, authors []int64) error {
 	if len(authors) == 0 {
 		return nil
 	}
-	s.creatorsWrite.Lock()
-	defer s.creatorsWrite.Unlock()
 	rows, err := s.db.Query(ctx, creatorsSQL+`WHERE u.id = ANY($1) GROUP BY u.id`, authors)
 	if err != nil {
 		return err
