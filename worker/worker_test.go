@@ -537,12 +537,23 @@ func tickTask() *asynq.Task { return asynq.NewTask("test:tick", nil, asynq.Queue
 //
 // asynq releases a Unique lock as soon as the task succeeds, so the window
 // only covers schedulers that fire while the task is still queued or
-// running; the handler's 300 ms of work keeps that true for schedulers
-// firing at the same instant even on a loaded machine. Schedulers out of
-// phase are TestSchedulersOutOfPhase.
+// running. Here no run ends while the test watches: each lock lasts its
+// whole second, whatever the machine's load, so the schedulers together
+// enqueue at most once a second. Schedulers out of phase with work that
+// ends are TestSchedulersOutOfPhase.
 func TestSchedulersDoNotDuplicate(t *testing.T) {
 	e := newEnv(t, "")
-	mux, runs := tickRuns(300 * time.Millisecond)
+	var runs atomic.Int64
+	release := make(chan struct{})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("test:tick", func(ctx context.Context, _ *asynq.Task) error {
+		runs.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
 	periodic := []worker.Periodic{{Spec: "@every 1s", Task: tickTask, Unique: time.Second}}
 	start := time.Now()
 	e.startWorker(t, mux, periodic)
@@ -552,6 +563,7 @@ func TestSchedulersDoNotDuplicate(t *testing.T) {
 	time.Sleep(time.Until(start.Add(3500 * time.Millisecond)))
 	n := runs.Load()
 	elapsed := time.Since(start)
+	close(release)
 	t.Logf("%d runs in %v", n, elapsed)
 	if limit := int64(elapsed/time.Second) + 1; n > limit {
 		t.Fatalf("%d runs in %v with two schedulers; want at most %d (one per second)", n, elapsed, limit)
