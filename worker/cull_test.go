@@ -42,15 +42,14 @@ func newCullEnv(t *testing.T, set cull.Settings) *cullEnv {
 	c.rank = ranking.New(e.pool, rdb, "t:", nil)
 	c.notify = notifications.New(e.pool, nil)
 	c.posts = posts.New(e.pool, worker.NewQueue(e.client, e.insp), c.notify, posts.Settings{MediaRoot: t.TempDir()})
-	c.svc = cull.New(e.pool, set, cull.Deps{Boards: c.rank, Files: c.posts, Queue: worker.NewQueue(e.client, e.insp), Notify: c.notify})
+	c.useClock(nil)
 	return c
 }
 
-// freeze gives the cull a clock that stands still at now: the schedulers'
-// ticks then keep finding the same cycle, whenever the test runs.
-func (c *cullEnv) freeze(now time.Time) {
+// useClock (re)makes the cull with clock now (nil: time.Now).
+func (c *cullEnv) useClock(now func() time.Time) {
 	c.svc = cull.New(c.pool, c.set, cull.Deps{Boards: c.rank, Files: c.posts, Queue: worker.NewQueue(c.client, c.insp),
-		Notify: c.notify, Now: func() time.Time { return now }})
+		Notify: c.notify, Now: now})
 }
 
 // seed inserts n ready text posts, created three hours ago (past the
@@ -209,7 +208,9 @@ func TestCull_KilledBeforeFollowupIsCompleted(t *testing.T) {
 	set := cull.Settings{Interval: time.Hour, Grace: time.Minute, Share: 0.25, Board: "top"}
 	c := newCullEnv(t, set)
 	now := time.Now()
-	c.freeze(now) // a test across the top of the hour would see a second cycle
+	// A clock standing still: the schedulers' ticks keep finding the same
+	// cycle even if the test runs across the top of the hour.
+	c.useClock(func() time.Time { return now })
 	c.seed(t, 40)
 	ctx := context.Background()
 	// The cull step alone, as a worker that dies right after its commit
