@@ -84,13 +84,34 @@ func (o *Outbox) Dispatch(ctx context.Context, ids ...uuid.UUID) {
 // ErrGone means the outbox row no longer exists (its account was deleted).
 var ErrGone = errors.New("mail: message no longer exists")
 
+// ErrBusy means another delivery of the row is under way (its claim has
+// not run out); the caller retries later.
+var ErrBusy = errors.New("mail: another delivery of this message is under way")
+
+// Delivery claims are longer than a send may take (sendTimeout), so a claim
+// never runs out while its holder is still sending.
+const (
+	claimFor    = 2 * time.Minute
+	sendTimeout = time.Minute
+)
+
 // Deliver sends outbox row id through s unless it was already sent. It is
-// idempotent: asynq may run it more than once.
+// idempotent: asynq may run it more than once, even at the same time (a
+// lease that ran out while the first run was still sending). It claims the
+// row before sending, so only one run sends; the others get ErrBusy until
+// the claim is released or runs out. A run that dies after sending and
+// before marking the row sent leaves it to be sent again once the claim
+// runs out: at least once, as mail must be.
 func (o *Outbox) Deliver(ctx context.Context, s Sender, id uuid.UUID) error {
 	var m Message
 	var sentAt *time.Time
-	err := o.db.QueryRow(ctx, `SELECT to_addr, subject, body, sent_at FROM outbox_mail WHERE id = $1`, id).
-		Scan(&m.To, &m.Subject, &m.Body, &sentAt)
+	var claimed bool
+	err := o.db.QueryRow(ctx, `WITH c AS (
+			UPDATE outbox_mail SET claimed_until = now() + make_interval(secs => $2)
+			WHERE id = $1 AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+			RETURNING id)
+		SELECT to_addr, subject, body, sent_at, EXISTS (SELECT 1 FROM c) FROM outbox_mail WHERE id = $1`,
+		id, claimFor.Seconds()).Scan(&m.To, &m.Subject, &m.Body, &sentAt, &claimed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrGone
 	} else if err != nil {
@@ -99,11 +120,19 @@ func (o *Outbox) Deliver(ctx context.Context, s Sender, id uuid.UUID) error {
 	if sentAt != nil {
 		return nil
 	}
-	if err := s.Send(ctx, o.from, m); err != nil {
-		_, _ = o.db.Exec(ctx, `UPDATE outbox_mail SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, err.Error())
+	if !claimed {
+		return ErrBusy
+	}
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	// The claim is released whatever happens next; on a failure the retry
+	// may start at once.
+	bg := context.WithoutCancel(ctx)
+	if err := s.Send(sctx, o.from, m); err != nil {
+		_, _ = o.db.Exec(bg, `UPDATE outbox_mail SET attempts = attempts + 1, last_error = $2, claimed_until = NULL WHERE id = $1`, id, err.Error())
 		return err
 	}
-	_, err = o.db.Exec(ctx, `UPDATE outbox_mail SET attempts = attempts + 1, sent_at = now(), last_error = NULL WHERE id = $1`, id)
+	_, err = o.db.Exec(bg, `UPDATE outbox_mail SET attempts = attempts + 1, sent_at = now(), last_error = NULL, claimed_until = NULL WHERE id = $1`, id)
 	return err
 }
 

@@ -236,6 +236,88 @@ func TestDeliverIdempotent(t *testing.T) {
 	}
 }
 
+// blockingSender holds every Send until release is closed, and counts them.
+type blockingSender struct {
+	recordingSender
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSender) Send(ctx context.Context, from string, m mail.Message) error {
+	s.started <- struct{}{}
+	<-s.release
+	return s.recordingSender.Send(ctx, from, m)
+}
+
+// Two runs of one row at once (asynq re-runs a task whose lease ran out
+// while the first run was still sending) send it once: the second finds
+// the row claimed and is told to come back; once the first has sent, a
+// retry finds it sent.
+func TestDeliverConcurrentRunsSendOnce(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testkit.Pool(t)
+	o := mail.NewOutbox(pool, &recordingQueue{}, "noreply@jokster.example")
+	id := addCommitted(t, pool, o, mail.Message{To: "x@example.org", Subject: "s", Body: "b"})
+	s := &blockingSender{started: make(chan struct{}, 2), release: make(chan struct{})}
+	first := make(chan error, 1)
+	go func() { first <- o.Deliver(ctx, s, id) }()
+	<-s.started // the first run is sending
+	second := make(chan error, 1)
+	go func() { second <- o.Deliver(ctx, s, id) }()
+	select {
+	case err := <-second:
+		if !errors.Is(err, mail.ErrBusy) {
+			t.Fatalf("second run while the first sends = %v, want ErrBusy", err)
+		}
+	case <-s.started:
+		close(s.release)
+		t.Fatal("a second run started sending while the first was still sending")
+	}
+	close(s.release)
+	if err := <-first; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if err := o.Deliver(ctx, s, id); err != nil {
+		t.Fatalf("retry after the send: %v", err)
+	}
+	if n := len(s.Sent()); n != 1 || len(s.started) != 0 {
+		t.Fatalf("sent %d times (%d more sends started), want once", n, len(s.started))
+	}
+	if r := row(t, pool, id); r.sentAt == nil || r.attempts != 1 {
+		t.Fatalf("row = %+v, want sent after 1 attempt", r)
+	}
+}
+
+// A run that died while it held the claim (its process was killed) does
+// not keep the message from going out: once the claim runs out, the next
+// run sends it.
+func TestDeliverAfterAbandonedClaim(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testkit.Pool(t)
+	o := mail.NewOutbox(pool, &recordingQueue{}, "noreply@jokster.example")
+	id := addCommitted(t, pool, o, mail.Message{To: "x@example.org", Subject: "s", Body: "b"})
+	if _, err := pool.Exec(ctx, `UPDATE outbox_mail SET claimed_until = now() + interval '1 minute' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	s := &recordingSender{}
+	if err := o.Deliver(ctx, s, id); !errors.Is(err, mail.ErrBusy) {
+		t.Fatalf("Deliver under a live claim = %v, want ErrBusy", err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE outbox_mail SET claimed_until = now() - interval '1 second' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Deliver(ctx, s, id); err != nil {
+		t.Fatalf("Deliver after the claim ran out: %v", err)
+	}
+	if len(s.Sent()) != 1 {
+		t.Fatalf("sent %d times, want once", len(s.Sent()))
+	}
+	var claimed *time.Time
+	if err := pool.QueryRow(ctx, `SELECT claimed_until FROM outbox_mail WHERE id = $1`, id).Scan(&claimed); err != nil || claimed != nil {
+		t.Fatalf("claim after the send = %v, %v; want released", claimed, err)
+	}
+}
+
 func TestDeliverFailureRecorded(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := testkit.Pool(t)
