@@ -28,8 +28,9 @@ func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]
 		return s.boardFromPostgres(ctx, name, offset, limit)
 	}
 	// One round trip: the readiness marker and the page together; the page
-	// counts only if the marker was there.
-	pipe := s.rdb.Pipeline()
+	// counts only if the marker was there. MULTI makes them one instant, so
+	// a flush or a rebuild cannot fall between the check and the read.
+	pipe := s.rdb.TxPipeline()
 	ready := pipe.Exists(ctx, s.k.ready())
 	page := pipe.ZRevRangeWithScores(ctx, s.k.board(name), int64(offset), int64(offset+limit))
 	_, _ = pipe.Exec(ctx)
