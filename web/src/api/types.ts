@@ -128,9 +128,12 @@ export interface Post {
   my_rating: number | null
   culled?: CullInfo | null
   viewers?: number
-  // Client-side only: the rank version of the last live `stats` applied, so
-  // that an older one arriving late (several publishers, several nodes)
-  // cannot overwrite newer figures.
+  // The version of `stats` (the post's rank version, which every rating
+  // change raises), so that older figures arriving late (several
+  // publishers, several nodes) cannot overwrite newer ones. Live `stats`
+  // messages carry it as `version`; the REST API and the post:<id>
+  // snapshot do not send it (yet): when they do, under this name, the
+  // client compares it too (postStore.putPost, merge.applyPostEvent).
   stats_version?: number
 }
 

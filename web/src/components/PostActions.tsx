@@ -5,7 +5,7 @@ import { useState } from 'react'
 import { useNavigate } from 'react-router'
 import { api, errorMessage } from '../api/client'
 import { REACTIONS, type Post, type ReactionKind } from '../api/types'
-import { putPost, updatePost } from '../lib/postStore'
+import { liveMark, putPost, updatePost } from '../lib/postStore'
 import { useAuth } from '../auth/auth'
 import { useToast } from './Toasts'
 
@@ -32,10 +32,11 @@ export function LaughRating({ post, compact = false }: { post: Post; compact?: b
     updatePost(post.id, (p) => ({ ...p, my_rating: withdraw ? null : stars }))
     setBusy(true)
     try {
+      const since = liveMark()
       const p = withdraw
         ? await api<Post>(`/posts/${post.id}/rating`, { method: 'DELETE' })
         : await api<Post>(`/posts/${post.id}/rating`, { method: 'PUT', body: { stars } })
-      putPost(p)
+      putPost(p, since)
     } catch (e) {
       updatePost(post.id, (p) => ({ ...p, my_rating: before }))
       toast(errorMessage(e), 'error')
@@ -93,11 +94,13 @@ export function Reactions({ post }: { post: Post }) {
       reactions: { ...p.reactions, [kind]: Math.max(0, (p.reactions[kind] ?? 0) + (had ? -1 : 1)) },
     }))
     try {
-      putPost(await api<Post>(`/posts/${post.id}/reactions/${kind}`, { method: had ? 'DELETE' : 'PUT' }))
+      const since = liveMark()
+      putPost(await api<Post>(`/posts/${post.id}/reactions/${kind}`, { method: had ? 'DELETE' : 'PUT' }), since)
     } catch (e) {
       toast(errorMessage(e), 'error')
       try {
-        putPost(await api<Post>(`/posts/${post.id}`))
+        const since = liveMark()
+        putPost(await api<Post>(`/posts/${post.id}`), since)
       } catch {
         /* keep what we have */
       }

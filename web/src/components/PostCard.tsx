@@ -2,7 +2,7 @@ import { memo, useEffect } from 'react'
 import { markVisible } from '../lib/visible'
 import { Link } from 'react-router'
 import type { Post } from '../api/types'
-import { usePost, putPost, updatePost } from '../lib/postStore'
+import { usePost, putPost, updatePost, liveMark } from '../lib/postStore'
 import { useChannel } from '../live/live'
 import { applyPostEvent } from '../live/merge'
 import { useInView } from '../lib/hooks'
@@ -104,7 +104,8 @@ export async function refreshPosts(ids: string[]): Promise<void> {
   await Promise.all(
     ids.slice(0, 12).map(async (id) => {
       try {
-        putPost(await api<Post>(`/posts/${id}`))
+        const since = liveMark()
+        putPost(await api<Post>(`/posts/${id}`), since)
       } catch {
         /* gone or hidden: leave it */
       }

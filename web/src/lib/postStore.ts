@@ -6,23 +6,46 @@ import type { Post } from '../api/types'
 
 const posts = new Map<string, Post>()
 const subs = new Map<string, Set<() => void>>()
+// When each post's stats last changed through updatePost (a live message),
+// on a clock that liveMark reads.
+const statsHeard = new Map<string, number>()
+let clock = 0
 
 function notify(id: string) {
   for (const fn of subs.get(id) ?? []) fn()
 }
 
-export function putPost(p: Post): Post {
+// liveMark is taken just before a post is requested over REST and handed to
+// putPost with the answer: stats heard live after it may be newer than the
+// answer's.
+export function liveMark(): number {
+  return clock
+}
+
+// olderStats says whether p's stats may be older than those the store has.
+// A copy that carries a stats_version is compared by it. The REST API sends
+// none (see types.ts), so an unversioned copy loses only to stats heard live
+// while it was on its way: those may be newer, and their own message will
+// not come again, whereas a live message older than the copy is followed by
+// the newer one it missed.
+function olderStats(old: Post, p: Post, since: number | undefined): boolean {
+  if (typeof p.stats_version === 'number') return old.stats_version !== undefined && old.stats_version > p.stats_version
+  return since !== undefined && (statsHeard.get(p.id) ?? -1) > since
+}
+
+export function putPost(p: Post, since?: number): Post {
   const old = posts.get(p.id)
   // A list answer may lack the caller-specific fields of a fresher copy only
   // if it is older; the API always sends them, so the newer object wins.
-  const merged = old ? { ...old, ...p, viewers: p.viewers ?? old.viewers } : p
+  let merged = old ? { ...old, ...p, viewers: p.viewers ?? old.viewers } : p
+  if (old && olderStats(old, p, since)) merged = { ...merged, stats: old.stats, stats_version: old.stats_version }
   posts.set(p.id, merged)
   notify(p.id)
   return merged
 }
 
-export function putPosts(ps: Post[]): void {
-  for (const p of ps) putPost(p)
+export function putPosts(ps: Post[], since?: number): void {
+  for (const p of ps) putPost(p, since)
 }
 
 // putSharedPosts stores posts from a broadcast (live snapshots), which may
@@ -35,10 +58,14 @@ export function putSharedPosts(ps: Post[]): void {
   }
 }
 
+// updatePost changes a post with what was heard live or done on this page;
+// a change of its stats is taken as heard live (see liveMark).
 export function updatePost(id: string, fn: (p: Post) => Post): void {
   const old = posts.get(id)
   if (!old) return
-  posts.set(id, fn(old))
+  const next = fn(old)
+  if (next.stats !== old.stats || next.stats_version !== old.stats_version) statsHeard.set(id, ++clock)
+  posts.set(id, next)
   notify(id)
 }
 

@@ -87,6 +87,6 @@ describe('feedEvent', () => {
     expect(feedEvent({ ch: 'posts:new', type: 'gone', v: 2, data: { id: '9', status: 'culled' } }).removedIds).toEqual(['9'])
   })
   it('reads the newest posts from a snapshot', () => {
-    expect(feedEvent({ ch: 'posts:new', type: 'snapshot', v: 1, data: { items: [post, { id: '3' }] } })).toEqual({ removedIds: [], latest: [post] })
+    expect(feedEvent({ ch: 'posts:new', type: 'snapshot', v: 1, data: { items: [post, { id: '3' }] } })).toEqual({ removedIds: [], latest: [post], snapshotIds: ['12', '3'] })
   })
 })

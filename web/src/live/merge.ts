@@ -82,7 +82,15 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
     if (post.stats_version !== undefined && part.version <= post.stats_version) return { post, changed: false }
     out.stats_version = part.version
   }
+  // A whole post (a snapshot) that says which stats it holds must not undo
+  // newer ones heard since it was read.
+  let olderStats = false
+  if (ev.type !== 'stats' && typeof part.stats_version === 'number') {
+    if (post.stats_version !== undefined && part.stats_version < post.stats_version) olderStats = true
+    else out.stats_version = part.stats_version
+  }
   for (const k of POST_FIELDS) {
+    if (k === 'stats' && olderStats) continue
     if (k in part && part[k] !== undefined) {
       ;(out as unknown as Record<string, unknown>)[k] = part[k]
       changed = true
@@ -106,6 +114,8 @@ export interface FeedEvent {
   // The newest posts, from a snapshot: those the list has not seen are new
   // too (they may have arrived between the list's load and the subscription).
   latest?: Post[]
+  // Every post id the snapshot listed (latest keeps only usable posts).
+  snapshotIds?: string[]
   // Posts that left circulation (culled, removed, deleted).
   removedIds: string[]
 }
@@ -116,7 +126,8 @@ export function feedEvent(ev: LiveEvent): FeedEvent {
   if (ev.type === 'snapshot') {
     const items = isObject(data) && Array.isArray(data.items) ? data.items : Array.isArray(data) ? data : []
     const latest = items.filter((p): p is Post => isObject(p) && p.id !== undefined && isObject(p.author) && (p.status === undefined || p.status === 'ready')) as Post[]
-    return { removedIds: [], latest }
+    const snapshotIds = items.flatMap((p) => (isObject(p) && p.id !== undefined ? [String(p.id)] : []))
+    return { removedIds: [], latest, snapshotIds }
   }
   if (ev.type === 'resync' || ev.type === 'error') return { removedIds: [] }
   const ids = (x: unknown): string[] => {

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import type { Post } from '../api/types'
-import { putPosts, usePost } from '../lib/postStore'
+import { liveMark, putPosts, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive } from '../live/live'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
@@ -151,9 +151,10 @@ export default function Danger() {
 
   const load = useCallback(async () => {
     try {
+      const since = liveMark()
       const raw = await api<unknown>('/cull')
       const v = readCull(raw)
-      putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])))
+      putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])), since)
       setView(v)
       setError(null)
       setState('ok')

@@ -5,10 +5,10 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { Page, Post } from '../api/types'
-import { putPosts, putSharedPosts } from '../lib/postStore'
+import { liveMark, putPosts, putSharedPosts } from '../lib/postStore'
 import { PostCard, refreshPosts } from '../components/PostCard'
 import { useChannel, useLiveState, usePollWhenNotLive } from '../live/live'
-import { feedEvent } from '../live/merge'
+import { FeedLive, idNum, type FeedChange } from '../live/feed'
 import { useAuth } from '../auth/auth'
 import { useDocumentTitle } from '../lib/hooks'
 import { visibleIds } from '../lib/visible'
@@ -33,8 +33,6 @@ function pagePath(tab: Tab, win: Window, tag: string, cursor: string | null, lim
   return '/posts' + qs({ sort: tab, window: tab === 'top' ? win : undefined, tag, cursor, limit })
 }
 
-const idNum = (id: string) => Number(id) || 0
-
 export default function Feed() {
   const [params, setParams] = useSearchParams()
   const { me, ready } = useAuth()
@@ -51,11 +49,33 @@ export default function Feed() {
   const [pending, setPending] = useState<Post[]>([])
   const [gone, setGone] = useState<Set<string>>(new Set())
   const gen = useRef(0)
-  const newest = useRef(0) // highest post id this list has seen (for "new posts")
-  const loaded = useRef(false) // the first page is in: only later posts are "new"
+  const listGen = useRef(0)
+  const loaded = useRef(false) // the first page is in: later pages may follow
+  // What is new, and what left, for this list (see live/feed.ts).
+  const live = useRef<FeedLive | null>(null)
+  live.current ??= new FeedLive()
   const idsRef = useRef<string[]>([])
   idsRef.current = ids
   const liveState = useLiveState()
+
+  const applyLive = useCallback((c: FeedChange) => {
+    if (c.gone.length || c.back.length) {
+      setGone((g) => {
+        const n = new Set(g)
+        for (const id of c.gone) n.add(id)
+        for (const id of c.back) n.delete(id)
+        return n
+      })
+    }
+    if (c.gone.length) setPending((p) => p.filter((x) => !c.gone.includes(x.id)))
+    if (c.fresh.length) {
+      putSharedPosts(c.fresh)
+      setPending((old) => {
+        const known = new Set(old.map((x) => x.id))
+        return [...c.fresh.filter((p) => !known.has(p.id)), ...old]
+      })
+    }
+  }, [])
 
   const needLogin = tab === 'following' && ready && !me
 
@@ -69,10 +89,12 @@ export default function Feed() {
       setLoading(true)
       setError(null)
       try {
+        const since = liveMark()
         const page = await api<Page<Post>>(pagePath(tab, win, tag, reset ? null : cursor))
         if (g !== gen.current) return
-        putPosts(page.items)
-        for (const p of page.items) newest.current = Math.max(newest.current, idNum(p.id))
+        putPosts(page.items, since)
+        if (reset) applyLive(live.current!.pageIn(page.items))
+        else live.current!.saw(page.items)
         loaded.current = true
         setIds((old) => {
           const base = reset ? [] : old
@@ -87,7 +109,7 @@ export default function Feed() {
         if (g === gen.current) setLoading(false)
       }
     },
-    [tab, win, tag, cursor, needLogin, ready],
+    [tab, win, tag, cursor, needLogin, ready, applyLive],
   )
 
   // A new tab, window or tag (or another user): start over. Wait for the
@@ -100,46 +122,32 @@ export default function Feed() {
     setDone(false)
     setPending([])
     setGone(new Set())
-    newest.current = 0
     loaded.current = false
+    const baseline = tab === 'hot' || tab === 'top'
+    live.current!.reset(tab === 'following' ? '' : tag, baseline)
+    const lg = ++listGen.current
     void loadMore(true)
-    if (tab === 'hot' || tab === 'top') {
+    if (baseline) {
       // The baseline for "new posts" is the newest post overall.
       api<Page<Post>>('/posts' + qs({ sort: 'new', tag, limit: 1 }))
-        .then((p) => {
-          for (const x of p.items) newest.current = Math.max(newest.current, idNum(x.id))
+        .then((p) => p.items)
+        .catch(() => [])
+        .then((items) => {
+          if (lg === listGen.current) applyLive(live.current!.baselineIn(items))
         })
-        .catch(() => {})
     }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [tab, win, tag, ready, me?.id])
 
   // Live: new posts wait behind the bar; culled and removed ones leave.
-  useChannel(tab === 'following' ? null : 'posts:new', (ev) => {
-    const f = feedEvent(ev)
-    if (f.removedIds.length) {
-      setGone((g) => new Set([...g, ...f.removedIds]))
-      setPending((p) => p.filter((x) => !f.removedIds.includes(x.id)))
-    }
-    if (!loaded.current) return // the first page will have them
-    const fresh = [...(f.added ? [f.added] : []), ...(f.latest ?? [])].filter(
-      (p) => (!tag || p.tags.includes(tag)) && idNum(p.id) > newest.current && !idsRef.current.includes(p.id),
-    )
-    if (fresh.length) {
-      putSharedPosts(fresh)
-      setPending((old) => {
-        const known = new Set(old.map((x) => x.id))
-        return [...fresh.filter((p) => !known.has(p.id)), ...old]
-      })
-    }
-  })
+  useChannel(tab === 'following' ? null : 'posts:new', (ev) => applyLive(live.current!.event(ev)))
 
   // Without live updates: look for new posts and refresh the visible ones.
   const poll = useCallback(async () => {
     try {
       const path = tab === 'following' ? '/feed' + qs({ limit: 20 }) : '/posts' + qs({ sort: 'new', tag, limit: 20 })
       const page = await api<Page<Post>>(path)
-      const fresh = page.items.filter((p) => idNum(p.id) > newest.current && !idsRef.current.includes(p.id))
+      const fresh = live.current!.freshOf(page.items)
       if (fresh.length) {
         putPosts(fresh)
         setPending((old) => {
@@ -161,12 +169,11 @@ export default function Feed() {
   }, [tab, liveState, poll, needLogin])
 
   function showPending() {
+    live.current!.saw(pending)
     if (tab === 'new' || tab === 'following') {
       const add = [...pending].sort((a, b) => idNum(b.id) - idNum(a.id))
-      for (const p of add) newest.current = Math.max(newest.current, idNum(p.id))
       setIds((old) => [...add.map((p) => p.id).filter((id) => !old.includes(id)), ...old])
     } else {
-      for (const p of pending) newest.current = Math.max(newest.current, idNum(p.id))
       void loadMore(true)
     }
     setPending([])

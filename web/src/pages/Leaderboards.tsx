@@ -5,13 +5,14 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEve
 import { Link, useSearchParams } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { BoardItem, Page } from '../api/types'
-import { putPosts } from '../lib/postStore'
+import { liveMark, putPosts } from '../lib/postStore'
 import { useChannel, usePollWhenNotLive } from '../live/live'
 import { Thumb } from '../components/Media'
 import { Avatar } from '../components/Avatar'
 import { num, compact } from '../lib/format'
 import { useDocumentTitle, usePrefersReducedMotion } from '../lib/hooks'
 import { Spinner } from './Feed'
+import { MoveMarks, type MoveDir } from '../lib/moveMarks'
 
 type Board = 'hot' | 'top' | 'creators' | 'tag'
 const BOARDS: [Board, string][] = [
@@ -50,9 +51,10 @@ export default function Leaderboards() {
     const g = ++gen.current
     try {
       const name = board === 'tag' ? `tag:${tag}` : board
+      const since = liveMark()
       const page = await api<Page<BoardItem>>(`/leaderboards/${encodeURIComponent(name)}` + qs({ window: board === 'top' ? win : undefined, sort: board === 'tag' ? sort : undefined, limit: 50 }))
       if (g !== gen.current) return
-      putPosts(page.items.flatMap((i) => (i.post ? [i.post] : [])))
+      putPosts(page.items.flatMap((i) => (i.post ? [i.post] : [])), since)
       setItems(page.items)
       setError(null)
     } catch (e) {
@@ -206,25 +208,24 @@ function BoardTable({ items, creators, scoreLabel }: { items: BoardItem[]; creat
 
 // useFlip animates list rows from their old place to the new one (First,
 // Last, Invert, Play) and says which rows moved up or down.
-function useFlip(list: React.RefObject<HTMLElement | null>, keys: string[]): Map<string, 'up' | 'down'> {
+function useFlip(list: React.RefObject<HTMLElement | null>, keys: string[]): Map<string, MoveDir> {
   const pos = useRef(new Map<string, number>())
-  const order = useRef(new Map<string, number>())
-  const [moved, setMoved] = useState(new Map<string, 'up' | 'down'>())
+  const [moved, setMoved] = useState(new Map<string, MoveDir>())
+  const marks = useRef<MoveMarks | null>(null)
+  marks.current ??= new MoveMarks(setMoved)
   const reduced = usePrefersReducedMotion()
   const sig = keys.join(',')
+  useEffect(() => () => marks.current?.dispose(), [])
   useLayoutEffect(() => {
     const el = list.current
     if (!el) return
     const next = new Map<string, number>()
-    const changes = new Map<string, 'up' | 'down'>()
     const rows = Array.from(el.children) as HTMLElement[]
-    rows.forEach((row, i) => {
+    rows.forEach((row) => {
       const k = row.dataset.key!
       const top = row.offsetTop
       next.set(k, top)
       const before = pos.current.get(k)
-      const oldIndex = order.current.get(k)
-      if (oldIndex !== undefined && oldIndex !== i) changes.set(k, i < oldIndex ? 'up' : 'down')
       if (before !== undefined && before !== top && !reduced) {
         row.style.transition = 'none'
         row.style.transform = `translateY(${before - top}px)`
@@ -235,12 +236,7 @@ function useFlip(list: React.RefObject<HTMLElement | null>, keys: string[]): Map
       }
     })
     pos.current = next
-    order.current = new Map(keys.map((k, i) => [k, i]))
-    if (changes.size) {
-      setMoved(changes)
-      const t = setTimeout(() => setMoved(new Map()), 2000)
-      return () => clearTimeout(t)
-    }
+    marks.current!.update(keys)
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [sig])
   return moved

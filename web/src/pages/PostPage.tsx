@@ -6,9 +6,10 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { api, ApiError, errorMessage, qs } from '../api/client'
 import type { Comment, Page, Post } from '../api/types'
-import { putPost, updatePost, usePost } from '../lib/postStore'
+import { liveMark, putPost, updatePost, usePost } from '../lib/postStore'
 import { useChannel, usePollWhenNotLive, useLiveState } from '../live/live'
 import { applyPostEvent } from '../live/merge'
+import { commentCount, emptyThread, heardComment, lostComment, threadMark, withPage, type Thread } from '../live/comments'
 import { useAuth } from '../auth/auth'
 import { useToast } from '../components/Toasts'
 import { AuthorLine, Tags } from '../components/PostCard'
@@ -26,30 +27,34 @@ export default function PostPage() {
   const post = usePost(id)
   const { me, ready } = useAuth()
   const [error, setError] = useState<ApiError | null>(null)
-  const [comments, setComments] = useState<Comment[]>([])
-  const [commentCursor, setCommentCursor] = useState<string | null>(null)
-  // comment_count moves once per comment, whichever way the change is heard
-  // first: this page's own request or the live event about it.
-  const counted = useRef({ added: new Set<string>(), removed: new Set<string>() })
+  // The comments and how they move comment_count (see live/comments.ts).
+  // The ref is the truth the callbacks read; the state renders it.
+  const thread = useRef<Thread>(emptyThread)
+  const [shownThread, setShownThread] = useState<Thread>(emptyThread)
+  const setThread = useCallback((t: Thread) => {
+    thread.current = t
+    setShownThread(t)
+  }, [])
+  const commentReads = useRef(0)
   const commentAdded = useCallback((postId: string, c: Comment) => {
-    const id = String(c.id)
-    setComments((old) => (old.some((x) => String(x.id) === id) ? old : [...old, c]))
-    if (counted.current.added.has(id)) return
-    counted.current.added.add(id)
-    updatePost(postId, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
-  }, [])
+    const r = heardComment(thread.current, c)
+    setThread(r.thread)
+    if (r.counts) updatePost(postId, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
+  }, [setThread])
   const commentRemoved = useCallback((postId: string, commentId: string) => {
-    setComments((old) => old.filter((x) => String(x.id) !== commentId))
-    if (counted.current.removed.has(commentId)) return
-    counted.current.removed.add(commentId)
-    updatePost(postId, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
-  }, [])
+    const r = lostComment(thread.current, commentId)
+    setThread(r.thread)
+    if (r.counts) updatePost(postId, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
+  }, [setThread])
+  const comments = shownThread.comments
+  const commentCursor = shownThread.cursor
   const liveState = useLiveState()
   useDocumentTitle(post ? post.caption.slice(0, 60) || `Post ${id}` : 'Post')
 
   const load = useCallback(async () => {
     try {
-      putPost(await api<Post>(`/posts/${id}`))
+      const since = liveMark()
+      putPost(await api<Post>(`/posts/${id}`), since)
       setError(null)
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(0, 'network', errorMessage(e)))
@@ -58,27 +63,35 @@ export default function PostPage() {
 
   const loadComments = useCallback(
     async (cursor: string | null = null) => {
+      const first = cursor === null
+      // The last first page asked for wins; a later page only extends the
+      // list it was asked for.
+      const g = first ? ++commentReads.current : commentReads.current
+      const since = threadMark(thread.current)
       try {
         const page = await api<Page<Comment>>(`/posts/${id}/comments` + qs({ cursor, limit: 50 }))
-        // Comments read with the post are in its comment_count already.
-        for (const c of page.items) counted.current.added.add(String(c.id))
-        setComments((old) => {
-          const base = cursor ? old : []
-          const seen = new Set(base.map((c) => c.id))
-          return [...base, ...page.items.filter((c) => !seen.has(c.id))]
-        })
-        setCommentCursor(page.next_cursor)
+        if (g !== commentReads.current || (!first && thread.current.cursor !== cursor)) return
+        setThread(withPage(thread.current, page, first, since))
       } catch {
         /* the post error says enough */
       }
     },
-    [id],
+    [id, setThread],
   )
 
   useEffect(() => {
-    setComments([])
-    counted.current = { added: new Set(), removed: new Set() }
-  }, [id])
+    commentReads.current++
+    setThread(emptyThread)
+  }, [id, setThread])
+  // Once the list holds every comment, it is the count.
+  const held = post?.comment_count
+  useEffect(() => {
+    // Not with a thread already replaced (another post's, before the reset
+    // above has rendered).
+    if (held === undefined || shownThread !== thread.current) return
+    const n = commentCount(shownThread, held)
+    if (n !== held) updatePost(id, (p) => ({ ...p, comment_count: n }))
+  }, [id, held, shownThread])
   // Read once the session is restored (the post carries the user's rating).
   useEffect(() => {
     if (!ready) return
@@ -105,7 +118,7 @@ export default function PostPage() {
       const r = applyPostEvent(p, ev)
       comment = r.comment
       deleted = r.deletedCommentId
-      // The count of a comment event is this page's to keep (see counted).
+      // The count of a comment event is this page's to keep (see thread).
       return comment || deleted ? { ...r.post, comment_count: p.comment_count } : r.post
     })
     if (comment) commentAdded(id, comment)

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState } from 'react'
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router'
 import { api, ApiError, errorMessage, qs } from '../api/client'
 import type { Page, Post, Profile, ProfileWithStats } from '../api/types'
-import { putPosts } from '../lib/postStore'
+import { liveMark, putPosts } from '../lib/postStore'
 import { useAuth } from '../auth/auth'
 import { useToast } from '../components/Toasts'
 import { Avatar } from '../components/Avatar'
@@ -178,8 +178,9 @@ function UserPosts({ username }: { username: string }) {
   const load = useCallback(
     async (c: string | null) => {
       try {
+        const since = liveMark()
         const page = await api<Page<Post>>('/posts' + qs({ author: username, sort: 'new', cursor: c, limit: 10 }))
-        putPosts(page.items)
+        putPosts(page.items, since)
         setIds((old) => [...(c ? (old ?? []) : []), ...page.items.map((p) => p.id)])
         setCursor(page.next_cursor)
       } catch (e) {

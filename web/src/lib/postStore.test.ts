@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { getPost, liveMark, putPost, updatePost } from './postStore'
+import { applyPostEvent } from '../live/merge'
+import type { Post, PostStats } from '../api/types'
+
+function stats(count: number): PostStats {
+  return { count, average: 5, laughs: 5 * count, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': count }, score_top: count, score_hot: count }
+}
+
+let next = 1000
+function post(over: Partial<Post> = {}): Post {
+  return {
+    id: String(next++),
+    author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
+    caption: 'hi',
+    tags: [],
+    kind: 'text',
+    status: 'ready',
+    media: null,
+    duplicate_of: null,
+    comment_count: 0,
+    reactions: {},
+    my_reactions: [],
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    removed: null,
+    stats: stats(0),
+    ranks: {},
+    my_rating: null,
+    ...over,
+  }
+}
+
+// live plays a post:<id> message into the store as the post page does.
+function live(id: string, type: string, data: unknown, v = 1) {
+  updatePost(id, (p) => applyPostEvent(p, { ch: `post:${id}`, type, v, data }).post)
+}
+
+describe('postStore: stats read over REST against stats heard live', () => {
+  it('keeps live stats heard while a REST answer was on its way (the answer may be older)', () => {
+    const p = post({ stats: stats(3) })
+    putPost(p)
+    const since = liveMark()
+    live(p.id, 'stats', { stats: stats(5), version: 9 })
+    putPost({ ...p, stats: stats(4), caption: 'edited' }, since) // read before rating 9
+    expect(getPost(p.id)!.stats.count).toBe(5)
+    expect(getPost(p.id)!.stats_version).toBe(9)
+    expect(getPost(p.id)!.caption).toBe('edited') // the rest of the answer is taken
+  })
+
+  it('takes a REST answer requested after the live stats were heard', () => {
+    const p = post({ stats: stats(3) })
+    putPost(p)
+    live(p.id, 'stats', { stats: stats(5), version: 9 })
+    const since = liveMark()
+    putPost({ ...p, stats: stats(6) }, since)
+    expect(getPost(p.id)!.stats.count).toBe(6)
+    // 9 stays the floor: a message older than it is still refused.
+    live(p.id, 'stats', { stats: stats(2), version: 8 }, 2)
+    expect(getPost(p.id)!.stats.count).toBe(6)
+  })
+
+  it('compares a copy that carries stats_version by it, both ways', () => {
+    const p = post({ stats: stats(7), stats_version: 12 })
+    putPost(p)
+    live(p.id, 'stats', { stats: stats(6), version: 11 }) // late, older
+    expect(getPost(p.id)!.stats.count).toBe(7)
+    putPost({ ...p, stats: stats(5), stats_version: 10 }) // an older read
+    expect(getPost(p.id)!.stats.count).toBe(7)
+    expect(getPost(p.id)!.stats_version).toBe(12)
+    putPost({ ...p, stats: stats(8), stats_version: 13 })
+    expect(getPost(p.id)!.stats.count).toBe(8)
+  })
+
+  it('does not let a snapshot that carries an older stats_version undo newer live stats', () => {
+    const p = post({ stats: stats(1) })
+    putPost(p)
+    live(p.id, 'stats', { stats: stats(5), version: 9 })
+    live(p.id, 'snapshot', { post: { ...p, stats: stats(4), stats_version: 8, comment_count: 3 }, viewers: 2 }, 2)
+    expect(getPost(p.id)!.stats.count).toBe(5)
+    expect(getPost(p.id)!.comment_count).toBe(3)
+    live(p.id, 'snapshot', { post: { ...p, stats: stats(6), stats_version: 10 }, viewers: 2 }, 3)
+    expect(getPost(p.id)!.stats.count).toBe(6)
+    expect(getPost(p.id)!.stats_version).toBe(10)
+  })
+})
