@@ -104,8 +104,12 @@ type Post struct {
 	// Ratings: the histogram counts 1- to 5-star ratings.
 	Histogram          [5]int64
 	ScoreTop, ScoreHot float64
-	MyRating           int            // 0: the viewer has not rated it
-	Ranks              map[string]int // board → 1-based rank, filled by the API
+	// StatsVersion is the post's rank version: it grows with every change
+	// of its ratings (and of its status), and live `stats` messages carry
+	// the same number, so a client can tell which of two copies is newer.
+	StatsVersion int64
+	MyRating     int            // 0: the viewer has not rated it
+	Ranks        map[string]int // board → 1-based rank, filled by the API
 }
 
 // Comment is a plain-text comment on a post.

@@ -191,6 +191,13 @@ func TestLive_SnapshotThenUpdates(t *testing.T) {
 	if version(up) <= version(snap) {
 		t.Fatalf("update v %d not above snapshot v %d", version(up), version(snap))
 	}
+	// The stats message and the post read over REST name the same state of
+	// the ratings the same way, and it is newer than the snapshot's.
+	sv := int64(up["data"].(map[string]any)["version"].(float64))
+	before := int64(data["post"].(map[string]any)["stats_version"].(float64))
+	if got := rater.get("/api/v1/posts/" + p.ID).want(200).post().StatsVersion; got != sv || sv <= before {
+		t.Fatalf("stats_version: REST %d, live stats message %d, snapshot %d; want REST = live > snapshot", got, sv, before)
+	}
 	// Comments arrive live too.
 	rater.post("/api/v1/posts/"+p.ID+"/comments", map[string]string{"body": "lol"}).want(201)
 	w.wait("comment", is(ch, "comment"))

@@ -65,6 +65,7 @@ type postView struct {
 		Height    *int    `json:"height"`
 	} `json:"media"`
 	DuplicateOf  *string        `json:"duplicate_of"`
+	StatsVersion int64          `json:"stats_version"`
 	CommentCount int            `json:"comment_count"`
 	Reactions    map[string]int `json:"reactions"`
 	MyReactions  []string       `json:"my_reactions"`
