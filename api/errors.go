@@ -67,6 +67,12 @@ func errorHandler(c *fiber.Ctx, err error) error {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
 		}
 	case errors.As(err, &pe) && requestsFault(pe, &status, &body):
+		if strings.HasPrefix(pe.Code, "22") {
+			// Usually the request's value, but a server bug (a number the
+			// code computed out of range) looks the same: keep a trace.
+			slog.Warn("request: PostgreSQL refused a value", "method", c.Method(), "path", c.Path(),
+				"request_id", requestID(c), "code", pe.Code, "err", pe.Message)
+		}
 	case errors.As(err, &fe):
 		status = fe.Code
 		code, ok := fiberCodes[fe.Code]
