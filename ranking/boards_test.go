@@ -1222,3 +1222,60 @@ func TestDeletedPostsAndAccounts(t *testing.T) {
 		t.Fatalf("purged %d tombstones: %v", n, err)
 	}
 }
+
+// Two processes updating one author's laughs at once: the one that read
+// first must not write last. Node a reads the sum, then pauses; a rating
+// commits; node b updates the same author. b must wait for a (the lock)
+// rather than write the newer sum first and have a overwrite it with the
+// older one, which the board would keep until the author's next rating.
+func TestCreatorsNoStaleWriteAcrossNodes(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(3)
+	author, r1, r2 := u[0], u[1], u[2]
+	p := f.post(author, time.Now(), "ready")
+	f.rate(p, r1, 5)
+
+	b := New(f.db, f.rdb, f.prefix, nil) // another node: same database, same boards
+	bDone := make(chan error, 1)
+	f.s.creatorsWrite.Lock() // the hook is read under it (by the flusher too)
+	defer f.s.creatorsWrite.Unlock()
+	f.s.creatorsRead = func() {
+		f.s.creatorsRead = nil
+		f.exec(`INSERT INTO ratings (post_id, user_id, stars) VALUES ($1, $2, 3)`, p, r2)
+		go func() { bDone <- b.updateCreators(ctx, []int64{author}) }()
+		// Resume once b has written, or is waiting for a to finish.
+		for {
+			select {
+			case err := <-bDone:
+				bDone <- err
+				return
+			default:
+			}
+			var waiting bool
+			if err := f.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+				AND NOT granted AND classid = 0 AND objid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+				int64(lockCreators)).Scan(&waiting); err != nil {
+				t.Error(err)
+				return
+			}
+			if waiting {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := f.s.writeCreators(ctx, []int64{author}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.rdb.ZScore(ctx, f.s.k.board("creators"), strconv.FormatInt(author, 10)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := CreatorScore(8, author); got != want {
+		t.Fatalf("creators board holds %v for the author, want %v (8 laughs): an older sum was written last", got, want)
+	}
+}

@@ -49,6 +49,9 @@ type Service struct {
 	// then writes them, so two running at once could write an older read
 	// last and leave the board behind for good.
 	creatorsWrite sync.Mutex
+	// creatorsRead, if set (tests), runs between reading laughs and
+	// writing them to the board.
+	creatorsRead func()
 }
 
 // New returns a Service; announce may be nil. Call Start to run its
@@ -304,12 +307,29 @@ func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
 	return s.writeCreators(ctx, authors)
 }
 
+// lockCreators is the advisory lock (pg_advisory_xact_lock) every process
+// holds from reading authors' laughs until the board has them: without it,
+// two API nodes updating one author could write an older sum last, and the
+// board would keep it until that author's next rating.
+const lockCreators = 0x63726561 // "crea"
+
 // writeCreators is updateCreators with creatorsWrite held by the caller.
 func (s *Service) writeCreators(ctx context.Context, authors []int64) error {
 	if len(authors) == 0 {
 		return nil
 	}
-	rows, err := s.db.Query(ctx, creatorsSQL+`WHERE u.id = ANY($1) GROUP BY u.id`, authors)
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCreators); err != nil {
+			return err
+		}
+		// Read committed: this statement's snapshot is taken after the lock
+		// was granted, so it sees every sum the lock's last holder wrote.
+		return s.writeCreatorsLocked(ctx, tx, authors)
+	})
+}
+
+func (s *Service) writeCreatorsLocked(ctx context.Context, tx pgx.Tx, authors []int64) error {
+	rows, err := tx.Query(ctx, creatorsSQL+`WHERE u.id = ANY($1) GROUP BY u.id`, authors)
 	if err != nil {
 		return err
 	}
@@ -321,6 +341,9 @@ func (s *Service) writeCreators(ctx context.Context, authors []int64) error {
 	})
 	if err != nil {
 		return err
+	}
+	if s.creatorsRead != nil {
+		s.creatorsRead()
 	}
 	seen := map[int64]bool{}
 	pipe := s.rdb.Pipeline()
