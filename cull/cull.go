@@ -166,6 +166,10 @@ type Service struct {
 	// CheckDanger).
 	frontMu sync.Mutex
 	front   string
+
+	// beforeCull, if set (tests), runs in the cull's transaction between
+	// the plan and the statement that culls.
+	beforeCull func()
 }
 
 // New returns a Service; it panics on invalid settings (config.Validate

@@ -83,14 +83,56 @@ func (s Settings) cullSQL() string {
 // interval due in this cycle or later makes the call a no-op (nothing
 // culled, no run). Culls are serialised by an
 // advisory lock, so each sees what the one before it did and the floor
-// holds across them. Follow-up work is not done here: see Followup.
+// holds across them; a cull that other changes took below the floor while
+// it ran is undone and planned again. Follow-up work is not done here: see
+// Followup.
 func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 	began := time.Now()
-	created := false
+	var created, skipped bool
+	var err error
+	// A cull undone because posts left `ready` while it ran (errFloorMoved)
+	// is planned again at once, against the posts as they are now.
+	for attempt := 1; ; attempt++ {
+		created, skipped, err = s.cullOnce(ctx, c)
+		if !errors.Is(err, errFloorMoved) || attempt == 3 {
+			break
+		}
+		slog.Info("cull: posts left ready while the cull ran, below the floor; culling again", "cycle", c.Number)
+	}
+	if skipped {
+		slog.Info("cull: a run under another interval covers this cycle; not culling again", "cycle", c.Number,
+			"interval", s.set.Interval)
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("cull: cycle %d: %w", c.Number, err)
+	}
+	run, err := scanRun(s.db.QueryRow(ctx, selectRun+`WHERE interval_s = $1 AND cycle = $2`, s.set.seconds(), c.Number))
+	if err != nil {
+		return Run{}, created, err
+	}
+	if created {
+		took := time.Since(began)
+		runsTotal.Inc()
+		victimsTotal.Add(float64(run.Victims))
+		cullSeconds.Observe(took.Seconds())
+		slog.Info("cull: cycle culled", "cycle", c.Number, "run", run.ID, "ready", run.Ready, "eligible", run.Eligible,
+			"victims", run.Victims, "cutoff", run.Cutoff, "took", took.Round(time.Millisecond))
+	}
+	return run, created, nil
+}
+
+// errFloorMoved undoes a cull that would leave fewer ready posts than the
+// floor because others left `ready` (removed, deleted) between its plan
+// and its statement: read committed gives each statement its own snapshot.
+var errFloorMoved = errors.New("cull: ready posts fell below the floor while culling")
+
+// cullOnce is one attempt of Cull, in one transaction: whether it created
+// the cycle's run, and whether a run under another interval stands for it.
+func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool, err error) {
 	var runID int64
 	var p plan
-	skipped := false
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
 			return err
 		}
@@ -124,6 +166,9 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 			return err
 		}
 		victims := 0
+		if s.beforeCull != nil {
+			s.beforeCull()
+		}
 		if p.Quota > 0 {
 			t, err := tx.Exec(ctx, s.set.cullSQL(), p.Cutoff, p.Ready, p.Quota, runID)
 			if err != nil {
@@ -131,31 +176,22 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 			}
 			victims = int(t.RowsAffected())
 		}
+		if victims > 0 && s.set.Floor > 0 {
+			// The plan counted in an earlier snapshot than the cull's: check
+			// the floor against what is ready now.
+			var left int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&left); err != nil {
+				return err
+			}
+			if left < s.set.Floor {
+				return errFloorMoved
+			}
+		}
 		_, err = tx.Exec(ctx, `UPDATE cull_runs SET finished_at = clock_timestamp(), ready = $2, eligible = $3, victims = $4 WHERE id = $1`,
 			runID, p.Ready, p.Eligible, victims)
 		return err
 	})
-	if skipped {
-		slog.Info("cull: a run under another interval covers this cycle; not culling again", "cycle", c.Number,
-			"interval", s.set.Interval)
-		return Run{}, false, nil
-	}
-	if err != nil {
-		return Run{}, false, fmt.Errorf("cull: cycle %d: %w", c.Number, err)
-	}
-	run, err := scanRun(s.db.QueryRow(ctx, selectRun+`WHERE interval_s = $1 AND cycle = $2`, s.set.seconds(), c.Number))
-	if err != nil {
-		return Run{}, created, err
-	}
-	if created {
-		took := time.Since(began)
-		runsTotal.Inc()
-		victimsTotal.Add(float64(run.Victims))
-		cullSeconds.Observe(took.Seconds())
-		slog.Info("cull: cycle culled", "cycle", c.Number, "run", run.ID, "ready", run.Ready, "eligible", run.Eligible,
-			"victims", run.Victims, "cutoff", run.Cutoff, "took", took.Round(time.Millisecond))
-	}
-	return run, created, nil
+	return created && err == nil, skipped, err
 }
 
 // ErrTooEarly is returned by RunCycle for a cycle that has not started.
