@@ -26,11 +26,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/jokster/jokster/config"
 )
@@ -83,10 +87,11 @@ type Process struct {
 	env  []string
 	stop syscall.Signal // graceful stop signal
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
+	logFrom int64 // size of Log when the process last started: where its lines begin
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -109,7 +114,10 @@ func FindNginx() string {
 	return ""
 }
 
-// FreePort asks the kernel for a loopback port nobody listens on.
+// FreePort asks the kernel for a loopback port nobody listens on at the
+// moment. Another process may take it before it is used: Start lets the
+// jokster processes bind port 0 and report their addresses, and starts
+// again on other ports when redis-server or nginx finds its port taken.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,9 +148,29 @@ func Settings() map[string]bool {
 	return out
 }
 
+// errPortTaken: a port the cluster picked was taken by another process
+// before the cluster's own process could bind it.
+var errPortTaken = errors.New("port taken by another process")
+
 // Start starts redis-server, the worker, the API nodes and nginx, and waits
 // until each answers. On error the cluster is returned too: Stop it.
+//
+// nginx's address must be known before the nodes start (it is their
+// PUBLIC_URL), so it is picked early and bound last; should another process
+// take it meanwhile, the whole cluster starts again on other ports.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, o)
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return c, err
+		}
+		o.logf("%v; starting the cluster again on other ports", err)
+		c.Stop()
+	}
+}
+
+func start(ctx context.Context, o Options) (*Cluster, error) {
+	listenChosen := o.Listen == ""
 	if o.APINodes == 0 {
 		o.APINodes = 3
 	}
@@ -157,23 +185,35 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 
 	// Redis, as docker-compose.yaml runs it: asynq needs noeviction, and
-	// nothing is kept on disk (PostgreSQL is the truth).
-	raddr, err := freeAddr()
-	if err != nil {
-		return c, err
+	// nothing is kept on disk (PostgreSQL is the truth). redis-server cannot
+	// report a port of its choosing, so a picked port that another process
+	// took first is replaced by another.
+	c.Redis = c.process("redis", "", "", redisServer(), nil, nil, syscall.SIGTERM)
+	for attempt := 1; ; attempt++ {
+		raddr, err := freeAddr()
+		if err != nil {
+			return c, err
+		}
+		_, rport, _ := net.SplitHostPort(raddr)
+		c.Redis.Addr = raddr
+		c.Redis.args = []string{"--bind", "127.0.0.1", "--port", rport,
+			"--maxmemory-policy", "noeviction", "--save", "", "--appendonly", "no"}
+		if err := c.Redis.Start(); err != nil {
+			return c, fmt.Errorf("cluster: redis-server: %w", err)
+		}
+		err = waitRedis(ctx, c.Redis, 20*time.Second)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			return c, err
+		}
+		o.logf("%v; trying another port", err)
 	}
-	_, rport, _ := net.SplitHostPort(raddr)
-	c.Redis = c.process("redis", raddr, "", redisServer(), []string{"--bind", "127.0.0.1", "--port", rport,
-		"--maxmemory-policy", "noeviction", "--save", "", "--appendonly", "no"}, nil, syscall.SIGTERM)
-	if err := c.Redis.Start(); err != nil {
-		return c, fmt.Errorf("cluster: redis-server: %w", err)
-	}
-	if err := waitTCP(ctx, c.Redis, raddr, 20*time.Second); err != nil {
-		return c, err
-	}
-	c.RedisURL = "redis://" + raddr + "/0"
+	c.RedisURL = "redis://" + c.Redis.Addr + "/0"
 
 	// nginx's address first: it is the nodes' PUBLIC_URL.
+	var err error
 	if o.Listen == "" {
 		if o.Listen, err = freeAddr(); err != nil {
 			return c, err
@@ -208,33 +248,33 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 
 	// The worker and the API nodes start together, as compose starts them:
 	// they race to migrate a fresh database (an advisory lock serializes it).
-	opsAddr, err := freeAddr()
-	if err != nil {
-		return c, err
-	}
-	c.Worker = c.process("worker", "", opsAddr, o.Binary, []string{"worker"}, []string{"OPS_ADDR=" + opsAddr}, syscall.SIGTERM)
+	// Each binds port 0 and logs the address it got (no port picked here can
+	// be taken before they bind it); a restarted process gets the same one.
+	c.Worker = c.process("worker", "", "", o.Binary, []string{"worker"}, []string{"OPS_ADDR=127.0.0.1:0"}, syscall.SIGTERM)
 	for i := range o.APINodes {
-		addr, err := freeAddr()
-		if err != nil {
-			return c, err
-		}
-		ops, err := freeAddr()
-		if err != nil {
-			return c, err
-		}
-		c.API = append(c.API, c.process(fmt.Sprintf("api%d", i+1), addr, ops, o.Binary, []string{"serve"},
-			[]string{"ADDR=" + addr, "OPS_ADDR=" + ops}, syscall.SIGTERM))
+		c.API = append(c.API, c.process(fmt.Sprintf("api%d", i+1), "", "", o.Binary, []string{"serve"},
+			[]string{"ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0"}, syscall.SIGTERM))
 	}
 	for _, p := range append([]*Process{c.Worker}, c.API...) {
 		if err := p.Start(); err != nil {
 			return c, fmt.Errorf("cluster: %s: %w", p.Name, err)
 		}
 	}
-	if err := waitHTTP(ctx, c.Worker, "http://"+opsAddr+"/healthz", 90*time.Second); err != nil {
+	deadline := time.Now().Add(90 * time.Second)
+	if c.Worker.OpsAddr, err = waitListener(ctx, c.Worker, "operations listener up", "OPS_ADDR", deadline); err != nil {
+		return c, err
+	}
+	if err := waitHTTP(ctx, c.Worker, "http://"+c.Worker.OpsAddr+"/healthz", time.Until(deadline)); err != nil {
 		return c, err
 	}
 	for _, n := range c.API {
-		if err := waitHTTP(ctx, n, "http://"+n.Addr+"/readyz", 90*time.Second); err != nil {
+		if n.OpsAddr, err = waitListener(ctx, n, "operations listener up", "OPS_ADDR", deadline); err != nil {
+			return c, err
+		}
+		if n.Addr, err = waitListener(ctx, n, "public listener up", "ADDR", deadline); err != nil {
+			return c, err
+		}
+		if err := waitHTTP(ctx, n, "http://"+n.Addr+"/readyz", time.Until(deadline)); err != nil {
 			return c, err
 		}
 	}
@@ -243,6 +283,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	// nginx, rendered from the same templates as docker compose.
 	env := []string{
 		"NGINX_LISTEN=" + o.Listen,
+		"NGINX_RUN_DIR=" + c.NginxDir, // where waitNginx looks for the pid file
 		"NGINX_USER=" + currentUser(),
 		"NGINX_WORKER_PROCESSES=2",
 		"NGINX_ERROR_LOG=" + filepath.Join(c.NginxDir, "error.log"),
@@ -266,11 +307,16 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			env = append(env, k+"="+v)
 		}
 	}
+	ours := map[string]bool{} // the addresses nginx binds that the cluster picked
+	if listenChosen {
+		ours[o.Listen] = true
+	}
 	if o.TLS {
 		tlsAddr, err := freeAddr()
 		if err != nil {
 			return c, err
 		}
+		ours[tlsAddr] = true
 		cert, key, err := selfSigned(c.NginxDir)
 		if err != nil {
 			return c, err
@@ -289,8 +335,20 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	c.Nginx = c.process("nginx", o.Listen, "", o.Nginx, []string{"-p", c.NginxDir, "-c", filepath.Join(c.NginxDir, "nginx.conf"),
 		"-e", "stderr", "-g", "daemon off;"}, nil, syscall.SIGQUIT)
+	pidFile := filepath.Join(c.NginxDir, "nginx.pid")
+	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return c, err
+	}
+	errorLog := filepath.Join(c.NginxDir, "error.log")
+	var errorLogFrom int64
+	if st, err := os.Stat(errorLog); err == nil {
+		errorLogFrom = st.Size()
+	}
 	if err := c.Nginx.Start(); err != nil {
 		return c, fmt.Errorf("cluster: nginx: %w", err)
+	}
+	if err := waitNginx(ctx, c.Nginx, pidFile, errorLog, errorLogFrom, ours, 20*time.Second); err != nil {
+		return c, err
 	}
 	if err := waitHTTP(ctx, c.Nginx, c.URL+"/readyz", 20*time.Second); err != nil {
 		return c, err
@@ -361,6 +419,11 @@ func (p *Process) Start() error {
 	if err != nil {
 		return err
 	}
+	st, err := log.Stat()
+	if err != nil {
+		log.Close()
+		return err
+	}
 	cmd := exec.Command(p.path, p.args...)
 	if p.env != nil {
 		cmd.Env = p.env
@@ -373,7 +436,7 @@ func (p *Process) Start() error {
 		log.Close()
 		return err
 	}
-	p.cmd, p.done, p.err = cmd, make(chan struct{}), nil
+	p.cmd, p.done, p.err, p.logFrom = cmd, make(chan struct{}), nil, st.Size()
 	done := p.done
 	go func() {
 		err := cmd.Wait()
@@ -533,14 +596,106 @@ func Metric(ctx context.Context, p *Process, name string) (float64, error) {
 	return sum, nil
 }
 
-func waitTCP(ctx context.Context, p *Process, addr string, timeout time.Duration) error {
+// sinceStart is what the process has logged since it last started.
+func (p *Process) sinceStart() string {
+	p.mu.Lock()
+	from := p.logFrom
+	p.mu.Unlock()
+	return readFrom(p.Log, from)
+}
+
+// readFrom is the end of a file from offset on ("" when it cannot be read).
+func readFrom(name string, offset int64) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.NewSectionReader(f, offset, 1<<40))
+	return string(data)
+}
+
+// pin sets an environment variable of the process for its next starts.
+func (p *Process) pin(key, value string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.env = slices.DeleteFunc(p.env, func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
+	p.env = append(p.env, key+"="+value)
+}
+
+// waitRedis waits until the redis-server at p.Addr is p itself: a PING
+// would also be answered by another Redis holding the port while p fails to
+// bind it. errPortTaken when p exits because the port was taken.
+func waitRedis(ctx context.Context, p *Process, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second})
+	defer rdb.Close()
+	want := "process_id:" + strconv.Itoa(p.Pid())
+	taken := func() error {
+		if strings.Contains(p.sinceStart(), "Address already in use") {
+			return fmt.Errorf("cluster: redis-server on %s: %w", p.Addr, errPortTaken)
+		}
+		return nil
+	}
 	for {
-		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			conn.Close()
+		info, _ := rdb.Info(ctx, "server").Result()
+		for l := range strings.SplitSeq(info, "\n") {
+			if strings.TrimSpace(l) == want {
+				return nil
+			}
+		}
+		if err := waitErr(ctx, p, deadline, "answering on "+p.Addr, taken); err != nil {
+			return err
+		}
+	}
+}
+
+// listenerLine finds the address in a jokster process's "… listener up"
+// line, in text or JSON (LOG_FORMAT).
+func listenerLine(msg string) *regexp.Regexp {
+	return regexp.MustCompile(regexp.QuoteMeta(msg) + `"[ ,]"?addr"?[=:]"?([^"\s,]+)`)
+}
+
+// waitListener waits until the jokster process p logs that a listener
+// (msg) is up, returns the address it reports, and pins the process's
+// setting env to it, so that a restart listens at the same address (which
+// nginx's configuration names).
+func waitListener(ctx context.Context, p *Process, msg, env string, deadline time.Time) (string, error) {
+	re := listenerLine(msg)
+	for {
+		if m := re.FindStringSubmatch(p.sinceStart()); m != nil {
+			p.pin(env, m[1])
+			return m[1], nil
+		}
+		// LOG_LEVEL above info (Options.Env) would hide the line.
+		if err := waitErr(ctx, p, deadline, "logging "+strconv.Quote(msg)+" (at LOG_LEVEL info)", nil); err != nil {
+			return "", err
+		}
+	}
+}
+
+// nginxBindFailed is nginx's message when another process holds an address.
+var nginxBindFailed = regexp.MustCompile(`bind\(\) to (\S+) failed \(98: Address already in use\)`)
+
+// waitNginx waits until nginx has bound all its addresses: it writes its
+// pid file only after that. errPortTaken when it exits because another
+// process holds one of the addresses in ours (which the cluster picked).
+func waitNginx(ctx context.Context, p *Process, pidFile, errorLog string, errorLogFrom int64, ours map[string]bool, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	want := strconv.Itoa(p.Pid())
+	taken := func() error {
+		for _, m := range nginxBindFailed.FindAllStringSubmatch(p.sinceStart()+readFrom(errorLog, errorLogFrom), -1) {
+			if ours[m[1]] {
+				return fmt.Errorf("cluster: nginx on %s: %w", m[1], errPortTaken)
+			}
+		}
+		return nil
+	}
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil && strings.TrimSpace(string(b)) == want {
 			return nil
 		}
-		if err := waitErr(ctx, p, deadline, "listening on "+addr); err != nil {
+		if err := waitErr(ctx, p, deadline, "listening (it writes "+pidFile+" once it does)", taken); err != nil {
 			return err
 		}
 	}
@@ -561,14 +716,22 @@ func waitHTTP(ctx context.Context, p *Process, url string, timeout time.Duration
 			}
 			last = fmt.Sprintf(" (last answer %d: %s)", resp.StatusCode, strings.TrimSpace(string(body)))
 		}
-		if err := waitErr(ctx, p, deadline, "answering "+url+last); err != nil {
+		if err := waitErr(ctx, p, deadline, "answering "+url+last, nil); err != nil {
 			return err
 		}
 	}
 }
 
-func waitErr(ctx context.Context, p *Process, deadline time.Time, what string) error {
+// waitErr is nil after a short pause while p runs and the deadline is
+// ahead; otherwise the error to stop waiting with: exitCause's (when not nil
+// and it explains the exit), or a generic one with the end of p's log.
+func waitErr(ctx context.Context, p *Process, deadline time.Time, what string, exitCause func() error) error {
 	if !p.Running() {
+		if exitCause != nil {
+			if err := exitCause(); err != nil {
+				return err
+			}
+		}
 		return fmt.Errorf("cluster: %s exited before %s; its log ends:\n%s", p.Name, what, p.Tail(30))
 	}
 	if time.Now().After(deadline) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,10 +35,9 @@ var (
 	tplName string
 	tplErr  error
 
-	redisOnce sync.Once
-	redisSrv  *RedisServer
-	redisErr  error
-	redisDB   atomic.Int32
+	redisMu  sync.Mutex
+	redisSrv *RedisServer
+	redisDB  atomic.Int32
 )
 
 // Main runs the tests and then removes what testkit created.
@@ -62,9 +62,11 @@ func Main(m *testing.M) int {
 			conn.Close(context.Background())
 		}
 	}
+	redisMu.Lock()
 	if redisSrv != nil {
 		redisSrv.Stop()
 	}
+	redisMu.Unlock()
 	return code
 }
 
@@ -171,15 +173,15 @@ func Pool(t testing.TB) (*pgxpool.Pool, string) {
 // key prefix of its own.
 func Redis(t testing.TB) (*redis.Client, string, string) {
 	t.Helper()
-	redisOnce.Do(func() { redisSrv, redisErr = StartRedis() })
-	if redisErr != nil {
-		t.Fatal(redisErr)
+	srv, err := sharedRedis()
+	if err != nil {
+		t.Fatal(err)
 	}
 	db := int(redisDB.Add(1))
 	if db >= redisDatabases {
 		t.Fatal("testkit: out of Redis database numbers")
 	}
-	u := fmt.Sprintf("redis://%s/%d", redisSrv.Addr, db)
+	u := fmt.Sprintf("redis://%s/%d", srv.Addr, db)
 	opt, _ := redis.ParseURL(u)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -188,48 +190,121 @@ func Redis(t testing.TB) (*redis.Client, string, string) {
 
 const redisDatabases = 4096
 
+// sharedRedis is the redis-server of this test binary, started by the first
+// test that needs it. A failed start is not remembered: one unlucky start
+// must not fail every later test of the package.
+func sharedRedis() (*RedisServer, error) {
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	if redisSrv == nil {
+		s, err := StartRedis()
+		if err != nil {
+			return nil, err
+		}
+		redisSrv = s
+	}
+	return redisSrv, nil
+}
+
 // RedisServer is a redis-server process owned by a test.
 type RedisServer struct {
 	Addr string
 	Port int
 	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
 }
+
+// errPortTaken: another process held the port, so our redis-server could
+// not listen on it.
+var errPortTaken = errors.New("port taken")
 
 // StartRedis starts a redis-server that keeps nothing on disk on a free
 // loopback port. Tests that flush or restart Redis use one of their own.
+//
+// The port is free when FreePort picks it but may be taken before
+// redis-server binds it; then redis-server exits and another port is
+// tried.
 func StartRedis() (*RedisServer, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	var err error
+	for range 5 {
+		var port int
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+		var s *RedisServer
+		if s, err = startRedis(port); !errors.Is(err, errPortTaken) {
+			return s, err
+		}
 	}
-	return StartRedisOn(port)
+	return nil, err
 }
 
 // StartRedisOn starts a redis-server on the given port (used to restart one
-// at the same address).
+// at the same address). It fails if something else holds the port: a test
+// talking to a stranger's Redis would prove nothing.
 func StartRedisOn(port int) (*RedisServer, error) {
+	return startRedis(port)
+}
+
+func startRedis(port int) (*RedisServer, error) {
 	bin := os.Getenv("REDIS_SERVER")
 	if bin == "" {
 		bin = "redis-server"
 	}
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--databases", strconv.Itoa(redisDatabases))
+	out := &capBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testkit: start redis-server (run `make test`, which installs it): %w", err)
 	}
-	s := &RedisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, cmd: cmd}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	s := &RedisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	// Only an answer from our own process counts: a PING would also be
+	// answered by another Redis that holds the port while ours fails to bind.
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer c.Close()
+	pid := float64(cmd.Process.Pid)
 	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
+		select {
+		case <-s.done:
+			if strings.Contains(out.String(), "Address already in use") {
+				return nil, fmt.Errorf("testkit: redis-server on %s: %w", s.Addr, errPortTaken)
+			}
+			return nil, fmt.Errorf("testkit: redis-server on %s exited: %s", s.Addr, out.String())
+		default:
+		}
+		if RedisInfo(context.Background(), c, "server", "process_id:") == pid {
 			return s, nil
 		}
-		if i > 200 {
+		if i > 400 {
 			s.Stop()
-			return nil, fmt.Errorf("testkit: redis-server on %s did not answer", s.Addr)
+			return nil, fmt.Errorf("testkit: redis-server on %s did not answer; its output:\n%s", s.Addr, out.String())
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// capBuffer keeps the start of a process's output: enough for the reason
+// it failed, bounded however long it runs.
+type capBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := 64<<10 - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(len(p), room)]...)
+	}
+	return len(p), nil
+}
+
+func (c *capBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.b)
 }
 
 // OwnRedis starts a redis-server for this test alone and returns a client
@@ -266,10 +341,13 @@ func RedisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
 // Stop kills the server and waits for it to exit.
 func (s *RedisServer) Stop() {
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.done
 }
 
-// FreePort asks the kernel for a loopback port nobody listens on.
+// FreePort asks the kernel for a loopback port nobody listens on at the
+// moment; another process may take it before the caller uses it, so a
+// caller that starts a server on it must notice and try again (as
+// StartRedis does), or let the server bind port 0 and report its address.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

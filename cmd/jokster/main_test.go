@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +40,30 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// listenerAddr waits until the binary's log says that a listener (msg:
+// "public listener up" or "operations listener up") is up, and returns the
+// address it reports. Tests start the binary on port 0 for this: a free port
+// picked beforehand could be taken by another process before the binary
+// binds it. The log is text or JSON (LOG_FORMAT), at level info or lower.
+func listenerAddr(t *testing.T, logs *syncBuffer, msg string, exited <-chan struct{}, deadline time.Time) string {
+	t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta(msg) + `"[ ,]"?addr"?[=:]"?([^"\s,]+)`)
+	for {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-exited:
+			t.Fatalf("exited before %q:\n%s", msg, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", msg, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestBinary builds the real binary and drives it like an operator:
 // migrate, seed twice, start `all`, use it over HTTP, stop it with SIGTERM
 // and check the documented shutdown order.
@@ -52,12 +76,11 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	_, redisURL, prefix := testkit.Redis(t)
-	addrPort, _ := testkit.FreePort()
-	opsPort, _ := testkit.FreePort()
 	dbURL := testkit.DB(t)
+	// Port 0: the listeners' addresses come from the log (see listenerAddr).
 	env := append(os.Environ(),
 		"DATABASE_URL="+dbURL, "REDIS_URL="+redisURL, "REDIS_PREFIX="+prefix,
-		fmt.Sprintf("ADDR=127.0.0.1:%d", addrPort), fmt.Sprintf("OPS_ADDR=127.0.0.1:%d", opsPort),
+		"ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0",
 		"MEDIA_ROOT="+t.TempDir(), "SHUTDOWN_TIMEOUT=10s", "LOG_LEVEL=info")
 	runCmd := func(args ...string) string {
 		t.Helper()
@@ -106,12 +129,14 @@ func TestBinary(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", addrPort)
-	ops := fmt.Sprintf("http://127.0.0.1:%d", opsPort)
+	deadline := time.Now().Add(30 * time.Second)
+	ops := "http://" + listenerAddr(t, &logs, "operations listener up", exited, deadline)
+	base := "http://" + listenerAddr(t, &logs, "public listener up", exited, deadline)
 	get := func(url string) (int, string) {
 		res, err := http.Get(url)
 		if err != nil {
@@ -121,7 +146,6 @@ func TestBinary(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if code, _ := get(base + "/readyz"); code == 200 {
 			break
@@ -157,9 +181,9 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, logs.String())
+	case <-exited:
+		if exitErr != nil {
+			t.Fatalf("exit: %v\n%s", exitErr, logs.String())
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatalf("did not stop on SIGTERM:\n%s", logs.String())

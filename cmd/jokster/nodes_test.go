@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -93,30 +92,31 @@ func TestTwoServeProcesses(t *testing.T) {
 	dbURL := testkit.DB(t)
 	media := t.TempDir()
 	start := func(name string) string {
-		port, _ := testkit.FreePort()
-		ops, _ := testkit.FreePort()
+		// Port 0: the address comes from the log (see listenerAddr), so
+		// no other process can take it between a pick and the bind.
 		cmd := exec.Command(bin, "serve")
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL=redis://"+redisSrv.Addr+"/0", "REDIS_PREFIX=two:",
-			fmt.Sprintf("ADDR=127.0.0.1:%d", port), fmt.Sprintf("OPS_ADDR=127.0.0.1:%d", ops), "MEDIA_ROOT="+media, "LOG_LEVEL=warn")
+			"ADDR=127.0.0.1:0", "OPS_ADDR=127.0.0.1:0", "MEDIA_ROOT="+media, "LOG_LEVEL=info")
 		var logs syncBuffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
 			select {
-			case <-done:
+			case <-exited:
 			case <-time.After(20 * time.Second):
 				_ = cmd.Process.Kill()
+				<-exited
 			}
 			if t.Failed() {
 				t.Logf("%s logs:\n%s", name, logs.String())
 			}
 		})
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		base := "http://" + listenerAddr(t, &logs, "public listener up", exited, time.Now().Add(60*time.Second))
 		waitFor(t, name+" is ready", func() bool {
 			res, err := http.Get(base + "/readyz")
 			if err != nil {

@@ -1,9 +1,15 @@
 // Starts a real Jokster for the browser tests: its own PostgreSQL database,
 // its own redis-server (or a Redis database number and key prefix), free
 // ports and a temporary media folder; and takes it all down afterwards.
+//
+// A port from freePort is free when picked, but another process may take it
+// before our server binds it. The servers are started on picked ports all
+// the same (Jokster's PUBLIC_URL must name its port before it starts), each
+// is trusted only once its own log says it listens, and a start that finds
+// its port taken is tried again on new ports.
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync, openSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, openSync, closeSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import net from 'node:net'
@@ -27,18 +33,56 @@ function have(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
 }
 
-async function waitFor(fn, what, ms) {
-  const end = Date.now() + ms
-  let last
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return
-    } catch (e) {
-      last = e
-    }
-    await new Promise((r) => setTimeout(r, 150))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// Tries a server start on fresh ports while start(attempt) answers 'taken'.
+async function onFreePorts(what, start) {
+  for (let attempt = 1; ; attempt++) {
+    const r = await start(attempt)
+    if (r !== 'taken') return r
+    if (attempt === 5) throw new Error(`${what}: the ports picked were taken by other processes ${attempt} times`)
+    log(`${what}: another process took a port picked for it; trying new ones`)
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ': ' + last.message : ''}`)
+}
+
+// startRedis runs a redis-server of our own; its URL.
+async function startRedis(work, cleanups) {
+  return onFreePorts('redis-server', async () => {
+    const port = await freePort()
+    const r = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    const keep = (d) => {
+      if (out.length < 65536) out += d
+    }
+    r.stdout.on('data', keep)
+    r.stderr.on('data', keep)
+    let exited = false
+    r.once('exit', () => (exited = true))
+    cleanups.push(async () => {
+      if (exited) return
+      r.kill('SIGTERM')
+      await new Promise((res) => (r.exitCode !== null || r.signalCode !== null ? res() : r.once('exit', res)))
+    })
+    // Trusted once its own output says it listens: a connection alone could
+    // reach another server that holds the port while ours fails to bind it.
+    const end = Date.now() + 10_000
+    for (;;) {
+      if (/Ready to accept connections/.test(out)) return `redis://127.0.0.1:${port}/0`
+      if (exited) {
+        if (/Address already in use/i.test(out)) return 'taken'
+        throw new Error(`redis-server exited:\n${out}`)
+      }
+      if (Date.now() > end) throw new Error(`redis-server on port ${port} is not ready:\n${out}`)
+      await sleep(50)
+    }
+  })
+}
+
+// listening is the address in the server's "<msg>" log line (text or JSON).
+function listening(logText, msg) {
+  return logText.match(new RegExp(`${msg}"[ ,]"?addr"?[=:]"?([^"\\s,]+)`))?.[1]
 }
 
 // ensureChromium installs Debian's chromium when it is missing and we may.
@@ -95,39 +139,22 @@ export async function startServer({ root, bin }) {
   // prefix, so sharing a database with another run could mix queues).
   let redisURL
   if (have('redis-server') && !process.env.E2E_REDIS_URL) {
-    const port = await freePort()
-    const r = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' })
-    cleanups.push(async () => {
-      r.kill('SIGTERM')
-      await new Promise((res) => (r.exitCode !== null ? res() : r.once('exit', res)))
-    })
-    await waitFor(
-      () =>
-        new Promise((res) => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            s.end()
-            res(true)
-          })
-          s.on('error', () => res(false))
-        }),
-      'redis-server',
-      10_000,
-    )
-    redisURL = `redis://127.0.0.1:${port}/0`
+    try {
+      redisURL = await startRedis(work, cleanups)
+    } catch (e) {
+      await cleanup()
+      throw e
+    }
   } else {
     redisURL = process.env.E2E_REDIS_URL || `redis://127.0.0.1:6379/${13}`
   }
 
-  const port = await freePort()
-  const opsPort = await freePort()
+  // ADDR, OPS_ADDR and PUBLIC_URL are set when the server starts (below).
   const env = {
     ...process.env,
     DATABASE_URL: dbURL.toString(),
     REDIS_URL: redisURL,
     REDIS_PREFIX: `e2e${id}:`,
-    ADDR: `127.0.0.1:${port}`,
-    OPS_ADDR: `127.0.0.1:${opsPort}`,
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
     MEDIA_ROOT: media,
     LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'info',
     SHUTDOWN_TIMEOUT: '5s',
@@ -144,7 +171,7 @@ export async function startServer({ root, bin }) {
     const r = spawnSync(bin, args, { env, encoding: 'utf8', cwd: root })
     if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`)
   }
-  log(`database ${dbName}, redis ${redisURL}, http://127.0.0.1:${port}`)
+  log(`database ${dbName}, redis ${redisURL}`)
   let seeded = 0
   try {
     run(['migrate'])
@@ -160,31 +187,52 @@ export async function startServer({ root, bin }) {
   env.CULL_FLOOR = process.env.CULL_FLOOR || String(seeded + 3)
 
   const logFile = join(work, 'server.log')
-  const out = openSync(logFile, 'a')
-  const proc = spawn(bin, ['all'], { env, cwd: root, stdio: ['ignore', out, out] })
-  let exited = false
-  proc.once('exit', () => (exited = true))
-  cleanups.push(async () => {
-    if (!exited) {
-      proc.kill('SIGTERM')
-      await Promise.race([new Promise((res) => proc.once('exit', res)), new Promise((res) => setTimeout(res, 10_000))])
-      if (!exited) proc.kill('SIGKILL')
-    }
-  })
   cleanups.unshift(async () => {
     if (!process.env.E2E_KEEP) rmSync(work, { recursive: true, force: true })
     else log(`kept ${work}`)
   })
-  const url = `http://127.0.0.1:${port}`
+  const startJokster = async () => {
+    const port = await freePort()
+    const addr = `127.0.0.1:${port}`
+    Object.assign(env, { ADDR: addr, OPS_ADDR: `127.0.0.1:${await freePort()}`, PUBLIC_URL: `http://${addr}` })
+    // This start's lines: the log keeps those of a start that failed.
+    const from = existsSync(logFile) ? statSync(logFile).size : 0
+    const out = openSync(logFile, 'a')
+    const proc = spawn(bin, ['all'], { env, cwd: root, stdio: ['ignore', out, out] })
+    closeSync(out)
+    let exited = false
+    proc.once('exit', () => (exited = true))
+    cleanups.push(async () => {
+      if (!exited) {
+        proc.kill('SIGTERM')
+        await Promise.race([new Promise((res) => proc.once('exit', res)), sleep(10_000)])
+        if (!exited) proc.kill('SIGKILL')
+      }
+    })
+    const url = `http://${addr}`
+    const end = Date.now() + 30_000
+    for (;;) {
+      const lines = readFileSync(logFile).subarray(from).toString('utf8')
+      if (exited) {
+        if (/address already in use/i.test(lines)) return 'taken'
+        throw new Error('the server exited:\n' + lines.slice(-3000))
+      }
+      // The public listener is up after the operations one: both are ours.
+      if (listening(lines, 'public listener up') === addr) {
+        const ready = await fetch(url + '/readyz').then((r) => r.ok, () => false)
+        if (ready) return url
+      }
+      if (Date.now() > end) throw new Error('timed out after 30000 ms waiting for the server to be ready:\n' + lines.slice(-3000))
+      await sleep(150)
+    }
+  }
+  let url
   try {
-    await waitFor(async () => {
-      if (exited) throw new Error('the server exited:\n' + readFileSync(logFile, 'utf8').slice(-3000))
-      const r = await fetch(url + '/readyz')
-      return r.ok
-    }, 'the server to be ready', 30_000)
+    url = await onFreePorts('jokster', startJokster)
   } catch (e) {
     await cleanup()
     throw e
   }
+  log(`server at ${url}`)
   return { url, env, logFile, cleanup, bin, dbName, seeded }
 }
