@@ -32,24 +32,26 @@ type Victim struct {
 // storeMissingScores stores the scores of ready posts that have none (their
 // board update failed before it could store them), computed the way the
 // ranking computes them, so that every candidate is ordered by its real
-// score. It normally finds nothing (a partial index makes that cheap).
+// score. It normally finds nothing (a partial index makes that cheap). A
+// post rated between the read and the write keeps the scores its rating
+// stored: the write is guarded by the version read with the histogram.
 func storeMissingScores(ctx context.Context, q querier) error {
-	rows, err := q.Query(ctx, `SELECT id, created_at, h1, h2, h3, h4, h5 FROM posts
+	rows, err := q.Query(ctx, `SELECT id, rank_version, created_at, h1, h2, h3, h4, h5 FROM posts
 		WHERE status = 'ready' AND (score_top IS NULL OR score_hot IS NULL) ORDER BY id`)
 	if err != nil {
 		return err
 	}
-	var ids []int64
+	var ids, versions []int64
 	var tops, hots []float64
 	for rows.Next() {
-		var id int64
+		var id, version int64
 		var created time.Time
 		var h ranking.Histogram
-		if err := rows.Scan(&id, &created, &h[0], &h[1], &h[2], &h[3], &h[4]); err != nil {
+		if err := rows.Scan(&id, &version, &created, &h[0], &h[1], &h[2], &h[3], &h[4]); err != nil {
 			rows.Close()
 			return err
 		}
-		ids = append(ids, id)
+		ids, versions = append(ids, id), append(versions, version)
 		tops = append(tops, ranking.Quantize(ranking.TopScore(h)))
 		hots = append(hots, ranking.Quantize(ranking.HotScore(h, created)))
 	}
@@ -60,7 +62,8 @@ func storeMissingScores(ctx context.Context, q querier) error {
 		return nil
 	}
 	_, err = q.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
-		FROM unnest($1::bigint[], $2::float8[], $3::float8[]) AS u(id, top, hot) WHERE p.id = u.id`, ids, tops, hots)
+		FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[]) AS u(id, version, top, hot)
+		WHERE p.id = u.id AND p.rank_version = u.version AND (p.score_top IS NULL OR p.score_hot IS NULL)`, ids, versions, tops, hots)
 	return err
 }
 
