@@ -1279,3 +1279,46 @@ func TestCreatorsNoStaleWriteAcrossNodes(t *testing.T) {
 		t.Fatalf("creators board holds %v for the author, want %v (8 laughs): an older sum was written last", got, want)
 	}
 }
+
+// A rating sent while a cull (or a removal) of its post is committing is
+// refused once the cull commits, and changes nothing: not the ratings, not
+// the culled post's histogram.
+func TestRatingWaitsForACullOfItsPost(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(2)
+	p := f.post(u[0], time.Now().Add(-48*time.Hour), "ready")
+	tx, err := f.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE posts SET status = 'culled' WHERE id = $1`, p); err != nil {
+		t.Fatal(err)
+	}
+	rated := make(chan error, 1)
+	go func() {
+		_, err := f.s.Rate(ctx, p, u[1], 5)
+		rated <- err
+	}()
+	// Commit the cull once the rating waits for the post's row.
+	f.eventually("the rating waits for the cull", func() bool {
+		var waiting bool
+		err := f.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO ratings%')`).Scan(&waiting)
+		return err == nil && waiting
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rated; !errors.Is(err, errNotReady) {
+		t.Fatalf("rating a post culled meanwhile = %v, want %v", err, errNotReady)
+	}
+	var ratings, h5 int
+	if err := f.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM ratings WHERE post_id = $1), h5 FROM posts WHERE id = $1`, p).Scan(&ratings, &h5); err != nil {
+		t.Fatal(err)
+	}
+	if ratings != 0 || h5 != 0 {
+		t.Fatalf("after the refused rating: %d ratings, h5 %d; want none", ratings, h5)
+	}
+}

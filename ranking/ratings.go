@@ -138,10 +138,15 @@ func (s *Service) submit(ctx context.Context, post, user int64, stars int) (Stat
 }
 
 // upsertSQL rates only a ready post that is not the rater's own; no row
-// back means one of those rules failed (or the rating is unchanged).
+// back means one of those rules failed (or the rating is unchanged). It
+// locks the post's row as it checks it: a cull or a removal committing
+// meanwhile is then waited for and its status seen, where a plain read
+// would rate the post as it was and the rating's update of the row would
+// land on a culled post.
 const upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
 	SELECT $1, $2, $3 FROM posts WHERE id = $1 AND status = 'ready' AND author_id <> $2
 	AND NOT EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
+	FOR NO KEY UPDATE OF posts
 	ON CONFLICT (post_id, user_id) DO UPDATE SET stars = EXCLUDED.stars, updated_at = now()
 	WHERE ratings.stars <> EXCLUDED.stars
 	RETURNING post_id`
