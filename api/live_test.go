@@ -567,3 +567,26 @@ func TestLive_BoardSnapshotAfterNobodyWatched(t *testing.T) {
 		return first(w2.wait("snapshot", is(ch, "snapshot"))) == a.ID
 	})
 }
+
+// A tag board subscribed under any spelling of its tag is the board the
+// REST API shows, and its messages carry the canonical name; a post that
+// does not exist, or that the caller may not see, is refused as not_found
+// (subscribing again would not help), not as unavailable.
+func TestLive_TagBoardNamesAndMissingPosts(t *testing.T) {
+	e := newEnv(t)
+	author := e.signup("tia")
+	p := author.newPost(nil, "", "caption", "a cat joke", "tags", "cats").want(201).post()
+	e.waitRanked()
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": "board:tag:CATS"})
+	snap := w.wait("snapshot", is("board:tag:cats:top", "snapshot"))
+	items := snap["data"].(map[string]any)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != p.ID {
+		t.Fatalf("board:tag:CATS snapshot %v; want the post on tag cats", snap)
+	}
+	w.send(map[string]any{"type": "subscribe", "ch": "post:999999999"})
+	m := w.wait("an error for a missing post", func(m map[string]any) bool { return m["type"] == "error" && m["ch"] == "post:999999999" })
+	if m["code"] != "not_found" {
+		t.Fatalf("subscribing to a missing post: %v; want code not_found", m)
+	}
+}

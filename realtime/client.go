@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
+
+	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/posts"
 )
 
 // Message is what the server sends: {"ch","type","v","data"}.
@@ -340,9 +344,7 @@ func (c *client) subscribe(ch string, v int64) {
 		}
 		key = "me:" + strconv.FormatInt(uid, 10)
 	}
-	if strings.HasPrefix(ch, "board:tag:") && strings.Count(ch, ":") == 2 {
-		key += ":top"
-	}
+	key = tagBoardKey(key)
 	c.mu.Lock()
 	if uid != 0 && c.user != uid { // the token expired (or changed) meanwhile
 		c.mu.Unlock()
@@ -376,6 +378,25 @@ func (c *client) subscribe(ch string, v int64) {
 		}
 	}
 	c.snapshot(key)
+}
+
+// tagBoardKey names a tag board as the hub does: the tag as posts store
+// it (NFKC, lower case, the normalisation of the REST API), and the top
+// order unless hot is asked for. Live messages of the board carry this
+// name. Other channels are returned as they are.
+func tagBoardKey(ch string) string {
+	rest, ok := strings.CutPrefix(ch, "board:tag:")
+	if !ok {
+		return ch
+	}
+	tag, order, _ := strings.Cut(rest, ":")
+	if order == "" {
+		order = "top"
+	}
+	if t, ok := posts.NormalizeTag(tag); ok {
+		tag = t
+	}
+	return "board:tag:" + tag + ":" + order
 }
 
 func (c *client) snapshot(key string) {
@@ -419,6 +440,13 @@ func (c *client) snapshot(key string) {
 		delete(c.subs, key)
 		c.mu.Unlock()
 		c.h.remove(c, key)
+		// A post that does not exist (or that this viewer may not see) will
+		// not appear by subscribing again: say so, so clients stop trying.
+		var je *jokster.Error
+		if errors.As(err, &je) && je.Code == jokster.ENOTFOUND {
+			c.fail("not_found", je.Message, publicName(key))
+			return
+		}
 		c.fail("unavailable", "could not read the channel's state; subscribe again", publicName(key))
 		return
 	}
@@ -444,9 +472,7 @@ func (c *client) unsubscribe(ch string) {
 	if ch == "me" && c.user != 0 {
 		key = "me:" + strconv.FormatInt(c.user, 10)
 	}
-	if strings.HasPrefix(ch, "board:tag:") && strings.Count(ch, ":") == 2 {
-		key += ":top"
-	}
+	key = tagBoardKey(key)
 	_, ok := c.subs[key]
 	delete(c.subs, key)
 	c.mu.Unlock()
