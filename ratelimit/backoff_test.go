@@ -40,19 +40,27 @@ func TestBackoffGrows(t *testing.T) {
 	if wait() != 0 {
 		t.Fatal("the first failure is free")
 	}
-	must(b.Fail(ctx, acct, ip)) // 2 failures: the delay starts at 1s
-	if w := wait(); w <= 0 || w > time.Second {
-		t.Fatalf("after 2 failures wait %v, want (0, 1s]", w)
+	// waitAfter fails n more times and returns the wait then, and how long
+	// that took: the wait counts from the last failure, so a slow machine
+	// sees less of it, never more (wait + took >= the delay, give or take
+	// the millisecond to which the script rounds Redis's clock).
+	waitAfter := func(n int) (time.Duration, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		for range n {
+			must(b.Fail(ctx, acct, ip))
+		}
+		w := wait()
+		return w, time.Since(start) + time.Millisecond
 	}
-	must(b.Fail(ctx, acct, ip)) // 3: 2s
-	if w := wait(); w <= time.Second || w > 2*time.Second {
-		t.Fatalf("after 3 failures wait %v, want (1s, 2s]", w)
+	if w, took := waitAfter(1); w > time.Second || w+took < time.Second { // 2 failures: the delay starts at 1s
+		t.Fatalf("after 2 failures wait %v (%v after the failure), want 1s from the failure", w, took)
 	}
-	for i := 0; i < 10; i++ {
-		must(b.Fail(ctx, acct, ip))
+	if w, took := waitAfter(1); w > 2*time.Second || w+took < 2*time.Second { // 3: 2s
+		t.Fatalf("after 3 failures wait %v (%v after the failure), want 2s from the failure", w, took)
 	}
-	if w := wait(); w <= 8*time.Second || w > 10*time.Second {
-		t.Fatalf("wait %v, want capped at 10s", w)
+	if w, took := waitAfter(10); w > 10*time.Second || w+took < 10*time.Second {
+		t.Fatalf("wait %v (%v after the failures), want capped at 10s", w, took)
 	}
 	// Other keys are unaffected; the key lives under the prefix.
 	if w, _ := b.Wait(ctx, ratelimit.Key{Name: "login:u:bob", Free: 2}); w != 0 {
