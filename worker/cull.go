@@ -76,7 +76,7 @@ func followupTaskID(runID int64) string { return "cull:followup:" + strconv.Form
 // idempotent, so several schedulers firing out of phase are harmless.
 func CullPeriodic(interval time.Duration) Periodic {
 	every := max(min(interval, time.Minute), time.Second)
-	p := Periodic{Spec: "@every " + every.String(), Task: NewCullTickTask}
+	p := Periodic{Spec: "@every " + every.String(), Task: NewCullTickTask, AtStart: true}
 	if every >= 2*time.Second {
 		p.Unique = every - time.Second
 	}

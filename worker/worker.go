@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
 )
 
 // Periodic is one scheduled task.
@@ -19,17 +20,57 @@ type Periodic struct {
 	Spec string // cron spec or "@every 1m"
 	Task func() *asynq.Task
 	// Unique stops a second copy from being enqueued while one is still
-	// pending or running. It does not make a periodic task run once per
-	// period across several worker processes (their schedulers fire out of
-	// phase, and the lock ends when the task does), so periodic tasks must
-	// be idempotent; the housekeeping ones are.
+	// pending or running. Across worker processes, whose schedulers fire
+	// "@every" specs out of phase, a task of an "@every" spec also runs at
+	// most once per period slot (see periodicOnce); periodic tasks must
+	// still be idempotent.
 	Unique time.Duration
+	// AtStart also enqueues the task when the worker starts, for work a
+	// returning worker should catch up on without waiting a whole period
+	// (a cull missed while no worker ran). It counts as its slot's run.
+	AtStart bool
+}
+
+// every is the period of an "@every" spec, 0 for other specs.
+func (p Periodic) every() time.Duration {
+	d, err := time.ParseDuration(strings.TrimPrefix(p.Spec, "@every "))
+	if err != nil || !strings.HasPrefix(p.Spec, "@every ") {
+		return 0
+	}
+	return d
+}
+
+// periodicOnce runs a periodic task at most once per slot of its period
+// (the Unix time divided by the period), whichever worker's scheduler
+// fired it: asynq's Unique lock ends when the task succeeds, so N workers
+// whose schedulers fire out of phase would otherwise run it N times a
+// period. Firings of a slot after the first are done at once.
+type periodicOnce struct {
+	next   asynq.Handler
+	rdb    redis.UniversalClient
+	period map[string]time.Duration // task type → period
+}
+
+func (p periodicOnce) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	d, ok := p.period[t.Type()]
+	if !ok {
+		return p.next.ProcessTask(ctx, t)
+	}
+	slot := time.Now().UnixMilli() / d.Milliseconds()
+	first, err := p.rdb.SetNX(ctx, fmt.Sprintf("jokster:periodic:%s:%d", t.Type(), slot), 1, d).Result()
+	if err != nil {
+		return err
+	}
+	if !first {
+		return nil
+	}
+	return p.next.ProcessTask(ctx, t)
 }
 
 // DefaultPeriodic is the housekeeping every deployment runs.
 func DefaultPeriodic() []Periodic {
 	return []Periodic{
-		{Spec: "@every 1m", Task: func() *asynq.Task { return asynq.NewTask(TypeRequeueLost, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Second},
+		{Spec: "@every 1m", Task: func() *asynq.Task { return asynq.NewTask(TypeRequeueLost, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Second, AtStart: true},
 		{Spec: "@every 1h", Task: func() *asynq.Task { return asynq.NewTask(TypePurge, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Minute},
 		{Spec: "@every 1m", Task: NewNotifyRatingsTask, Unique: 50 * time.Second},
 	}
@@ -37,9 +78,12 @@ func DefaultPeriodic() []Periodic {
 
 // Worker is the asynq server and scheduler of one process.
 type Worker struct {
-	srv   *asynq.Server
-	sched *asynq.Scheduler
-	mux   *asynq.ServeMux
+	srv     *asynq.Server
+	sched   *asynq.Scheduler
+	handler asynq.Handler
+	redis   asynq.RedisConnOpt
+	rdb     redis.UniversalClient // periodicOnce's
+	atStart []*asynq.Task
 }
 
 // Option adjusts the asynq server configuration New builds (tests use it to
@@ -63,12 +107,22 @@ func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
 			slog.Warn("task failed", "type", t.Type(), "err", err)
 		}),
+		// Tasks scheduled for a time (the next cull, at its cycle's start)
+		// and retries become due within a second rather than asynq's
+		// default five.
+		DelayedTaskCheckInterval: time.Second,
 	}
 	for _, o := range options {
 		o(&cfg)
 	}
 	srv := asynq.NewServer(r, cfg)
 	sched := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: log, Location: time.UTC})
+	rdb, ok := r.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("worker: no Redis client for %T", r)
+	}
+	once := periodicOnce{next: mux, rdb: rdb, period: map[string]time.Duration{}}
+	w := &Worker{srv: srv, sched: sched, handler: once, redis: r, rdb: rdb}
 	for _, p := range periodic {
 		opts := []asynq.Option{}
 		if p.Unique > 0 {
@@ -77,16 +131,36 @@ func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []
 		if _, err := sched.Register(p.Spec, p.Task(), opts...); err != nil {
 			return nil, fmt.Errorf("worker: schedule %s: %w", p.Spec, err)
 		}
+		if d := p.every(); d >= time.Millisecond {
+			once.period[p.Task().Type()] = d
+		}
+		if p.AtStart {
+			w.atStart = append(w.atStart, p.Task())
+		}
 	}
-	return &Worker{srv: srv, sched: sched, mux: mux}, nil
+	return w, nil
 }
 
-// Start begins processing tasks and firing the schedule.
+// Start begins processing tasks and firing the schedule, and enqueues the
+// AtStart tasks.
 func (w *Worker) Start() error {
-	if err := w.srv.Start(w.mux); err != nil {
+	if err := w.srv.Start(w.handler); err != nil {
 		return err
 	}
-	return w.sched.Start()
+	if err := w.sched.Start(); err != nil {
+		return err
+	}
+	if len(w.atStart) > 0 {
+		c := asynq.NewClient(w.redis)
+		defer c.Close()
+		for _, t := range w.atStart {
+			if _, err := c.Enqueue(t); err != nil {
+				// The schedule still fires it within its period.
+				slog.Warn("worker: enqueue at start failed", "type", t.Type(), "err", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Shutdown stops the scheduler, then lets running tasks finish (up to the
@@ -94,6 +168,7 @@ func (w *Worker) Start() error {
 func (w *Worker) Shutdown() {
 	w.sched.Shutdown()
 	w.srv.Shutdown()
+	_ = w.rdb.Close()
 }
 
 // Monitor returns asynqmon mounted at root ("/monitor"), behind basic auth

@@ -573,10 +573,9 @@ func TestSchedulersDoNotDuplicate(t *testing.T) {
 // Schedulers started at different times fire "@every" specs out of phase:
 // with DefaultPeriodic's "@every 1m", every process fires once a minute at
 // its own second. Each run finishes long before another process fires, so
-// asynq has already released the Unique lock and every process's firing
-// runs: N workers run the job N times per interval, not once.
+// asynq has already released the Unique lock; the task still runs once per
+// period slot between them (periodicOnce), not once per process.
 func TestSchedulersOutOfPhase(t *testing.T) {
-	t.Skip("known bug: Periodic.Unique does not deduplicate schedulers that fire out of phase (asynq drops the Unique lock when the task succeeds)")
 	e := newEnv(t, "")
 	mux, runs := tickRuns(0)
 	periodic := []worker.Periodic{{Spec: "@every 3s", Task: tickTask, Unique: 2 * time.Second}}
@@ -590,6 +589,14 @@ func TestSchedulersOutOfPhase(t *testing.T) {
 	if limit := int64(elapsed/(3*time.Second)) + 1; n > limit {
 		t.Fatalf("%d runs in %v with two schedulers on @every 3s; want at most %d", n, elapsed, limit)
 	}
+}
+
+// An AtStart task runs when its worker starts, not a whole period later.
+func TestPeriodicAtStart(t *testing.T) {
+	e := newEnv(t, "")
+	mux, runs := tickRuns(0)
+	e.startWorker(t, mux, []worker.Periodic{{Spec: "@every 1h", Task: tickTask, AtStart: true}})
+	eventually(t, "the hourly task to run at start", func() bool { return runs.Load() == 1 })
 }
 
 // A task asynq archived (its retries ran out, or its worker died on the
