@@ -660,7 +660,7 @@ func TestFollowup_IdempotentAndComplete(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM notifications WHERE kind = 'culled'`); n != 2 {
 		t.Fatalf("%d culled notifications; want one per victim", n)
 	}
-	if n := e.count(`SELECT count(*) FROM notifications WHERE kind = 'culled' AND user_id = $1 AND data->>'post_id' = $2 AND data->>'run_id' = $3`,
+	if n := e.count(`SELECT count(*) FROM notifications WHERE kind = 'culled' AND user_id = $1 AND data->>'post_id' = $2 AND data->>'run_id' = $3 AND data->>'caption' = 'joke'`,
 		e.author, strconv.FormatInt(victims[0], 10), strconv.FormatInt(run.ID, 10)); n != 1 {
 		t.Fatal("the lowest post's author was not told")
 	}

@@ -191,7 +191,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 				return err
 			}
 			rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
-				SELECT p.author_id, $2, jsonb_build_object('post_id', p.id::text, 'state', 'left', 'cull_at', $3::text)
+				SELECT p.author_id, $2, jsonb_build_object('post_id', p.id::text, 'caption', left(p.caption, 80), 'state', 'left', 'cull_at', $3::text)
 				FROM posts p WHERE p.id = ANY($1) AND p.status = 'ready' ORDER BY p.id
 				RETURNING id, user_id, data, created_at`, left, NotifyDanger, cullAt)
 			if err != nil {
@@ -209,7 +209,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 				return err
 			}
 			rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
-				SELECT p.author_id, $5, jsonb_build_object('post_id', p.id::text, 'state', 'entered', 'rank', u.rank,
+				SELECT p.author_id, $5, jsonb_build_object('post_id', p.id::text, 'caption', left(p.caption, 80), 'state', 'entered', 'rank', u.rank,
 					'score', u.score, 'distance', u.distance, 'cycle', $6::bigint, 'cull_at', $7::text)
 				FROM unnest($1::bigint[], $2::int[], $3::float8[], $4::float8[]) AS u(id, rank, score, distance)
 				JOIN posts p ON p.id = u.id ORDER BY u.rank

@@ -144,7 +144,7 @@ func (s *Service) notifyVictims(ctx context.Context, runID, cycle int64) error {
 			return err // another follow-up did it
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
-			SELECT p.author_id, $2, jsonb_build_object('post_id', v.post_id::text, 'run_id', v.run_id::text,
+			SELECT p.author_id, $2, jsonb_build_object('post_id', v.post_id::text, 'caption', left(p.caption, 80), 'run_id', v.run_id::text,
 				'cycle', $3::bigint, 'rank', v.rank, 'score', v.score)
 			FROM cull_victims v JOIN posts p ON p.id = v.post_id WHERE v.run_id = $1 ORDER BY v.rank
 			RETURNING id, user_id, data, created_at`, runID, NotifyCulled, cycle)

@@ -19,14 +19,17 @@ func (s *Service) NotifyRatings(ctx context.Context, notify *notifications.Servi
 		rows, err := tx.Query(ctx, `WITH due AS (
 				SELECT id, unannounced_ratings AS n FROM posts WHERE unannounced_ratings > 0 ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
 			UPDATE posts p SET unannounced_ratings = 0, ratings_announced_at = now() FROM due WHERE p.id = due.id
-			RETURNING p.id, p.author_id, due.n, p.h1 + p.h2 + p.h3 + p.h4 + p.h5`)
+			RETURNING p.id, p.author_id, due.n, p.h1 + p.h2 + p.h3 + p.h4 + p.h5, left(p.caption, 80)`)
 		if err != nil {
 			return err
 		}
-		type due struct{ post, author, n, total int64 }
+		type due struct {
+			post, author, n, total int64
+			caption                string
+		}
 		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (due, error) {
 			var d due
-			err := r.Scan(&d.post, &d.author, &d.n, &d.total)
+			err := r.Scan(&d.post, &d.author, &d.n, &d.total, &d.caption)
 			return d, err
 		})
 		if err != nil {
@@ -34,7 +37,7 @@ func (s *Service) NotifyRatings(ctx context.Context, notify *notifications.Servi
 		}
 		for _, d := range list {
 			n, err := notifications.Add(ctx, tx, d.author, jokster.NotifyRated, 0, map[string]any{
-				"post_id": strconv.FormatInt(d.post, 10), "new_ratings": d.n, "ratings": d.total})
+				"post_id": strconv.FormatInt(d.post, 10), "caption": d.caption, "new_ratings": d.n, "ratings": d.total})
 			if err != nil {
 				return err
 			}
