@@ -112,11 +112,11 @@ func (s *server) updatePost(c *fiber.Ctx) error {
 		Caption *string  `json:"caption"`
 		Tags    []string `json:"tags"`
 	}
+	// encoding/json leaves Tags nil for an absent key and for null, which
+	// PostUpdate says are the same (unchanged), and makes [] an empty,
+	// non-nil slice: remove every tag.
 	if err := decode(c, &in); err != nil {
 		return err
-	}
-	if in.Tags == nil && jsonHasKey(c.Body(), "tags") {
-		in.Tags = []string{}
 	}
 	if _, err := s.Posts.Update(c.UserContext(), id, viewer(c), posts.Update{Caption: in.Caption, Tags: in.Tags}); err != nil {
 		return err

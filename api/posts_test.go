@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -18,9 +19,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -847,5 +850,293 @@ func TestReuploadWhileFirstDeleted_201(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 0 {
 		t.Fatalf("the reused original is still queued for collection")
+	}
+}
+
+// PostUpdate: an absent or null field is unchanged; `tags: []` clears.
+func TestEditTags_NullKeeps_EmptyClears_200(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("tara")
+	p := a.newPost(nil, "", "caption", "tagged", "tags", "one, two").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	if strings.Join(p.Tags, ",") != "one,two" {
+		t.Fatalf("tags %v", p.Tags)
+	}
+	for _, body := range []string{`{"tags": null}`, `{"caption": "retitled", "tags": null}`, `{"caption": null, "tags": null}`, `{"caption": "again"}`} {
+		if r := a.do("PATCH", path, body).want(200).post(); strings.Join(r.Tags, ",") != "one,two" {
+			t.Fatalf("PATCH %s: tags now %v", body, r.Tags)
+		}
+	}
+	if got := a.get(path).want(200).post(); strings.Join(got.Tags, ",") != "one,two" || got.Caption != "again" {
+		t.Fatalf("after the edits: %+v", got)
+	}
+	if r := a.do("PATCH", path, `{"tags": []}`).want(200).post(); len(r.Tags) != 0 {
+		t.Fatalf("tags: [] left %v", r.Tags)
+	}
+}
+
+// A post still processing, or failed, does not exist for anyone but its
+// author and the admins: editing or deleting it answers as GET does.
+func TestHiddenPost_EditDelete_404(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := e.signup("ada")
+	if _, err := e.db.Exec(ctx, `UPDATE users SET is_admin = true WHERE username = 'ada'`); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.signup("hal"), e.signup("ivy")
+	// No worker runs: the upload stays processing.
+	processing := a.upload("POST", "/api/v1/posts", "media", "p.jpg", jpegOf(100, 100, 1)).want(201).post()
+	failed := a.upload("POST", "/api/v1/posts", "media", "f.jpg", jpegOf(100, 100, 2)).want(201).post()
+	if _, err := e.db.Exec(ctx, `UPDATE posts SET status = 'failed', failure = 'broken' WHERE id = $1`, failed.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []postView{processing, failed} {
+		path := "/api/v1/posts/" + p.ID
+		b.get(path).want(404)
+		if r := b.do("PATCH", path, map[string]string{"caption": "mine now"}).want(404); r.errCode() != "not_found" {
+			t.Fatalf("PATCH: %s", r.Body)
+		}
+		if r := b.do("DELETE", path, nil).want(404); r.errCode() != "not_found" {
+			t.Fatalf("DELETE: %s", r.Body)
+		}
+		// An admin sees the post, so is told why editing it is refused.
+		admin.get(path).want(200)
+		admin.do("PATCH", path, map[string]string{"caption": "mod's caption"}).want(403)
+		a.do("PATCH", path, map[string]string{"caption": "still mine"}).want(200)
+	}
+	admin.do("DELETE", "/api/v1/posts/"+failed.ID, nil).want(204)
+	a.do("DELETE", "/api/v1/posts/"+processing.ID, nil).want(204)
+	if n := e.count(`SELECT count(*) FROM posts`); n != 0 {
+		t.Fatalf("%d posts left", n)
+	}
+}
+
+// A comment or reaction sent while a cull or a moderator's removal of the
+// post is committing waits for it and is then refused, as it would be a
+// moment later, instead of being written on a culled or removed post.
+func TestSocialWhileStatusChanges_409(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, b := e.signup("jon"), e.signup("kim")
+	for _, c := range []struct {
+		action, status string
+	}{
+		{"comment", "culled"}, {"comment", "removed"},
+		{"react", "culled"}, {"react", "removed"},
+		{"unreact", "culled"}, {"unreact", "removed"},
+	} {
+		p := a.newPost(nil, "", "caption", c.action+" "+c.status).want(201).post()
+		path := "/api/v1/posts/" + p.ID
+		if c.action == "unreact" {
+			b.do("PUT", path+"/reactions/laugh", nil).want(200)
+		}
+		// The status change, held open as a cull or removal is while it
+		// does the rest of its work.
+		tx, err := e.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE posts SET status = $2, removed_at = CASE WHEN $2 = 'removed' THEN now() END WHERE id = $1`, p.ID, c.status); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan *resp, 1)
+		go func() {
+			switch c.action {
+			case "comment":
+				done <- b.post(path+"/comments", map[string]string{"body": "first!"})
+			case "react":
+				done <- b.do("PUT", path+"/reactions/fire", nil)
+			case "unreact":
+				done <- b.do("DELETE", path+"/reactions/laugh", nil)
+			}
+		}()
+		e.eventually(c.action+" to wait for the post's row", func() bool {
+			return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0
+		})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r := <-done
+		if r.Status != 409 || r.errCode() != "conflict" {
+			t.Fatalf("%s on a post becoming %s: %d %s; want 409", c.action, c.status, r.Status, r.Body)
+		}
+		var counts map[string]int
+		if err := e.db.QueryRow(ctx, `SELECT reaction_counts FROM posts WHERE id = $1`, p.ID).Scan(&counts); err != nil {
+			t.Fatal(err)
+		}
+		comments := e.count(`SELECT count(*) FROM comments WHERE post_id = $1`, p.ID)
+		reactions := e.count(`SELECT count(*) FROM reactions WHERE post_id = $1`, p.ID)
+		wantReactions := 0
+		if c.action == "unreact" {
+			wantReactions = 1
+		}
+		if comments != 0 || reactions != wantReactions || len(counts) != wantReactions {
+			t.Fatalf("%s on a post becoming %s wrote: %d comments, %d reactions, counts %v", c.action, c.status, comments, reactions, counts)
+		}
+	}
+}
+
+// Withdrawing a reaction answers like giving one: a culled or removed post
+// takes neither (409) and keeps its counts; a hidden one is 404.
+func TestUnreactCulled_409(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, b := e.signup("lea"), e.signup("max")
+	p := a.newPost(nil, "", "caption", "soon gone").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	b.do("PUT", path+"/reactions/laugh", nil).want(200)
+	for _, status := range []string{"culled", "removed"} {
+		if _, err := e.db.Exec(ctx, `UPDATE posts SET status = $2 WHERE id = $1`, p.ID, status); err != nil {
+			t.Fatal(err)
+		}
+		b.do("PUT", path+"/reactions/fire", nil).want(409)
+		if r := b.do("DELETE", path+"/reactions/laugh", nil).want(409); r.errCode() != "conflict" {
+			t.Fatal(string(r.Body))
+		}
+		// Not having reacted changes nothing either way, but the answer is
+		// still the post's.
+		b.do("DELETE", path+"/reactions/clap", nil).want(409)
+		if got := b.get(path).want(200).post(); got.Reactions["laugh"] != 1 || strings.Join(got.MyReactions, ",") != "laugh" {
+			t.Fatalf("%s post's reactions changed: %+v %v", status, got.Reactions, got.MyReactions)
+		}
+	}
+	hiddenPost := a.upload("POST", "/api/v1/posts", "media", "p.jpg", jpegOf(100, 100, 1)).want(201).post()
+	b.do("DELETE", "/api/v1/posts/"+hiddenPost.ID+"/reactions/laugh", nil).want(404)
+	b.do("DELETE", "/api/v1/posts/424242/reactions/laugh", nil).want(404)
+}
+
+// Text that shows nothing, or that turns the text around it, is refused
+// with a message for its field; invisible characters inside visible text
+// (an emoji sequence's joiners) are kept.
+func TestInvisibleAndBidiText_400(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.signup("ned"), e.signup("ola")
+	p := a.newPost(nil, "", "caption", "a joke").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	for _, body := range []string{"\u200b", "\u200b\u200b\u200b", " \u2060\ufeff\u200d ", "\u3164"} {
+		r := b.post(path+"/comments", map[string]string{"body": body}).want(400)
+		if r.errCode() != "invalid" || !strings.Contains(r.field("body"), "nothing visible") {
+			t.Fatalf("comment %+q: %s", body, r.Body)
+		}
+	}
+	r := b.post(path+"/comments", map[string]string{"body": "lol \u202Eexe.gnp"}).want(400)
+	if !strings.Contains(r.field("body"), "direction") {
+		t.Fatalf("comment with an override: %s", r.Body)
+	}
+	family := "👨\u200d👩\u200d👧 same"
+	if c := b.post(path+"/comments", map[string]string{"body": family}).want(201).m(); c["body"] != family {
+		t.Fatalf("comment %+q stored as %+q", family, c["body"])
+	}
+	if n := e.count(`SELECT count(*) FROM comments`); n != 1 {
+		t.Fatalf("%d comments stored", n)
+	}
+
+	r = a.newPost(nil, "", "caption", "\u200b\u200b").want(400)
+	if !strings.Contains(r.field("caption"), "nothing visible") {
+		t.Fatalf("invisible caption: %s", r.Body)
+	}
+	r = a.newPost(nil, "", "caption", "gift for \u202Eyou").want(400)
+	if !strings.Contains(r.field("caption"), "direction") {
+		t.Fatalf("caption with an override: %s", r.Body)
+	}
+	r = a.do("PATCH", path, map[string]string{"caption": "x\u2067y\u2069"}).want(400)
+	if !strings.Contains(r.field("caption"), "direction") {
+		t.Fatalf("edited caption with an isolate: %s", r.Body)
+	}
+	for name, want := range map[string]string{"\u200b": "nothing visible", "\u2800\u2800": "nothing visible", "admin\u202E": "direction"} {
+		r = a.do("PATCH", "/api/v1/me/profile", map[string]string{"display_name": name}).want(400)
+		if !strings.Contains(r.field("display_name"), want) {
+			t.Fatalf("display name %+q: %s", name, r.Body)
+		}
+	}
+	if got := a.get(path).want(200).post(); got.Caption != "a joke" {
+		t.Fatalf("caption now %+q", got.Caption)
+	}
+}
+
+// Every change of a post's reactions is announced with the counts it left
+// and the reactions version after it, so a client can drop counts older
+// than those it holds however the messages are ordered.
+func TestLive_ReactionsVersioned(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("pia")
+	p := a.newPost(nil, "", "caption", "react to me").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	ch := "post:" + p.ID
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	w.wait("snapshot", is(ch, "snapshot"))
+
+	const n = 8
+	kinds := []string{"laugh", "fire"}
+	users := make([]*client, n)
+	for i := range users {
+		users[i] = e.signup(fmt.Sprintf("fan%d", i))
+	}
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := u.do("PUT", path+"/reactions/"+kinds[i%2], nil); r.Status != 200 {
+				t.Errorf("reaction %d: %d %s", i, r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	users[0].do("PUT", path+"/reactions/laugh", nil).want(200) // no change: no message
+	users[0].do("DELETE", path+"/reactions/laugh", nil).want(200)
+
+	type reactionsMsg struct {
+		counts  map[string]int
+		version int64
+	}
+	read := func(m map[string]any) reactionsMsg {
+		d := m["data"].(map[string]any)
+		out := reactionsMsg{counts: map[string]int{}}
+		v, ok := d["version"].(float64)
+		if !ok {
+			t.Fatalf("reactions message without a version: %v", m)
+		}
+		out.version = int64(v)
+		for k, c := range d["reactions"].(map[string]any) {
+			out.counts[k] = int(c.(float64))
+		}
+		return out
+	}
+	last := w.wait("the reactions after the withdrawal", func(m map[string]any) bool {
+		return is(ch, "reactions")(m) && read(m).version == n+1
+	})
+	if got := read(last).counts; got["laugh"] != n/2-1 || got["fire"] != n/2 {
+		t.Fatalf("newest counts %v", got)
+	}
+	w.mu.Lock()
+	msgs := slices.Clone(w.msgs)
+	w.mu.Unlock()
+	seen := map[int64]bool{}
+	for _, m := range msgs {
+		if !is(ch, "reactions")(m) {
+			continue
+		}
+		r := read(m)
+		if seen[r.version] {
+			t.Fatalf("version %d announced twice", r.version)
+		}
+		seen[r.version] = true
+		// Only reactions were added before the withdrawal, one per change:
+		// counts announced with version v hold v reactions, so no message
+		// pairs counts with another change's version.
+		total := r.counts["laugh"] + r.counts["fire"]
+		if r.version <= n && total != int(r.version) {
+			t.Fatalf("version %d announced with %d reactions: %v", r.version, total, r.counts)
+		}
+	}
+	if len(seen) != n+1 {
+		t.Fatalf("%d reactions messages for %d changes: %v", len(seen), n+1, seen)
+	}
+	got := a.get(path).want(200).post().Reactions
+	if got["laugh"] != n/2-1 || got["fire"] != n/2 {
+		t.Fatalf("REST reactions %v", got)
 	}
 }

@@ -43,16 +43,20 @@ type Announcer interface {
 	PostGone(ctx context.Context, id int64, status string)
 	CommentAdded(ctx context.Context, c jokster.Comment)
 	CommentDeleted(ctx context.Context, post, comment int64)
-	ReactionsChanged(ctx context.Context, post int64, counts map[string]int)
+	// ReactionsChanged has the post's reaction counts as a change left
+	// them, with the post's reactions version after it: concurrent changes
+	// are announced in no particular order, and the version, which every
+	// change raises, tells listeners which counts are the newer.
+	ReactionsChanged(ctx context.Context, post, version int64, counts map[string]int)
 }
 
 type nopAnnouncer struct{}
 
-func (nopAnnouncer) PostReady(context.Context, jokster.Post)                 {}
-func (nopAnnouncer) PostGone(context.Context, int64, string)                 {}
-func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment)           {}
-func (nopAnnouncer) CommentDeleted(context.Context, int64, int64)            {}
-func (nopAnnouncer) ReactionsChanged(context.Context, int64, map[string]int) {}
+func (nopAnnouncer) PostReady(context.Context, jokster.Post)                        {}
+func (nopAnnouncer) PostGone(context.Context, int64, string)                        {}
+func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment)                  {}
+func (nopAnnouncer) CommentDeleted(context.Context, int64, int64)                   {}
+func (nopAnnouncer) ReactionsChanged(context.Context, int64, int64, map[string]int) {}
 
 type noRanker struct{}
 
@@ -303,6 +307,13 @@ func scanPost(r pgx.Row) (jokster.Post, error) {
 	return p, err
 }
 
+// hidden says whether posts of status exist only for their author and the
+// admins: to anyone else every request about one answers as if it did not
+// exist, so that none gives away that it does.
+func hidden(status string) bool {
+	return status == jokster.PostProcessing || status == jokster.PostFailed
+}
+
 // Get returns post id as seen by viewer. Posts still processing or failed
 // are visible only to their author and admins.
 func (s *Service) Get(ctx context.Context, id, viewer int64) (jokster.Post, error) {
@@ -312,7 +323,7 @@ func (s *Service) Get(ctx context.Context, id, viewer int64) (jokster.Post, erro
 	} else if err != nil {
 		return p, err
 	}
-	if p.Status == jokster.PostProcessing || p.Status == jokster.PostFailed {
+	if hidden(p.Status) {
 		if p.AuthorID != viewer {
 			if admin, _ := s.IsAdmin(ctx, viewer); viewer == 0 || !admin {
 				return jokster.Post{}, errNoPost
@@ -330,7 +341,8 @@ type Update struct {
 	Tags    []string // nil: unchanged
 }
 
-// Update changes a post's caption or tags; only its author may.
+// Update changes a post's caption or tags; only its author may. A post
+// hidden from the caller (see hidden) is not found, as it is for Get.
 func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokster.Post, error) {
 	fields := map[string]string{}
 	var caption *string
@@ -364,6 +376,14 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 			return err
 		}
 		if author != user {
+			if hidden(status) {
+				// An admin sees the post, so may hear why the edit is refused.
+				if admin, err := s.IsAdmin(ctx, user); err != nil {
+					return err
+				} else if !admin {
+					return errNoPost
+				}
+			}
 			return jokster.Errorf(jokster.EFORBIDDEN, "only the author can edit a post")
 		}
 		if status == jokster.PostCulled || status == jokster.PostRemoved {
@@ -394,11 +414,13 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 	return s.Get(ctx, id, user)
 }
 
-// Delete deletes a post; its author or an admin may. Its files are queued
-// for collection by a trigger in the same transaction.
+// Delete deletes a post; its author or an admin may. A post hidden from
+// the caller (see hidden) is not found, as it is for Get. Its files are
+// queued for collection by a trigger in the same transaction.
 func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	var author int64
-	err := s.db.QueryRow(ctx, `SELECT author_id FROM posts WHERE id = $1`, id).Scan(&author)
+	var status string
+	err := s.db.QueryRow(ctx, `SELECT author_id, status FROM posts WHERE id = $1`, id).Scan(&author, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoPost
 	} else if err != nil {
@@ -410,6 +432,9 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 			return err
 		}
 		if !admin {
+			if hidden(status) {
+				return errNoPost
+			}
 			return jokster.Errorf(jokster.EFORBIDDEN, "only the author or an admin can delete a post")
 		}
 	}

@@ -25,17 +25,24 @@ var ReactionKinds = map[string]string{
 }
 
 // interactable loads a post that may receive comments and reactions: it
-// exists, is visible and ready.
+// exists, is visible and ready. It locks the post's row until tx ends, so
+// the status checked is the one tx commits against: a plain read sees the
+// post as it was when the statement began and lets a reaction through that
+// commits just after a cull or a moderator's removal (whose UPDATE holds
+// the row meanwhile). Locked, the read waits for that transaction and then
+// re-reads the row as it left it. FOR NO KEY UPDATE, not FOR SHARE: the
+// counting trigger then updates the row, and two transactions each holding
+// a share lock would deadlock upgrading it.
 func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author int64, err error) {
 	var status string
-	err = tx.QueryRow(ctx, `SELECT author_id, status FROM posts WHERE id = $1`, id).Scan(&author, &status)
+	err = tx.QueryRow(ctx, `SELECT author_id, status FROM posts WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&author, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, errNoPost
 	} else if err != nil {
 		return 0, err
 	}
 	if status != jokster.PostReady {
-		if status == jokster.PostProcessing || status == jokster.PostFailed {
+		if hidden(status) {
 			return 0, errNoPost
 		}
 		return 0, jokster.Errorf(jokster.ECONFLICT, "this post was %s: it takes no more comments or reactions", status)
@@ -47,10 +54,13 @@ func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author
 // author's notification, and reads what the answer shows, in one statement:
 // one round trip, atomic without an explicit transaction. That matters
 // because a comment's live delivery waits for it. b always has one row, so
-// a refused comment still answers with why.
+// a refused comment still answers with why. p locks the post's row, for
+// the reason interactable does: the status checked must be the one the
+// comment commits against, not the one the statement's snapshot saw
+// before a cull or removal committed.
 // $1 post, $2 commenter, $3 body, $4 notification kind.
 const addCommentSQL = `WITH b AS (SELECT max(until) AS until FROM bans WHERE user_id = $2 AND until > now()),
-	p AS (SELECT author_id, status FROM posts WHERE id = $1),
+	p AS (SELECT author_id, status FROM posts WHERE id = $1 FOR NO KEY UPDATE),
 	ok AS (SELECT p.author_id FROM p, b WHERE p.status = 'ready' AND b.until IS NULL),
 	c AS (INSERT INTO comments (post_id, author_id, body) SELECT $1, $2, $3 FROM ok RETURNING id, created_at),
 	n AS (INSERT INTO notifications (user_id, kind, actor_id, data)
@@ -87,7 +97,7 @@ func (s *Service) AddComment(ctx context.Context, postID, user int64, body strin
 		return jokster.Comment{}, err
 	case banned != nil:
 		return jokster.Comment{}, jokster.Errorf(jokster.EFORBIDDEN, "you are banned from posting until %s", banned.UTC().Format(time.RFC3339))
-	case author == nil || *status == jokster.PostProcessing || *status == jokster.PostFailed:
+	case author == nil || hidden(*status):
 		return jokster.Comment{}, errNoPost
 	case *status != jokster.PostReady:
 		return jokster.Comment{}, jokster.Errorf(jokster.ECONFLICT, "this post was %s: it takes no more comments or reactions", *status)
@@ -172,6 +182,14 @@ func checkKind(kind string) error {
 	return nil
 }
 
+// reactionCounts reads a post's reaction counts with the version they are
+// at. Read in the transaction that changed them, under interactable's lock,
+// they are exactly what it commits: no other change can come between.
+func reactionCounts(ctx context.Context, tx pgx.Tx, id int64) (counts map[string]int, version int64, err error) {
+	err = tx.QueryRow(ctx, `SELECT reaction_counts, reactions_version FROM posts WHERE id = $1`, id).Scan(&counts, &version)
+	return counts, version, err
+}
+
 // React adds the user's reaction of kind (once per kind; again is a no-op)
 // and returns the post. The author hears about the first reaction of each
 // person to each post, not about every tap.
@@ -183,13 +201,18 @@ func (s *Service) React(ctx context.Context, postID, user int64, kind string) (j
 		return jokster.Post{}, err
 	}
 	var notes []jokster.Notification
+	var counts map[string]int
+	var version int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		author, err := s.interactable(ctx, tx, postID)
 		if err != nil {
 			return err
 		}
 		t, err := tx.Exec(ctx, `INSERT INTO reactions (post_id, user_id, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, postID, user, kind)
-		if err != nil || t.RowsAffected() == 0 || author == user {
+		if err != nil || t.RowsAffected() == 0 {
+			return err
+		}
+		if counts, version, err = reactionCounts(ctx, tx, postID); err != nil || author == user {
 			return err
 		}
 		var told bool
@@ -205,27 +228,37 @@ func (s *Service) React(ctx context.Context, postID, user int64, kind string) (j
 		return jokster.Post{}, err
 	}
 	s.notify.Announce(ctx, notes...)
-	p, err := s.Get(ctx, postID, user)
-	if err == nil {
-		s.live.ReactionsChanged(ctx, postID, p.Reactions)
+	if version != 0 {
+		s.live.ReactionsChanged(ctx, postID, version, counts)
 	}
-	return p, err
+	return s.Get(ctx, postID, user)
 }
 
-// Unreact withdraws the user's reaction of kind (absent is a no-op).
+// Unreact withdraws the user's reaction of kind (absent is a no-op). A
+// post that takes no reactions keeps the ones it has: withdrawing one
+// answers as reacting does.
 func (s *Service) Unreact(ctx context.Context, postID, user int64, kind string) (jokster.Post, error) {
 	if err := checkKind(kind); err != nil {
 		return jokster.Post{}, err
 	}
-	if _, err := s.Get(ctx, postID, user); err != nil {
+	var counts map[string]int
+	var version int64
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := s.interactable(ctx, tx, postID); err != nil {
+			return err
+		}
+		t, err := tx.Exec(ctx, `DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = $3`, postID, user, kind)
+		if err != nil || t.RowsAffected() == 0 {
+			return err
+		}
+		counts, version, err = reactionCounts(ctx, tx, postID)
+		return err
+	})
+	if err != nil {
 		return jokster.Post{}, err
 	}
-	if _, err := s.db.Exec(ctx, `DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = $3`, postID, user, kind); err != nil {
-		return jokster.Post{}, err
+	if version != 0 {
+		s.live.ReactionsChanged(ctx, postID, version, counts)
 	}
-	p, err := s.Get(ctx, postID, user)
-	if err == nil {
-		s.live.ReactionsChanged(ctx, postID, p.Reactions)
-	}
-	return p, err
+	return s.Get(ctx, postID, user)
 }

@@ -55,12 +55,17 @@ func (b Bridge) CommentDeleted(_ context.Context, post, comment int64) {
 	b.Pub.Send(postCh(post), "comment_deleted", map[string]string{"id": strconv.FormatInt(comment, 10)}, false)
 }
 
-// ReactionsChanged implements posts.Announcer.
-func (b Bridge) ReactionsChanged(_ context.Context, post int64, counts map[string]int) {
+// ReactionsChanged implements posts.Announcer: the counts with their
+// version, by which clients drop counts older than those they hold.
+// Concurrent changes reach Send in any order, and a coalesced event keeps
+// whatever was sent last, which could be the older counts, leaving the
+// newer ones unpublished; so reactions are not coalesced, and each change's
+// message goes out for clients to order.
+func (b Bridge) ReactionsChanged(_ context.Context, post, version int64, counts map[string]int) {
 	if counts == nil {
 		counts = map[string]int{}
 	}
-	b.Pub.Send(postCh(post), "reactions", map[string]any{"reactions": counts}, true)
+	b.Pub.Send(postCh(post), "reactions", map[string]any{"reactions": counts, "version": version}, false)
 }
 
 // PostsCulled implements cull.Announcer: the posts leave open feeds and

@@ -135,6 +135,13 @@ export interface Post {
   // snapshot do not send it (yet): when they do, under this name, the
   // client compares it too (postStore.putPost, merge.applyPostEvent).
   stats_version?: number
+  // The version of `reactions`, which every change of them raises. Live
+  // `reactions` messages carry it as `version`: each change sends its own,
+  // and concurrent ones can arrive out of order, so an older one must not
+  // overwrite newer counts (merge.applyPostEvent). The REST API and the
+  // post:<id> snapshot do not send it (yet); a copy that does, under this
+  // name, is compared too.
+  reactions_version?: number
 }
 
 export interface Comment {

@@ -62,6 +62,31 @@ describe('applyPostEvent', () => {
     expect(c.post.stats_version).toBe(9)
   })
 
+  it('ignores reactions older than the last applied (concurrent changes can arrive out of order)', () => {
+    const a = applyPostEvent(post, { ch: 'post:12', type: 'reactions', v: 3, data: { reactions: { laugh: 2, fire: 1 }, version: 5 } })
+    expect(a.changed).toBe(true)
+    expect(a.post.reactions).toEqual({ laugh: 2, fire: 1 })
+    expect(a.post.reactions_version).toBe(5)
+    // Published after the newer counts, but older.
+    const b = applyPostEvent(a.post, { ch: 'post:12', type: 'reactions', v: 4, data: { reactions: { laugh: 2 }, version: 4 } })
+    expect(b.changed).toBe(false)
+    expect(b.post.reactions).toEqual({ laugh: 2, fire: 1 })
+    const same = applyPostEvent(a.post, { ch: 'post:12', type: 'reactions', v: 5, data: { reactions: { laugh: 9 }, version: 5 } })
+    expect(same.changed).toBe(false)
+    const c = applyPostEvent(b.post, { ch: 'post:12', type: 'reactions', v: 6, data: { reactions: { laugh: 1, fire: 1 }, version: 6 } })
+    expect(c.post.reactions).toEqual({ laugh: 1, fire: 1 })
+    expect(c.post.reactions_version).toBe(6)
+    expect(c.post.my_reactions).toEqual(post.my_reactions)
+  })
+  it('takes reactions without a version, and keeps newer ones from an older whole post', () => {
+    const a = applyPostEvent(post, { ch: 'post:12', type: 'reactions', v: 3, data: { reactions: { clap: 1 } } })
+    expect(a.post.reactions).toEqual({ clap: 1 })
+    const b = applyPostEvent({ ...post, reactions: { clap: 3 }, reactions_version: 7 }, { ch: 'post:12', type: 'snapshot', v: 4, data: { post: { ...post, reactions: { clap: 2 }, reactions_version: 6 }, viewers: 1 } })
+    expect(b.post.reactions).toEqual({ clap: 3 })
+    expect(b.post.reactions_version).toBe(7)
+    expect(b.post.viewers).toBe(1)
+  })
+
   it('reads the server’s stats, status and comment_deleted messages', () => {
     expect(applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { stats, version: 7 } }).post.stats.count).toBe(1)
     expect(applyPostEvent(post, { ch: 'post:12', type: 'status', v: 3, data: { id: '12', status: 'culled' } }).post.status).toBe('culled')

@@ -82,6 +82,17 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
     if (post.stats_version !== undefined && part.version <= post.stats_version) return { post, changed: false }
     out.stats_version = part.version
   }
+  // Each reactions change is its own message, and concurrent ones can be
+  // published in either order: the counts with the higher version win.
+  if (ev.type === 'reactions' && typeof part.version === 'number') {
+    if (post.reactions_version !== undefined && part.version <= post.reactions_version) return { post, changed: false }
+    out.reactions_version = part.version
+  }
+  let olderReactions = false
+  if (ev.type !== 'reactions' && typeof part.reactions_version === 'number') {
+    if (post.reactions_version !== undefined && part.reactions_version < post.reactions_version) olderReactions = true
+    else out.reactions_version = part.reactions_version
+  }
   // A whole post (a snapshot) that says which stats it holds must not undo
   // newer ones heard since it was read.
   let olderStats = false
@@ -91,6 +102,7 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
   }
   for (const k of POST_FIELDS) {
     if (k === 'stats' && olderStats) continue
+    if (k === 'reactions' && olderReactions) continue
     if (k in part && part[k] !== undefined) {
       ;(out as unknown as Record<string, unknown>)[k] = part[k]
       changed = true
