@@ -15,32 +15,40 @@ import (
 	"github.com/jokster/jokster/store"
 )
 
-// checkPasswordOf loads user id and compares password with its hash.
-func (s *Service) checkPasswordOf(ctx context.Context, id int64, password, field string) (jokster.User, error) {
+// checkPasswordOf loads user id and compares password with its hash, which
+// it returns: the check is made outside any transaction (argon2id takes
+// long), so a write it allows must still find that hash.
+func (s *Service) checkPasswordOf(ctx context.Context, id int64, password, field string) (jokster.User, string, error) {
 	var hash string
 	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE id = $1`, id), &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return u, jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+		return u, "", jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
 	} else if err != nil {
-		return u, err
+		return u, "", err
 	}
 	if password == "" || len(password) > MaxPassword {
-		return u, jokster.Invalid(map[string]string{field: "your current password is required"})
+		return u, "", jokster.Invalid(map[string]string{field: "your current password is required"})
 	}
 	ok, err := s.verify(ctx, password, hash)
 	if err != nil {
-		return u, err
+		return u, "", err
 	}
 	if !ok {
-		return u, &jokster.Error{Code: jokster.EFORBIDDEN, Message: "the current password is wrong", Fields: map[string]string{field: "wrong password"}}
+		return u, "", &jokster.Error{Code: jokster.EFORBIDDEN, Message: "the current password is wrong", Fields: map[string]string{field: "wrong password"}}
 	}
-	return u, nil
+	return u, hash, nil
 }
 
-// ChangePassword replaces the password, signs out every session and
-// returns a fresh one for the caller.
+// errPasswordChanged answers a change whose current password was right
+// when checked but was replaced before the change could be written.
+var errPasswordChanged = &jokster.Error{Code: jokster.ECONFLICT,
+	Message: "the password was changed by another request meanwhile; nothing was changed: log in with the new password",
+	Fields:  map[string]string{"current_password": "changed meanwhile"}}
+
+// ChangePassword replaces the password, signs out every session (their
+// access tokens included) and returns a fresh one for the caller.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) (Session, error) {
-	u, err := s.checkPasswordOf(ctx, id, current, "current_password")
+	u, old, err := s.checkPasswordOf(ctx, id, current, "current_password")
 	if err != nil {
 		return Session{}, err
 	}
@@ -56,19 +64,23 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	}
 	var sess Session
 	var mailID uuid.UUID
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := s.setPassword(ctx, tx, u.ID, hash); err != nil {
+	err = store.Retry(func() error {
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			epoch, err := s.setPassword(ctx, tx, u.ID, hash, old)
+			if err != nil {
+				return err
+			}
+			mailID, err = s.outbox.Add(ctx, tx, mail.Message{UserID: u.ID, To: u.Email, Subject: "Your Jokster password was changed",
+				Body: fmt.Sprintf("Hi %s,\n\nyour password was just changed and your other sessions were signed out. If this was not you, reset your password at once:\n\n%s/forgot-password\n",
+					u.Username, strings.TrimRight(s.set.PublicURL, "/"))})
+			if err != nil {
+				return err
+			}
+			sess, err = s.openSession(ctx, tx, u, epoch, uuid.New())
 			return err
-		}
-		mailID, err = s.outbox.Add(ctx, tx, mail.Message{UserID: u.ID, To: u.Email, Subject: "Your Jokster password was changed",
-			Body: fmt.Sprintf("Hi %s,\n\nyour password was just changed and your other sessions were signed out. If this was not you, reset your password at once:\n\n%s/forgot-password\n",
-				u.Username, strings.TrimRight(s.set.PublicURL, "/"))})
-		if err != nil {
-			return err
-		}
-		sess, err = s.openSession(ctx, tx, u, uuid.New())
-		return err
+		})
 	})
+	s.tokens.sessions.forget(u.ID)
 	if err != nil {
 		return Session{}, err
 	}
@@ -76,20 +88,33 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	return sess, nil
 }
 
-// setPassword stores a new password hash and signs out every session. It
-// also voids every pending reset and e-mail-change link: whoever knew the
-// old password may have asked for one (an address change to theirs is the
-// way to keep an account), and a new password is what the warning mails
-// tell the owner to set.
-func (s *Service) setPassword(ctx context.Context, tx pgx.Tx, id int64, hash string) error {
-	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1`, id, hash); err != nil {
-		return err
+// setPassword stores a new password hash and signs out every session: the
+// refresh tokens are revoked, and the session epoch moves on, which voids
+// every access token issued before (the caller tells the token cache once
+// the transaction is over). It returns the new epoch. With old set, the
+// hash is replaced only if it still is old: two changes that both checked
+// the same current password must not both succeed, the second one undoing
+// the first. It also voids every pending reset and e-mail-change link:
+// whoever knew the old password may have asked for one (an address change
+// to theirs is the way to keep an account), and a new password is what the
+// warning mails tell the owner to set.
+func (s *Service) setPassword(ctx context.Context, tx pgx.Tx, id int64, hash, old string) (int64, error) {
+	var epoch int64
+	err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now(), session_epoch = session_epoch + 1
+		WHERE id = $1 AND ($3 = '' OR password_hash = $3) RETURNING session_epoch`, id, hash, old).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if old != "" {
+			return 0, errPasswordChanged
+		}
+		return 0, jokster.Errorf(jokster.EUNAUTHORIZED, "this account no longer exists")
+	} else if err != nil {
+		return 0, err
 	}
 	if err := voidLinks(ctx, tx, id, "reset_password", "change_email"); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
-	return err
+	_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
+	return epoch, err
 }
 
 // voidLinks marks the user's unused links of the given purposes used.
@@ -160,8 +185,14 @@ func useToken(ctx context.Context, tx pgx.Tx, token, purpose string) (uid int64,
 }
 
 // ResetPassword sets a new password with a token from ForgotPassword and
-// signs out every session. It also proves the address: the account becomes
-// verified.
+// signs out every session, their access tokens included. It also proves
+// the address: the account becomes verified.
+//
+// Unlike a change, a reset checks nothing outside its transaction: the
+// token is spent by a conditional update inside it, so of two resets with
+// one token only one gets through, and a change that commits first voids
+// the token. A change's own check of the old hash makes it lose to a reset
+// that committed first.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	if msg := checkPassword(password); msg != "" {
 		return jokster.Invalid(map[string]string{"password": msg})
@@ -170,24 +201,35 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		uid, _, err := useToken(ctx, tx, token, "reset_password")
-		if err != nil {
+	var uid int64
+	// A reset locks the link, then the account; a change the account, then
+	// (voiding links) the link: at the same moment the two deadlock, and
+	// the one PostgreSQL aborts runs again.
+	err = store.Retry(func() error {
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			var err error
+			uid, _, err = useToken(ctx, tx, token, "reset_password")
+			if err != nil {
+				return err
+			}
+			var username, email string
+			if err := tx.QueryRow(ctx, `SELECT username, email FROM users WHERE id = $1`, uid).Scan(&username, &email); err != nil {
+				return err
+			}
+			if msg := checkPassword(password, username, email); msg != "" {
+				return jokster.Invalid(map[string]string{"password": msg})
+			}
+			if _, err := s.setPassword(ctx, tx, uid, hash, ""); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE users SET verified_at = coalesce(verified_at, now()) WHERE id = $1`, uid)
 			return err
-		}
-		var username, email string
-		if err := tx.QueryRow(ctx, `SELECT username, email FROM users WHERE id = $1`, uid).Scan(&username, &email); err != nil {
-			return err
-		}
-		if msg := checkPassword(password, username, email); msg != "" {
-			return jokster.Invalid(map[string]string{"password": msg})
-		}
-		if err := s.setPassword(ctx, tx, uid, hash); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE users SET verified_at = coalesce(verified_at, now()) WHERE id = $1`, uid)
-		return err
+		})
 	})
+	if uid != 0 {
+		s.tokens.sessions.forget(uid)
+	}
+	return err
 }
 
 // VerifyEmail marks the address of the token's account as verified.
@@ -235,7 +277,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, id int64, newEmail, pa
 	if addr == "" {
 		return jokster.Invalid(map[string]string{"new_email": "not a valid e-mail address"})
 	}
-	u, err := s.checkPasswordOf(ctx, id, password, "password")
+	u, _, err := s.checkPasswordOf(ctx, id, password, "password")
 	if err != nil {
 		return err
 	}
@@ -301,7 +343,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (string,
 // the list misses, created at that very moment, left a tombstone for the
 // ranking's reconcile loop).
 func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, posts []int64, err error) {
-	if _, err := s.checkPasswordOf(ctx, id, password, "password"); err != nil {
+	if _, _, err := s.checkPasswordOf(ctx, id, password, "password"); err != nil {
 		return "", nil, err
 	}
 	// The cascade updates the counters of everyone the account followed or
@@ -313,6 +355,7 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps)`, id).Scan(&photo, &posts)
 	})
 	if err == nil {
+		s.tokens.sessions.forget(id)
 		slog.Info("account deleted", "user_id", id, "posts", len(posts))
 	}
 	return photo, posts, err

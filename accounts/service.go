@@ -51,11 +51,14 @@ type Service struct {
 	dummy   string
 }
 
-// New returns a Service.
+// New returns a Service. From then on tokens also refuses access tokens
+// whose session was signed out since they were issued (as the service
+// records it in db).
 func New(db *pgxpool.Pool, tokens *Tokens, outbox *mail.Outbox, throttle *ratelimit.Backoff, set Settings) *Service {
 	if set.Hash == nil {
 		set.Hash = DefaultHash
 	}
+	tokens.sessions = newSessionCache(db, tokens.ttl)
 	s := &Service{db: db, tokens: tokens, outbox: outbox, throttle: throttle, set: set, hashing: make(chan struct{}, 4)}
 	// A log-in for an unknown account still verifies against this hash so it
 	// takes as long as one for a real account.
@@ -300,7 +303,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	if s.set.RequireVerifiedEmail && !u.Verified {
 		return Session{}, jokster.Errorf(jokster.EFORBIDDEN, "confirm your e-mail address first: follow the link we mailed you")
 	}
-	sess, err := s.openSession(ctx, s.db, u, uuid.New())
+	var sess Session
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The password was checked against the hash read above, long
+		// before (argon2id is slow on purpose). A change or reset that
+		// committed meanwhile signed out every session, and a session
+		// opened now with the old password must not escape it: the hash
+		// must still be the one checked, and stays so (FOR SHARE) until
+		// the session is recorded, so a change that follows revokes it.
+		var epoch int64
+		err := tx.QueryRow(ctx, `SELECT session_epoch FROM users WHERE id = $1 AND password_hash = $2 FOR SHARE`, u.ID, hash).Scan(&epoch)
+		if errors.Is(err, pgx.ErrNoRows) {
+			failed = true
+			return errBadLogin
+		} else if err != nil {
+			return err
+		}
+		sess, err = s.openSession(ctx, tx, u, epoch, uuid.New())
+		return err
+	})
 	signedIn = err == nil
 	return sess, err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster"
@@ -22,11 +23,18 @@ type Claims struct {
 	Username string
 	Admin    bool
 	Expires  time.Time
+	// Session is the log-in (refresh-token family) the token was issued
+	// for; uuid.Nil in tokens from before sessions were recorded.
+	Session uuid.UUID
+	// Epoch is the account's session epoch when the token was issued.
+	Epoch int64
 }
 
 type jwtClaims struct {
 	Username string `json:"name"`
 	Admin    bool   `json:"adm,omitempty"`
+	Session  string `json:"sid,omitempty"`
+	Epoch    int64  `json:"sep,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -36,6 +44,11 @@ const issuer = "jokster"
 type Tokens struct {
 	key []byte
 	ttl time.Duration
+	// sessions, once New has attached its Service, refuses tokens whose
+	// session was signed out since they were issued. Everything that checks
+	// tokens (the REST middleware, the WebSocket hub) goes through Parse,
+	// so none of them can forget to ask.
+	sessions *sessionCache
 }
 
 // NewTokens returns Tokens signing with key, which must be 32+ bytes.
@@ -49,12 +62,15 @@ func NewTokens(key []byte, ttl time.Duration) (*Tokens, error) {
 // TTL is the lifetime of access tokens.
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
-// Issue returns a signed access token for u.
-func (t *Tokens) Issue(u jokster.User) (string, error) {
+// issue returns a signed access token for u in session (a refresh-token
+// family), stamped with the account's session epoch.
+func (t *Tokens) issue(u jokster.User, session uuid.UUID, epoch int64) (string, error) {
 	now := time.Now()
 	c := jwtClaims{
 		Username: u.Username,
 		Admin:    u.IsAdmin,
+		Session:  session.String(),
+		Epoch:    epoch,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   strconv.FormatInt(u.ID, 10),
@@ -65,9 +81,18 @@ func (t *Tokens) Issue(u jokster.User) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
 }
 
-// Parse verifies an access token. Only HS256 is accepted, so "alg: none"
-// and algorithm-confusion tokens fail; expiry and issuer are required.
+// Parse is ParseContext without a caller's context (the WebSocket hub's
+// token check).
 func (t *Tokens) Parse(token string) (Claims, error) {
+	return t.ParseContext(context.Background(), token)
+}
+
+// ParseContext verifies an access token. Only HS256 is accepted, so "alg:
+// none" and algorithm-confusion tokens fail; expiry and issuer are
+// required. A token of a session signed out since (log-out, password
+// change or reset, refresh-token reuse) or of a deleted account is refused
+// too, on every node within sessionFresh.
+func (t *Tokens) ParseContext(ctx context.Context, token string) (Claims, error) {
 	var c jwtClaims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -86,7 +111,19 @@ func (t *Tokens) Parse(token string) (Claims, error) {
 	if err != nil || id <= 0 {
 		return Claims{}, jokster.Errorf(jokster.EUNAUTHORIZED, "the access token is not valid")
 	}
-	return Claims{UserID: id, Username: c.Username, Admin: c.Admin, Expires: c.ExpiresAt.Time}, nil
+	var sid uuid.UUID
+	if c.Session != "" {
+		if sid, err = uuid.Parse(c.Session); err != nil {
+			return Claims{}, jokster.Errorf(jokster.EUNAUTHORIZED, "the access token is not valid")
+		}
+	}
+	claims := Claims{UserID: id, Username: c.Username, Admin: c.Admin, Expires: c.ExpiresAt.Time, Session: sid, Epoch: c.Epoch}
+	if t.sessions != nil {
+		if err := t.sessions.check(ctx, claims); err != nil {
+			return Claims{}, err
+		}
+	}
+	return claims, nil
 }
 
 // SigningKey returns configured if set, otherwise a random 256-bit key that

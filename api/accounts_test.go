@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +20,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jokster/jokster/accounts"
+	"github.com/jokster/jokster/api"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/ratelimit"
+	"github.com/jokster/jokster/realtime"
 	"github.com/jokster/jokster/testkit"
 )
 
@@ -537,7 +541,9 @@ func TestDeleteAccountAndExport_200_204(t *testing.T) {
 	// The access token outlives the account for a few minutes; it can do nothing.
 	c.post("/api/v1/profiles/rita/follow", nil).want(401)
 	c.get("/api/v1/me/export").want(401)
-	c.get("/api/v1/profiles/quinn").want(404)
+	// Even where a token is optional: it is a bad token, not no token.
+	c.get("/api/v1/profiles/quinn").want(401)
+	e.client().get("/api/v1/profiles/quinn").want(404)
 	c.post("/api/v1/auth/login", map[string]string{"username": "quinn", "password": testPassword}).want(401)
 	p := fan.get("/api/v1/profiles/rita").want(200).m()
 	if p["followers_count"] != 0.0 || p["following_count"] != 0.0 {
@@ -681,4 +687,365 @@ func TestStaleLinksAfterPasswordOrEmailChange_400(t *testing.T) {
 	owner.post("/api/v1/auth/email/confirm", map[string]string{"token": move}).want(200)
 	e.client().post("/api/v1/auth/password/reset", map[string]string{"token": reset, "password": "the old mailbox's password"}).want(400)
 	e.client().post("/api/v1/auth/login", map[string]string{"username": "quill", "password": "a brand new passphrase"}).want(200)
+}
+
+type sessionBody struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// wantSignedOut checks that token is refused as a signed-out one on a
+// route that requires a token and on one where a token is optional.
+func (c *client) wantSignedOut(token string) {
+	c.e.t.Helper()
+	saved := c.token
+	defer func() { c.token = saved }()
+	c.token = token
+	r := c.get("/api/v1/me").want(401)
+	if r.errCode() != "unauthorized" || !strings.Contains(r.Header.Get("WWW-Authenticate"), "invalid_token") {
+		c.e.t.Fatalf("%v %s", r.Header, r.Body)
+	}
+	c.get("/api/v1/posts").want(401)
+}
+
+// A password change ends every access token issued before it, on every
+// route, while the token it returns works at once, though issued in the
+// same second; so does a log-in right after.
+func TestChangePasswordEndsAccessTokens_401(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("sam")
+	other := e.client()
+	other.login("sam", testPassword)
+	before, otherBefore := c.token, other.token
+	c.get("/api/v1/me").want(200)
+	other.get("/api/v1/posts").want(200)
+
+	var s sessionBody
+	c.post("/api/v1/me/password", map[string]string{"current_password": testPassword, "new_password": "a brand new passphrase"}).want(200).json(&s)
+	c.wantSignedOut(before)
+	c.wantSignedOut(otherBefore)
+	c.token = s.AccessToken
+	c.get("/api/v1/me").want(200)
+	c.get("/api/v1/posts").want(200)
+	other.login("sam", "a brand new passphrase")
+	other.get("/api/v1/me").want(200)
+	// A session refreshed from the new one keeps working too.
+	var r sessionBody
+	c.post("/api/v1/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}).want(200).json(&r)
+	c.token = r.AccessToken
+	c.get("/api/v1/me").want(200)
+}
+
+func TestResetPasswordEndsAccessTokens_401(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("tess")
+	before := c.token
+	c.get("/api/v1/me").want(200)
+	e.client().post("/api/v1/auth/password/forgot", map[string]string{"email": "tess@example.com"}).want(202)
+	tok := e.mailedToken("tess@example.com", "Reset")
+	e.client().post("/api/v1/auth/password/reset", map[string]string{"token": tok, "password": "the new long password"}).want(204)
+	c.wantSignedOut(before)
+	c.login("tess", "the new long password")
+	c.get("/api/v1/me").want(200)
+}
+
+// Logging out ends that session's access token; the account's other
+// sessions go on.
+func TestLogoutEndsItsAccessToken_401(t *testing.T) {
+	e := newEnv(t)
+	e.signup("ursa")
+	phone, laptop := e.client(), e.client()
+	var p, l sessionBody
+	phone.post("/api/v1/auth/login", map[string]string{"username": "ursa", "password": testPassword}).want(200).json(&p)
+	laptop.post("/api/v1/auth/login", map[string]string{"username": "ursa", "password": testPassword}).want(200).json(&l)
+	phone.token, laptop.token = p.AccessToken, l.AccessToken
+	phone.get("/api/v1/me").want(200)
+	// The browser path: the cookie names the session.
+	phone.post("/api/v1/auth/logout", nil).want(204)
+	phone.wantSignedOut(p.AccessToken)
+	laptop.get("/api/v1/me").want(200)
+	laptop.post("/api/v1/auth/logout", map[string]string{"refresh_token": l.RefreshToken}).want(204)
+	laptop.wantSignedOut(l.AccessToken)
+}
+
+// A reused refresh token revokes its family: the access tokens issued for
+// that session end with it, other sessions' do not.
+func TestRefreshReuseEndsItsAccessTokens_401(t *testing.T) {
+	e := newEnv(t)
+	e.signup("vera")
+	c, other := e.client(), e.client()
+	var s1, s2, o sessionBody
+	c.post("/api/v1/auth/login", map[string]string{"username": "vera", "password": testPassword}).want(200).json(&s1)
+	other.post("/api/v1/auth/login", map[string]string{"username": "vera", "password": testPassword}).want(200).json(&o)
+	other.token = o.AccessToken
+	c.post("/api/v1/auth/refresh", map[string]string{"refresh_token": s1.RefreshToken}).want(200).json(&s2)
+	c.token = s2.AccessToken
+	c.get("/api/v1/me").want(200)
+	if _, err := e.db.Exec(context.Background(), `UPDATE refresh_tokens SET used_at = used_at - interval '31 seconds'
+		WHERE token_hash = sha256($1::text::bytea)`, s1.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	c.post("/api/v1/auth/refresh", map[string]string{"refresh_token": s1.RefreshToken}).want(401)
+	c.wantSignedOut(s2.AccessToken)
+	c.wantSignedOut(s1.AccessToken)
+	other.get("/api/v1/me").want(200)
+}
+
+// node starts another API node on e's database and Redis with its own
+// accounts service, and so its own cache of sign-outs, as a second
+// `jokster serve` behind nginx would have.
+func (e *env) node() *env {
+	e.t.Helper()
+	ctx := context.Background()
+	key, err := accounts.SigningKey(ctx, e.db, e.cfg.JWTSecret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tokens, err := accounts.NewTokens(key, e.cfg.AccessTokenTTL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := e.deps
+	d.Accounts = accounts.New(e.db, tokens, e.out, ratelimit.NewBackoff(e.rdb, e.rankPrefix, e.cfg.LoginMaxDelay), accounts.Settings{
+		PublicURL: e.cfg.PublicURL, RefreshTTL: e.cfg.RefreshTokenTTL, VerifyTTL: e.cfg.VerifyTokenTTL, ResetTTL: e.cfg.ResetTokenTTL,
+		LoginFreeAttempts: e.cfg.LoginFreeAttempts, LoginIPFreeAttempts: e.cfg.LoginIPFreeAttempts, Hash: fastHash,
+	})
+	d.Hub = nil
+	app := api.New(d)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	e.t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
+	n := *e
+	n.base = "http://" + ln.Addr().String()
+	n.acc = d.Accounts
+	n.deps = d
+	return &n
+}
+
+// A password change made through one node ends the old access tokens on
+// the others too: at once on a node that sees a token issued after the
+// change, and within its cache's few seconds on any other.
+func TestChangePasswordEndsAccessTokensOnEveryNode_401(t *testing.T) {
+	e := newEnv(t)
+	n2, n3 := e.node(), e.node()
+	a := e.signup("wynn")
+	old := a.token
+	on2, on3 := n2.client(), n3.client()
+	on2.token, on3.token = old, old
+	on2.get("/api/v1/me").want(200) // now in n2's cache
+	on3.get("/api/v1/me").want(200) // and n3's
+	var s sessionBody
+	a.post("/api/v1/me/password", map[string]string{"current_password": testPassword, "new_password": "a brand new passphrase"}).want(200).json(&s)
+	a.wantSignedOut(old)
+	on2.token = s.AccessToken
+	on2.get("/api/v1/me").want(200)
+	on2.wantSignedOut(old)
+	n3.eventually("the old token is refused on the third node", func() bool {
+		return on3.get("/api/v1/me").Status == 401
+	})
+	on3.wantSignedOut(old)
+}
+
+// Two changes that both checked the same current password: one is made,
+// the other finds the password changed and changes nothing (409), rather
+// than silently replacing the first one's password.
+func TestConcurrentPasswordChanges_200_409(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("xavi")
+	ctx := context.Background()
+	// Hold the account's row so that both requests have checked the
+	// current password and wait to write when they are let go.
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = 'xavi' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	news := []string{"first new passphrase", "second new passphrase"}
+	statuses := make([]int, 2)
+	bodies := make([]*resp, 2)
+	var wg sync.WaitGroup
+	for i, pw := range news {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := e.client()
+			c.token = a.token
+			bodies[i] = c.post("/api/v1/me/password", map[string]string{"current_password": testPassword, "new_password": pw})
+			statuses[i] = bodies[i].Status
+		}()
+	}
+	e.eventually("both changes wait to write", func() bool {
+		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'UPDATE users SET password_hash%'`) == 2
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	won := slices.Index(statuses, 200)
+	lost := 1 - won
+	if won < 0 || statuses[lost] != 409 {
+		t.Fatalf("statuses %v, want one 200 and one 409", statuses)
+	}
+	if bodies[lost].errCode() != "conflict" || bodies[lost].field("current_password") == "" {
+		t.Fatalf("body %s", bodies[lost].Body)
+	}
+	c := e.client()
+	c.post("/api/v1/auth/login", map[string]string{"username": "xavi", "password": news[lost]}).want(401)
+	c.post("/api/v1/auth/login", map[string]string{"username": "xavi", "password": testPassword}).want(401)
+	c.login("xavi", news[won])
+	if n := e.count(`SELECT count(*) FROM outbox_mail WHERE subject LIKE '%password was changed%'`); n != 1 {
+		t.Fatalf("%d warning mails for one change", n)
+	}
+}
+
+// The export has the user's posts, comments, ratings, reactions, reports
+// and bans, ids as strings like everywhere in the API; and it is complete
+// however much there is.
+func TestExportEverything_200(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	yves, zoe, mod := e.signup("yves"), e.signup("zoe"), e.signup("moda")
+	if _, err := e.db.Exec(ctx, `UPDATE users SET is_admin = true WHERE username = 'moda'`); err != nil {
+		t.Fatal(err)
+	}
+	mine := yves.newPost(nil, "", "caption", "my joke", "tags", "cats").want(201).post()
+	theirs := zoe.newPost(nil, "", "caption", "their joke").want(201).post()
+	path := "/api/v1/posts/" + theirs.ID
+	yves.post(path+"/comments", map[string]string{"body": "ha!"}).want(201)
+	yves.do("PUT", path+"/rating", map[string]int{"stars": 4}).want(200)
+	yves.do("PUT", path+"/reactions/laugh", nil).want(200)
+	yves.post(path+"/report", map[string]string{"reason": "spam", "note": "seen it"}).want(202)
+	zoe.post(path+"/comments", map[string]string{"body": "not yours"}).want(201)
+	mod.do("PUT", "/api/v1/admin/users/yves/ban", map[string]any{"hours": 1, "reason": "spam"}).want(200)
+
+	type item = map[string]any
+	var doc map[string]json.RawMessage
+	yves.get("/api/v1/me/export").want(200).json(&doc)
+	list := func(name string) []item {
+		t.Helper()
+		var l []item
+		if err := json.Unmarshal(doc[name], &l); err != nil {
+			t.Fatalf("%s: %v in %s", name, err, doc[name])
+		}
+		return l
+	}
+	for _, name := range []string{"exported_at", "account", "profile", "following", "followers", "posts", "comments",
+		"ratings", "reactions", "reports", "bans", "notifications", "sessions"} {
+		if doc[name] == nil {
+			t.Errorf("no section %s", name)
+		}
+	}
+	check := func(name string, want int, fields item) {
+		t.Helper()
+		l := list(name)
+		if len(l) != want {
+			t.Fatalf("%s: %d items, want %d: %v", name, len(l), want, l)
+		}
+		for k, v := range fields {
+			if l[0][k] != v {
+				t.Fatalf("%s: %s = %#v, want %#v: %v", name, k, l[0][k], v, l[0])
+			}
+		}
+	}
+	check("posts", 1, item{"id": mine.ID, "caption": "my joke", "status": "ready"})
+	if tags := list("posts")[0]["tags"]; !reflect.DeepEqual(tags, []any{"cats"}) {
+		t.Fatalf("tags %v", tags)
+	}
+	check("comments", 1, item{"post_id": theirs.ID, "body": "ha!"})
+	if _, ok := list("comments")[0]["id"].(string); !ok {
+		t.Fatalf("comment id not a string: %v", list("comments")[0])
+	}
+	check("ratings", 1, item{"post_id": theirs.ID, "stars": 4.0})
+	check("reactions", 1, item{"post_id": theirs.ID, "kind": "laugh"})
+	check("reports", 1, item{"post_id": theirs.ID, "reason": "spam", "note": "seen it"})
+	check("bans", 1, item{"reason": "spam"})
+	if strings.Contains(string(doc["comments"]), "not yours") {
+		t.Fatal("someone else's comment is in the export")
+	}
+
+	// Thousands of rows come through whole, as valid JSON.
+	if _, err := e.db.Exec(ctx, `WITH p AS (
+			INSERT INTO posts (author_id, caption, kind, status)
+			SELECT u.id, 'bulk ' || g, 'text', 'ready' FROM users u, generate_series(1, 3000) g WHERE u.username = 'zoe'
+			RETURNING id)
+		INSERT INTO ratings (post_id, user_id, stars) SELECT p.id, u.id, 3 FROM p, users u WHERE u.username = 'yves'`); err != nil {
+		t.Fatal(err)
+	}
+	doc = nil
+	yves.get("/api/v1/me/export").want(200).json(&doc)
+	if n := len(list("ratings")); n != 3001 {
+		t.Fatalf("%d ratings exported, want 3001", n)
+	}
+	for _, r := range list("ratings") {
+		if _, ok := r["post_id"].(string); !ok {
+			t.Fatalf("post_id not a string: %v", r)
+		}
+	}
+}
+
+// A password change ends the private live stream of the connections signed
+// in with the old token: a `me` subscription made before it is ended (the
+// hub checks tokens again), one asked for after it is refused, and the old
+// token no longer signs a connection in; the new one does.
+func TestLive_PasswordChangeEndsMe(t *testing.T) {
+	hubTweaks = []func(*realtime.Config){func(c *realtime.Config) { c.TokenRecheck = 100 * time.Millisecond }}
+	defer func() { hubTweaks = nil }()
+	e := newEnv(t)
+	a := e.signup("yara")
+	old := a.token
+	subscribed := e.ws(nil)
+	subscribed.send(map[string]any{"type": "auth", "token": old})
+	subscribed.wait("auth ok", func(m map[string]any) bool { return m["type"] == "auth_ok" })
+	subscribed.send(map[string]any{"type": "subscribe", "ch": "me"})
+	subscribed.wait("me snapshot", is("me", "snapshot"))
+
+	var s sessionBody
+	a.post("/api/v1/me/password", map[string]string{"current_password": testPassword, "new_password": "a brand new passphrase"}).want(200).json(&s)
+	m := subscribed.wait("me ended", func(m map[string]any) bool { return m["type"] == "error" && m["ch"] == "me" })
+	if m["code"] != "unauthorized" || !strings.Contains(m["message"].(string), "signed out") {
+		t.Fatal(m)
+	}
+	subscribed.send(map[string]any{"type": "subscribe", "ch": "me"})
+	e.eventually("me refused again", func() bool {
+		return subscribed.count(func(m map[string]any) bool {
+			return m["type"] == "error" && m["ch"] == "me" && m["code"] == "unauthorized"
+		}) == 2
+	})
+
+	later := e.ws(nil)
+	later.send(map[string]any{"type": "auth", "token": old})
+	later.wait("old token refused", func(m map[string]any) bool {
+		return m["type"] == "error" && m["code"] == "unauthorized" && m["ch"] == nil
+	})
+	later.send(map[string]any{"type": "auth", "token": s.AccessToken})
+	later.wait("auth ok", func(m map[string]any) bool { return m["type"] == "auth_ok" })
+	later.send(map[string]any{"type": "subscribe", "ch": "me"})
+	later.wait("me snapshot", is("me", "snapshot"))
+	e.signup("zack").post("/api/v1/profiles/yara/follow", nil).want(200)
+	later.wait("notification", is("me", "notification"))
+}
+
+// Without the periodic check, a `me` subscription asked for with a token
+// signed out since the auth is refused all the same.
+func TestLive_MeRefusedAfterSignOut(t *testing.T) {
+	hubTweaks = []func(*realtime.Config){func(c *realtime.Config) { c.TokenRecheck = 0 }}
+	defer func() { hubTweaks = nil }()
+	e := newEnv(t)
+	a := e.signup("yuri")
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "auth", "token": a.token})
+	w.wait("auth ok", func(m map[string]any) bool { return m["type"] == "auth_ok" })
+	a.post("/api/v1/auth/logout", nil).want(204)
+	w.send(map[string]any{"type": "subscribe", "ch": "me"})
+	m := w.wait("me refused", func(m map[string]any) bool { return m["type"] == "error" && m["ch"] == "me" })
+	if m["code"] != "unauthorized" || w.count(is("me", "snapshot")) != 0 {
+		t.Fatal(m)
+	}
 }

@@ -199,9 +199,13 @@ func (s *server) bearer(c *fiber.Ctx) (*accounts.Claims, error) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster"`)
 		return nil, jokster.Errorf(jokster.EUNAUTHORIZED, "the Authorization header must be: Bearer <access_token>")
 	}
-	claims, err := s.Accounts.Tokens().Parse(strings.TrimSpace(tok))
+	// Parse also refuses a token whose session was signed out since it was
+	// issued (log-out, password change or reset, refresh-token reuse).
+	claims, err := s.Accounts.Tokens().ParseContext(c.UserContext(), strings.TrimSpace(tok))
 	if err != nil {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster", error="invalid_token"`)
+		if jokster.ErrorCode(err) == jokster.EUNAUTHORIZED {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="jokster", error="invalid_token"`)
+		}
 		return nil, err
 	}
 	return &claims, nil

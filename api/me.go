@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bufio"
+	"context"
+	"log/slog"
 	"mime/multipart"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -43,15 +47,33 @@ func (s *server) deleteMe(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// exportWriteTime bounds how long an export holds its database connection
+// and snapshot while the client reads it: the server's write timeout ends
+// the download then anyway.
+const exportWriteTime = 70 * time.Second
+
 func (s *server) exportMe(c *fiber.Ctx) error {
-	data, err := s.Accounts.Export(c.UserContext(), viewer(c))
+	exp, err := s.Accounts.Export(c.UserContext(), viewer(c))
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="jokster-export.json"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.Send(data)
+	// Streamed (chunked) as it is read, so an export costs a row of memory
+	// however much the user has. The status is sent by then: a failure
+	// midway cuts the document short, so a reader cannot mistake it for a
+	// whole one, and is logged.
+	uid, rid := viewer(c), requestID(c)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), exportWriteTime)
+		defer cancel()
+		defer exp.Close(ctx)
+		if err := exp.WriteTo(ctx, w); err != nil {
+			slog.Error("data export cut short", "user_id", uid, "request_id", rid, "err", err)
+		}
+	})
+	return nil
 }
 
 func (s *server) changePassword(c *fiber.Ctx) error {

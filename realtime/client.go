@@ -76,11 +76,18 @@ type client struct {
 	user    int64
 	counted int64 // the user counted against MaxPerUser
 	expires time.Time
-	expiry  *time.Timer // ends private subscriptions when the token expires
-	subs    map[string]*sub
-	closed  bool
-	done    chan struct{}
-	reason  string
+	// token is the access token of the last auth, checked again every
+	// TokenRecheck: one signed out meanwhile must stop private messages
+	// long before it expires.
+	token  string
+	expiry *time.Timer // runs recheck: every TokenRecheck, and at expiry
+	// authN counts auths and sign-outs, so that a check that read the
+	// state before one of them leaves the newer state alone.
+	authN  uint64
+	subs   map[string]*sub
+	closed bool
+	done   chan struct{}
+	reason string
 }
 
 func randomID() string {
@@ -227,24 +234,77 @@ func (c *client) writer() {
 func (c *client) checkExpiry() {
 	c.mu.Lock()
 	expired := c.user != 0 && time.Now().After(c.expires)
-	var private []string
+	n := c.authN
+	c.mu.Unlock()
 	if expired {
-		c.user = 0
-		for ch := range c.subs {
-			if strings.HasPrefix(ch, "me:") {
-				private = append(private, ch)
-				delete(c.subs, ch)
-			}
+		c.signOut(n, "token_expired", "your access token expired: send auth with a fresh one and subscribe again")
+	}
+}
+
+// recheck runs when the token expires, and every TokenRecheck before: a
+// token refused now (its session was signed out) signs the connection out.
+// A token that could not be checked (the database is away) is given the
+// benefit of the doubt until the next check.
+func (c *client) recheck() {
+	c.mu.Lock()
+	user, token, expires, n := c.user, c.token, c.expires, c.authN
+	c.mu.Unlock()
+	if user == 0 {
+		return
+	}
+	if time.Now().After(expires) {
+		c.checkExpiry()
+		return
+	}
+	if _, _, err := c.h.parse(token); jokster.ErrorCode(err) == jokster.EUNAUTHORIZED {
+		c.signOut(n, "unauthorized", jokster.ErrorMessage(err)+"; send auth with a new token and subscribe again")
+		return
+	}
+	c.mu.Lock()
+	if c.authN == n && !c.closed {
+		c.expiry = time.AfterFunc(c.untilCheck(expires), c.recheck)
+	}
+	c.mu.Unlock()
+}
+
+// untilCheck is how long until the token expiring at exp is checked next.
+func (c *client) untilCheck(exp time.Time) time.Duration {
+	d := time.Until(exp) + 10*time.Millisecond
+	if r := c.h.cfg.TokenRecheck; r > 0 && r < d {
+		d = r
+	}
+	return d
+}
+
+// signOut forgets the connection's user and ends its private
+// subscriptions, telling the client why on each, unless the connection
+// signed in (or out) again after the caller read authN n. It returns how
+// many subscriptions it ended.
+func (c *client) signOut(n uint64, code, msg string) int {
+	c.mu.Lock()
+	if c.user == 0 || c.authN != n {
+		c.mu.Unlock()
+		return 0
+	}
+	c.user, c.token = 0, ""
+	c.authN++
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	var private []string
+	for ch := range c.subs {
+		if strings.HasPrefix(ch, "me:") {
+			private = append(private, ch)
+			delete(c.subs, ch)
 		}
 	}
 	c.mu.Unlock()
 	for _, ch := range private {
 		c.h.remove(c, ch)
-		c.fail("token_expired", "your access token expired: send auth with a fresh one and subscribe again", "me")
+		c.fail(code, msg, "me")
 	}
-	if expired {
-		c.h.userGone(c)
-	}
+	c.h.userGone(c)
+	return len(private)
 }
 
 // read is the handler goroutine's loop.
@@ -300,7 +360,11 @@ func (c *client) handle(data []byte) {
 func (c *client) auth(token string) {
 	uid, exp, err := c.h.parse(token)
 	if err != nil {
-		c.fail("unauthorized", err.Error(), "")
+		msg := jokster.ErrorMessage(err)
+		if jokster.ErrorCode(err) != jokster.EUNAUTHORIZED {
+			msg = "the access token could not be checked right now: send auth again"
+		}
+		c.fail("unauthorized", msg, "")
 		return
 	}
 	c.mu.Lock()
@@ -310,11 +374,12 @@ func (c *client) auth(token string) {
 		c.fail("forbidden", "this connection is signed in as someone else; open a new one", "")
 		return
 	}
-	c.user, c.expires = uid, exp
+	c.user, c.expires, c.token = uid, exp, token
+	c.authN++
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
-	c.expiry = time.AfterFunc(time.Until(exp)+10*time.Millisecond, c.checkExpiry)
+	c.expiry = time.AfterFunc(c.untilCheck(exp), c.recheck)
 	c.mu.Unlock()
 	if prev == 0 && !c.h.userCame(c, uid) {
 		c.fail("too_many_connections", "too many live connections for this account", "")
@@ -336,10 +401,22 @@ func (c *client) subscribe(ch string, v int64) {
 	var uid int64
 	if ch == "me" {
 		c.mu.Lock()
-		uid = c.user
+		uid, token, expires, n := c.user, c.token, c.expires, c.authN
 		c.mu.Unlock()
 		if uid == 0 {
 			c.fail("unauthorized", "me is private: send auth with your access token first", ch)
+			return
+		}
+		// The periodic check may not have run since the token was signed
+		// out; a new subscription (and its snapshot) must not wait for it.
+		if _, _, err := c.h.parse(token); jokster.ErrorCode(err) == jokster.EUNAUTHORIZED {
+			code, msg := "unauthorized", jokster.ErrorMessage(err)+"; send auth with a new token and subscribe again"
+			if time.Now().After(expires) {
+				code = "token_expired"
+			}
+			if c.signOut(n, code, msg) == 0 {
+				c.fail(code, msg, ch)
+			}
 			return
 		}
 		key = "me:" + strconv.FormatInt(uid, 10)

@@ -25,7 +25,9 @@ type BoardEntry struct {
 // BoardSource reads the top of a board ("hot", "top:all", "tag:cats:top", …).
 type BoardSource func(ctx context.Context, board string) ([]BoardEntry, error)
 
-// TokenParser checks an access token: the user id and its expiry.
+// TokenParser checks an access token: the user id and its expiry. An
+// error of code jokster.EUNAUTHORIZED means the token is not (or no longer)
+// good; any other error means it could not be checked right now.
 type TokenParser func(token string) (user int64, expires time.Time, err error)
 
 // Config bounds what a client may do and costs.
@@ -42,12 +44,17 @@ type Config struct {
 	PongWait     time.Duration // a client silent this long is gone
 	BoardRate    float64       // most board messages per second per board
 	BoardSize    int           // top-N of board channels
+	// TokenRecheck is how often a signed-in connection's token is checked
+	// again before it expires: a token signed out meanwhile (log-out,
+	// password change) stops its private subscriptions within about this
+	// long. Each check may cost the parser a database read. 0: only expiry.
+	TokenRecheck time.Duration
 }
 
 // DefaultConfig suits one node with thousands of clients.
 func DefaultConfig() Config {
 	return Config{MaxPerIP: 200, MaxPerUser: 20, MaxSubs: 64, QueueSize: 256, ReadLimit: 4096,
-		PingInterval: 25 * time.Second, PongWait: 60 * time.Second, BoardRate: 2, BoardSize: 20}
+		PingInterval: 25 * time.Second, PongWait: 60 * time.Second, BoardRate: 2, BoardSize: 20, TokenRecheck: 15 * time.Second}
 }
 
 // Hub holds this node's clients and their subscriptions.

@@ -2,8 +2,13 @@ package realtime
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jokster/jokster"
 )
 
 // A subscriber's queue, as versions.
@@ -60,5 +65,60 @@ func TestHubDeliversOwnEventsOnceInOrder(t *testing.T) {
 	h.seq.Unlock()
 	if kept {
 		t.Fatal("the last version of a channel without subscribers is kept")
+	}
+}
+
+// A signed-in connection whose token is refused when checked again (its
+// session was signed out) loses its private subscription and is told so;
+// a token that merely could not be checked keeps it.
+func TestRecheckEndsPrivateSubscriptionsOfARevokedToken(t *testing.T) {
+	var refuse error
+	parse := func(string) (int64, time.Time, error) {
+		if refuse != nil {
+			return 0, time.Time{}, refuse
+		}
+		return 7, time.Now().Add(time.Hour), nil
+	}
+	cfg := DefaultConfig()
+	cfg.TokenRecheck = time.Hour // the test runs the checks itself
+	h := NewHub(NewMemoryBroker(), cfg, parse)
+	c := &client{h: h, wake: make(chan struct{}, 1), subs: map[string]*sub{}, done: make(chan struct{})}
+	defer c.close("test over")
+	c.auth("t")
+	c.subs["me:7"] = &sub{}
+	h.add(c, "me:7")
+	errorsQueued := func() []errorMessage {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var out []errorMessage
+		for _, m := range c.queue {
+			var e errorMessage
+			if json.Unmarshal(m, &e) == nil && e.Type == "error" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+
+	refuse = errors.New("connection refused") // the database is away
+	c.recheck()
+	if c.user != 7 || c.subs["me:7"] == nil || len(errorsQueued()) != 0 {
+		t.Fatalf("a check that failed to run signed the connection out: user %d, errors %v", c.user, errorsQueued())
+	}
+
+	refuse = jokster.Errorf(jokster.EUNAUTHORIZED, "this access token was signed out")
+	c.recheck()
+	errs := errorsQueued()
+	if len(errs) != 1 || errs[0].Code != "unauthorized" || errs[0].Ch != "me" || !strings.Contains(errs[0].Message, "signed out") {
+		t.Fatalf("errors sent: %+v", errs)
+	}
+	if c.user != 0 || c.subs["me:7"] != nil || h.subscribers("me:7") != 0 {
+		t.Fatalf("still signed in (user %d) or subscribed (%d)", c.user, h.subscribers("me:7"))
+	}
+	h.mu.Lock()
+	counted := h.users[7]
+	h.mu.Unlock()
+	if counted != 0 {
+		t.Fatalf("the user still counts %d connections", counted)
 	}
 }
