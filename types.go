@@ -108,8 +108,11 @@ type Post struct {
 	// of its ratings (and of its status), and live `stats` messages carry
 	// the same number, so a client can tell which of two copies is newer.
 	StatsVersion int64
-	MyRating     int            // 0: the viewer has not rated it
-	Ranks        map[string]int // board → 1-based rank, filled by the API
+	// ReactionsVersion grows with every change of Reactions; live
+	// `reactions` messages carry the same number.
+	ReactionsVersion int64
+	MyRating         int            // 0: the viewer has not rated it
+	Ranks            map[string]int // board → 1-based rank, filled by the API
 }
 
 // Comment is a plain-text comment on a post.

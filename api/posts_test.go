@@ -67,12 +67,13 @@ type postView struct {
 		Width     *int    `json:"width"`
 		Height    *int    `json:"height"`
 	} `json:"media"`
-	DuplicateOf  *string        `json:"duplicate_of"`
-	StatsVersion int64          `json:"stats_version"`
-	CommentCount int            `json:"comment_count"`
-	Reactions    map[string]int `json:"reactions"`
-	MyReactions  []string       `json:"my_reactions"`
-	Removed      *struct {
+	DuplicateOf      *string        `json:"duplicate_of"`
+	StatsVersion     int64          `json:"stats_version"`
+	ReactionsVersion int64          `json:"reactions_version"`
+	CommentCount     int            `json:"comment_count"`
+	Reactions        map[string]int `json:"reactions"`
+	MyReactions      []string       `json:"my_reactions"`
+	Removed          *struct {
 		Reason string `json:"reason"`
 	} `json:"removed"`
 }
@@ -1135,8 +1136,11 @@ func TestLive_ReactionsVersioned(t *testing.T) {
 	if len(seen) != n+1 {
 		t.Fatalf("%d reactions messages for %d changes: %v", len(seen), n+1, seen)
 	}
-	got := a.get(path).want(200).post().Reactions
-	if got["laugh"] != n/2-1 || got["fire"] != n/2 {
+	rest := a.get(path).want(200).post()
+	if got := rest.Reactions; got["laugh"] != n/2-1 || got["fire"] != n/2 {
 		t.Fatalf("REST reactions %v", got)
+	}
+	if rest.ReactionsVersion != int64(n+1) {
+		t.Fatalf("REST reactions_version %d; want %d, the last live message's", rest.ReactionsVersion, n+1)
 	}
 }

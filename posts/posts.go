@@ -283,7 +283,7 @@ const selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.ph
 	p.comment_count, p.reaction_counts,
 	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
 	p.created_at, p.updated_at, p.removed_at, p.removal_reason,
-	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), p.rank_version,
+	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), p.rank_version, p.reactions_version,
 	coalesce((SELECT stars FROM ratings r WHERE r.post_id = p.id AND r.user_id = $1), 0)
 	FROM posts p JOIN users u ON u.id = p.author_id JOIN profiles pr ON pr.user_id = p.author_id `
 
@@ -301,7 +301,7 @@ func scanPost(r pgx.Row) (jokster.Post, error) {
 		&p.Kind, &p.Status, &p.Failure, &p.Format, &display, &thumb, &poster,
 		&p.Width, &p.Height, &p.DurationMS, &p.DuplicateOf, &p.CommentCount, &p.Reactions, &p.MyReactions,
 		&p.CreatedAt, &p.UpdatedAt, &p.RemovedAt, &p.RemovalReason,
-		&p.Histogram[0], &p.Histogram[1], &p.Histogram[2], &p.Histogram[3], &p.Histogram[4], &p.ScoreTop, &p.ScoreHot, &p.StatsVersion, &p.MyRating)
+		&p.Histogram[0], &p.Histogram[1], &p.Histogram[2], &p.Histogram[3], &p.Histogram[4], &p.ScoreTop, &p.ScoreHot, &p.StatsVersion, &p.ReactionsVersion, &p.MyRating)
 	p.AuthorPhoto = mediaURL(photo)
 	p.MediaURL, p.ThumbURL, p.PosterURL = mediaURL(display), mediaURL(thumb), mediaURL(poster)
 	return p, err
