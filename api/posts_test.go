@@ -531,6 +531,15 @@ func TestModeration_202_403(t *testing.T) {
 	if r.Status != "removed" || r.Media != nil || r.Removed == nil || r.Removed.Reason != "rule 3" {
 		t.Fatalf("%+v", r)
 	}
+	// Its words go with it, except for its author and the moderators.
+	for who, c := range map[string]*client{"another user": b, "a visitor": e.client()} {
+		if got := c.get(path).want(200).post(); got.Status != "removed" || got.Caption != "" || len(got.Tags) != 0 || got.Removed == nil {
+			t.Fatalf("%s sees the removed post as %+v; want no caption", who, got)
+		}
+	}
+	if a.get(path).want(200).post().Caption != "edgy" || mod.get(path).want(200).post().Caption != "edgy" {
+		t.Fatal("the author or the moderator lost the removed post's caption")
+	}
 	e.eventually("a removed post's files are deleted", func() bool { return len(e.mediaFiles()) == 0 })
 	mod.get("/api/v1/admin/reports").want(200).json(&reports)
 	if len(reports.Items) != 0 {

@@ -332,7 +332,20 @@ func (s *Service) Get(ctx context.Context, id, viewer int64) (jokster.Post, erro
 	} else {
 		p.Failure = ""
 	}
+	if p.Status == jokster.PostRemoved && p.AuthorID != viewer {
+		if admin, _ := s.IsAdmin(ctx, viewer); viewer == 0 || !admin {
+			redact(&p)
+		}
+	}
 	return p, nil
+}
+
+// redact keeps a removed post's words from everyone but its author and the
+// admins: a moderator took it down for what it says or shows, and its
+// files are deleted, so its caption and tags go too. The page still says
+// that it was removed, when and why.
+func redact(p *jokster.Post) {
+	p.Caption, p.Tags = "", []string{}
 }
 
 // Update is a partial change of caption and tags.
