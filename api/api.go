@@ -148,6 +148,7 @@ func New(d Deps) *fiber.App {
 	v1.Post("/posts", s.auth, s.rate("upload"), s.createPost)
 	v1.Get("/posts", s.optionalAuth, s.listPosts)
 	v1.Get("/feed", s.auth, s.feed)
+	v1.Get("/posts/rules", s.postRules) // before /posts/:id
 	v1.Get("/posts/:id", s.optionalAuth, s.getPost)
 	v1.Patch("/posts/:id", s.auth, write, s.updatePost)
 	v1.Delete("/posts/:id", s.auth, write, s.deletePost)

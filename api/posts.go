@@ -95,6 +95,12 @@ func (s *server) createPost(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(postOut(p))
 }
 
+// postRules is GET /posts/rules: what a post may be on this server.
+func (s *server) postRules(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.JSON(s.Posts.Rules())
+}
+
 func (s *server) getPost(c *fiber.Ctx) error {
 	id, err := pathID(c, "id")
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/media"
 )
 
 // post sends a multipart post: an optional file and form fields.
@@ -1151,5 +1152,27 @@ func TestLive_ReactionsVersioned(t *testing.T) {
 	}
 	if rest.ReactionsVersion != int64(n+1) {
 		t.Fatalf("REST reactions_version %d; want %d, the last live message's", rest.ReactionsVersion, n+1)
+	}
+}
+
+// The rules a client checks a file against before sending it are the
+// server's own: its limits, and videos only where it can take them.
+func TestPostRules_200(t *testing.T) {
+	e := newEnv(t)
+	var r struct {
+		MaxBytes        int64    `json:"max_bytes"`
+		Formats         []string `json:"formats"`
+		Videos          bool     `json:"videos"`
+		MaxVideoSeconds float64  `json:"max_video_seconds"`
+		MaxCaption      int      `json:"max_caption_chars"`
+		MaxTags         int      `json:"max_tags"`
+	}
+	e.client().get("/api/v1/posts/rules").want(200).json(&r)
+	if r.MaxBytes != e.cfg.UploadMaxBytes || r.MaxCaption != 500 || r.MaxTags != 10 {
+		t.Fatalf("rules %+v; want the server's limits (max_bytes %d)", r, e.cfg.UploadMaxBytes)
+	}
+	canVideo := media.FindTools().CanVideo()
+	if r.Videos != canVideo || slices.Contains(r.Formats, "mp4") != canVideo || (r.MaxVideoSeconds > 0) != canVideo {
+		t.Fatalf("rules %+v, but this server can take videos: %v", r, canVideo)
 	}
 }

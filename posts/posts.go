@@ -490,3 +490,31 @@ func (s *Service) collectSoon(ctx context.Context) {
 		_ = s.queue.EnqueueCollect(ctx, p)
 	}
 }
+
+// Rules are what a post may be on this server, for clients to check before
+// they send a file (an upload refused after 50 MB is a poor way to learn
+// that this server takes no videos).
+type Rules struct {
+	MaxBytes        int64    `json:"max_bytes"`
+	MaxPixels       int64    `json:"max_pixels"`
+	MaxGIFFrames    int      `json:"max_gif_frames"`
+	Formats         []string `json:"formats"` // as sniffed: jpeg, png, gif, webp, and mp4, webm when Videos
+	Videos          bool     `json:"videos"`  // false when ffmpeg is not installed
+	MaxVideoSeconds float64  `json:"max_video_seconds"`
+	MaxCaption      int      `json:"max_caption_chars"`
+	MaxComment      int      `json:"max_comment_chars"`
+	MaxTags         int      `json:"max_tags"`
+	MaxTagLen       int      `json:"max_tag_chars"`
+}
+
+// Rules returns the server's rules for posts.
+func (s *Service) Rules() Rules {
+	r := Rules{MaxBytes: s.set.Limits.MaxBytes, MaxPixels: s.set.Limits.MaxPixels, MaxGIFFrames: s.set.Limits.MaxGIFFrames,
+		Formats: []string{"jpeg", "png", "gif", "webp"}, Videos: s.set.Tools.CanVideo(),
+		MaxCaption: s.set.MaxCaption, MaxComment: s.set.MaxComment, MaxTags: MaxTags, MaxTagLen: MaxTagLen}
+	if r.Videos {
+		r.Formats = append(r.Formats, "mp4", "webm")
+		r.MaxVideoSeconds = s.set.Limits.MaxVideoSeconds
+	}
+	return r
+}
