@@ -89,6 +89,37 @@ async function until(fn, what, ms = 20_000) {
   throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`)
 }
 
+// imageFit says how an <img> shows its picture: whether all of it is in the
+// element's box (not cropped) and at what scale (above 1: blown up).
+async function imageFit(img) {
+  await until(() => img.evaluate((e) => e.complete && e.naturalWidth > 0), 'the image to load')
+  return img.evaluate((e) => {
+    const r = e.getBoundingClientRect()
+    const fit = getComputedStyle(e).objectFit
+    const sx = r.width / e.naturalWidth
+    const sy = r.height / e.naturalHeight
+    const scale = fit === 'cover' ? Math.max(sx, sy) : fit === 'contain' || fit === 'scale-down' ? Math.min(sx, sy) : Math.max(sx, sy)
+    const whole = fit === 'fill' ? Math.abs(sx - sy) < 0.01 : e.naturalWidth * scale <= r.width + 1 && e.naturalHeight * scale <= r.height + 1
+    return { fit, scale, whole, natural: `${e.naturalWidth}×${e.naturalHeight}`, box: `${Math.round(r.width)}×${Math.round(r.height)}` }
+  })
+}
+
+function assertWhole(f, where, maxScale = Infinity) {
+  if (!f.whole) throw new Error(`${where}: the picture (${f.natural}) is cropped in its ${f.box} box (object-fit: ${f.fit})`)
+  if (f.scale > maxScale + 0.01) throw new Error(`${where}: the picture (${f.natural}) is blown up ${f.scale.toFixed(2)}× in its ${f.box} box`)
+}
+
+// pageFits: the page is no wider than the screen (nothing to scroll
+// sideways), and the phone's tab bar is on it.
+async function pageFits(page, where) {
+  const r = await page.evaluate(() => {
+    const nav = document.querySelector('.mainnav')?.getBoundingClientRect()
+    return { sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth, vw: innerWidth, navRight: nav ? nav.right : 0 }
+  })
+  if (r.sw > r.cw) throw new Error(`${where} is ${r.sw} px wide on a ${r.cw} px screen`)
+  if (r.navRight > r.vw + 1) throw new Error(`${where}: the navigation ends at ${r.navRight} px, off the ${r.vw} px screen`)
+}
+
 // Skip marks a scenario that cannot pass because of a known gap elsewhere;
 // with E2E_STRICT=1 it fails instead.
 export class Skip extends Error {}
@@ -125,6 +156,8 @@ export const scenarios = [
     async run(ctx) {
       const a = ctx.a
       await a.getByRole('link', { name: 'Upload' }).first().click()
+      await a.locator('#media-input').waitFor({ state: 'attached' })
+      await pageFits(a, '/upload')
       await a.locator('#media-input').setInputFiles({ name: 'laughing.png', mimeType: 'image/png', buffer: laughingFace(640, 480, 0) })
       await a.locator('img.preview').waitFor()
       ctx.caption = `When the e2e test finally passes ${run}`
@@ -138,6 +171,8 @@ export const scenarios = [
       await c.waitFor()
       ctx.postId = await c.getAttribute('data-post-id')
       if (!(await c.locator('img').first().isVisible())) throw new Error('the image is not shown')
+      // The feed shows the whole picture (letterboxed if need be), never cropped.
+      assertWhole(await imageFit(c.locator('.media img').first()), 'the feed')
     },
   },
   {
@@ -153,6 +188,9 @@ export const scenarios = [
       ctx.b = await newPage(ctx, 'b')
       await register(ctx.b, ctx, ctx.userB)
       await ctx.b.goto(`${ctx.url}/p/${ctx.postId}`)
+      // The post page shows it whole and no larger than it is (640×480 in a
+      // wider column).
+      assertWhole(await imageFit(ctx.b.locator('.post-full .media img').first()), 'the post page', 1)
       await ctx.b.locator('.post-full .rating button[data-stars="5"]').click()
       await ctx.b.getByTestId('histogram').getByText('average of 1 rating').waitFor()
       // The first user's feed shows it (live; within the polling interval without /ws).
@@ -271,7 +309,10 @@ export const scenarios = [
       if ((await a.evaluate(() => window.__e2eMarker)) !== 'feed') throw new Error('the page was reloaded')
       await a.goto(`${ctx.url}/p/${z}`)
       await a.getByText(/Culled/).first().waitFor()
-      await a.getByText(/at rank \d+/).first().waitFor()
+      await a.getByText(/at rank #\d+/).first().waitFor()
+      // No rank chips and no invitation to rate on a culled post.
+      if ((await a.locator('.post-full .ranks').count()) !== 0) throw new Error('the culled post still shows its ranks')
+      if (/rate it/.test((await a.locator('.post-full .rating').textContent()) ?? '')) throw new Error('the culled post still says "rate it"')
       await shot(ctx, a, 'culled-post')
       // The danger zone lists the cull among the past ones.
       await b.locator('.runs li').first().waitFor({ timeout: 20_000 })
@@ -316,6 +357,26 @@ export const scenarios = [
         await m.locator('.post-full').waitFor()
         await shot(ctx, m, 'phone-post', { settle: 800 })
       }
+    },
+  },
+  {
+    name: 'phone: upload and settings fit the screen, with the tab bar on it',
+    async run(ctx) {
+      const m = await newPage(ctx, 'phone-forms', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true })
+      await m.goto(ctx.url + '/login?next=%2Fupload')
+      await m.locator('#who').fill('alice')
+      await m.locator('#password').fill(PASSWORD)
+      await m.getByRole('button', { name: 'Log in' }).click()
+      await m.getByRole('heading', { name: 'Post something funny' }).waitFor()
+      await pageFits(m, '/upload at 390 px')
+      await shot(ctx, m, 'phone-upload')
+      await m.goto(ctx.url + '/settings')
+      await m.getByRole('heading', { name: 'Settings', exact: true }).waitFor()
+      await pageFits(m, '/settings at 390 px')
+      // The account's delete button sits in its card like the other buttons.
+      const del = await m.getByRole('button', { name: 'Delete my account…' }).boundingBox()
+      const card = await m.locator('.danger-card').boundingBox()
+      if (!del || !card || del.x < card.x || del.x + del.width > card.x + card.width) throw new Error('the delete button is outside its card')
     },
   },
   {

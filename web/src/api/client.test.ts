@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { getAccessToken, refreshSession, setSession } from './client'
+import { ApiError, api, errorMessage, getAccessToken, OFFLINE_MESSAGE, refreshSession, setSession } from './client'
 import type { Session } from './types'
 
 const session: Session = { access_token: 'tok-1', refresh_token: '', expires_in: 900, token_type: 'Bearer' }
@@ -35,5 +35,36 @@ describe('refreshSession', () => {
     vi.stubGlobal('fetch', answer(200, { ...session, access_token: 'tok-2' }))
     expect(await refreshSession()).toBe('tok-2')
     expect(getAccessToken()).toBe('tok-2')
+  })
+})
+
+describe('errorMessage', () => {
+  afterEach(() => vi.unstubAllGlobals())
+
+  it('says the server cannot be reached when fetch fails (no raw "Failed to fetch")', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => {
+        throw new TypeError('Failed to fetch')
+      }),
+    )
+    const e = await api('/posts').catch((x: unknown) => x)
+    expect(errorMessage(e)).toBe(OFFLINE_MESSAGE)
+    expect(errorMessage(new TypeError('NetworkError when attempting to fetch resource.'))).toBe(OFFLINE_MESSAGE)
+    expect(errorMessage(new TypeError('Load failed'))).toBe(OFFLINE_MESSAGE)
+  })
+
+  it('capitalises the server\'s messages', () => {
+    expect(errorMessage(new ApiError(409, 'conflict', 'that username is taken'))).toBe('That username is taken')
+    expect(errorMessage(new ApiError(429, 'rate_limited', 'too many failed log-ins; wait before trying again', {}, 30))).toBe(
+      'Too many failed log-ins; wait before trying again (try again in 30 s)',
+    )
+    expect(errorMessage(new Error('export failed (500)'))).toBe('Export failed (500)')
+  })
+
+  it('explains a proxy\'s 502 without a body', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' })))
+    const e = await api('/posts').catch((x: unknown) => x)
+    expect(errorMessage(e)).toMatch(/not answering right now/)
   })
 })

@@ -4,6 +4,7 @@
 // session once and retries.
 
 import type { ApiErrorBody, Session } from './types'
+import { sentence } from '../lib/format'
 
 export class ApiError extends Error {
   status: number
@@ -222,11 +223,28 @@ export function upload<T>(method: string, path: string, form: FormData, onProgre
   return { promise, abort: () => xhr.abort() }
 }
 
+export const OFFLINE_MESSAGE = "Can't reach Jokster — check your connection"
+
+// isNetworkError: fetch rejects with a TypeError when no answer came at all
+// (offline, DNS, connection refused or reset): "Failed to fetch" (Chromium),
+// "NetworkError when attempting to fetch resource." (Firefox), "Load failed"
+// (Safari).
+export function isNetworkError(e: unknown): boolean {
+  if (e instanceof ApiError) return e.code === 'network'
+  return e instanceof TypeError && /fetch|network|load failed/i.test(e.message)
+}
+
+// errorMessage is what to show people for a failed request: the server's
+// message (capitalised), or a human one for a network failure.
 export function errorMessage(e: unknown): string {
   if (e instanceof ApiError) {
-    if (e.code === 'rate_limited' && e.retryAfter) return `${e.message} (try again in ${e.retryAfter} s)`
-    return e.message
+    if (e.code === 'network') return e.message ? sentence(e.message) : OFFLINE_MESSAGE
+    // A proxy's answer while the server restarts (no JSON body).
+    if (e.code === 'http_502' || e.code === 'http_503' || e.code === 'http_504') return 'Jokster is not answering right now — try again in a moment'
+    if (e.code === 'rate_limited' && e.retryAfter) return `${sentence(e.message)} (try again in ${e.retryAfter} s)`
+    return sentence(e.message)
   }
-  if (e instanceof Error) return e.message
-  return String(e)
+  if (isNetworkError(e)) return OFFLINE_MESSAGE
+  if (e instanceof Error) return sentence(e.message)
+  return sentence(String(e))
 }

@@ -4,6 +4,8 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { api, mayHaveSession, onSessionChange, refreshSession, setSession } from '../api/client'
 import type { Me, Session } from '../api/types'
+import { forgetFollowing } from '../lib/following'
+import { forgetReported } from '../lib/reported'
 
 interface AuthValue {
   me: Me | null
@@ -30,7 +32,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     const off = onSessionChange((token) => {
-      if (!token) setMe(null)
+      if (!token) {
+        setMe(null)
+        // What this tab knew of the user goes with them.
+        forgetFollowing()
+        forgetReported()
+      }
     })
     ;(async () => {
       if (mayHaveSession()) {

@@ -3,9 +3,29 @@
 // they scroll into view (or are tapped, with reduced motion), and videos
 // load nothing but their poster until played.
 
-import { useState } from 'react'
-import type { Post } from '../api/types'
+import { useState, type CSSProperties } from 'react'
+import type { Post, PostMedia } from '../api/types'
 import { useInView, usePrefersReducedMotion } from '../lib/hooks'
+
+// FEED_MAX_RATIO: in lists a picture's box is at most this tall for its
+// width (4:5); a taller picture is shown whole inside it, letterboxed, and
+// the post page shows it at its own proportions.
+export const FEED_MAX_RATIO = 1.25
+
+// mediaBox is the style of a picture's box: the space it takes before it
+// loads (its proportions), and a maximum width that keeps a picture from
+// being blown up beyond its own size (a 120×90 GIF stays 120×90, sharp).
+// Videos take the width they are given, as players do.
+export function mediaBox(m: Pick<PostMedia, 'width' | 'height'>, opts: { full: boolean; video: boolean }): CSSProperties {
+  const w = m.width ?? 4
+  const h = m.height ?? 3
+  const boxH = opts.full ? h : Math.min(h, w * FEED_MAX_RATIO)
+  const style: CSSProperties = { aspectRatio: `${w} / ${boxH}` }
+  // The picture is scaled to fit the box (object-fit: contain): it is not
+  // enlarged while the box is no wider than w × h / boxH.
+  if (!opts.video && m.width && m.height) style.maxWidth = `${Math.round((w * h) / boxH)}px`
+  return style
+}
 
 export function Media({ post, full = false }: { post: Post; full?: boolean }) {
   const m = post.media
@@ -15,12 +35,11 @@ export function Media({ post, full = false }: { post: Post; full?: boolean }) {
   if (!m) return null
   const w = m.width ?? 4
   const h = m.height ?? 3
-  // Very tall images are capped in the feed; the post page shows them whole.
-  const ratio = full ? `${w} / ${h}` : `${w} / ${Math.min(h, w * 1.25)}`
+  const box = mediaBox(m, { full, video: post.kind === 'video' })
   const alt = post.caption ? post.caption.slice(0, 140) : `${post.kind} by ${post.author.display_name}`
   if (post.kind === 'video') {
     return (
-      <div className="media" style={{ aspectRatio: ratio }}>
+      <div className="media" style={box}>
         <video
           src={m.url}
           poster={m.poster_url ?? undefined}
@@ -38,8 +57,8 @@ export function Media({ post, full = false }: { post: Post; full?: boolean }) {
   if (post.kind === 'gif') {
     const animate = (inView && !reduced) || play
     return (
-      <div className="media" ref={ref} style={{ aspectRatio: ratio }}>
-        <img src={animate ? m.url : (m.poster_url ?? m.thumb_url ?? m.url)} alt={alt} loading="lazy" decoding="async" width={w} height={h} className={full ? 'contain' : ''} />
+      <div className="media" ref={ref} style={box}>
+        <img src={animate ? m.url : (m.poster_url ?? m.thumb_url ?? m.url)} alt={alt} loading="lazy" decoding="async" width={w} height={h} />
         {!animate && (
           <button className="gif-play" onClick={() => setPlay(true)} aria-label="Play GIF">
             GIF ▶
@@ -50,8 +69,8 @@ export function Media({ post, full = false }: { post: Post; full?: boolean }) {
     )
   }
   return (
-    <div className="media" style={{ aspectRatio: ratio }}>
-      <img src={m.url} alt={alt} loading="lazy" decoding="async" width={w} height={h} className={full ? 'contain' : ''} />
+    <div className="media" style={box}>
+      <img src={m.url} alt={alt} loading="lazy" decoding="async" width={w} height={h} />
     </div>
   )
 }

@@ -6,7 +6,7 @@ import { api, errorMessage, qs } from '../api/client'
 import type { Notification, Page } from '../api/types'
 import { useAuth } from '../auth/auth'
 import { useChannel, usePollWhenNotLive } from '../live/live'
-import { timeAgo, fullTime } from '../lib/format'
+import { TimeAgo } from './TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { REACTIONS } from '../api/types'
 
@@ -50,9 +50,7 @@ function NotificationItem({ n, onOpen }: { n: Notification; onOpen?: () => void 
   const body = (
     <>
       <span className="notif-text">{d.text}</span>
-      <time className="muted small" dateTime={n.created_at} title={fullTime(n.created_at)}>
-        {timeAgo(n.created_at)}
-      </time>
+      <TimeAgo className="muted small" iso={n.created_at} />
     </>
   )
   return (

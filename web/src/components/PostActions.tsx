@@ -11,6 +11,15 @@ import { useToast } from './Toasts'
 
 const LABELS = ['', 'meh', 'smirk', 'chuckle', 'laugh', 'tears']
 
+// ratingLabel: the words beside the laughs. A post that takes no more
+// ratings (culled, removed, processing) does not invite one.
+export function ratingLabel(o: { own: boolean; closed: boolean; status?: string; shown: number; signedIn: boolean }): string {
+  if (o.own) return 'your post'
+  if (o.closed) return o.status === 'processing' ? 'not open yet' : 'ratings closed'
+  if (o.shown) return LABELS[o.shown]
+  return o.signedIn ? 'rate it' : 'log in to rate'
+}
+
 export function LaughRating({ post, compact = false }: { post: Post; compact?: boolean }) {
   const { me } = useAuth()
   const toast = useToast()
@@ -69,7 +78,7 @@ export function LaughRating({ post, compact = false }: { post: Post; compact?: b
       ))}
       {!compact && (
         <span className="rating-label" aria-hidden="true">
-          {own ? 'your post' : shown ? LABELS[shown] : me ? 'rate it' : 'log in to rate'}
+          {ratingLabel({ own, closed, status: post.status, shown, signedIn: !!me })}
         </span>
       )}
     </div>

@@ -6,7 +6,7 @@ import { usePost, putPost, updatePost, liveMark } from '../lib/postStore'
 import { useChannel } from '../live/live'
 import { applyPostEvent } from '../live/merge'
 import { useInView } from '../lib/hooks'
-import { timeAgo, fullTime } from '../lib/format'
+import { TimeAgo } from './TimeAgo'
 import { Avatar } from './Avatar'
 import { Media } from './Media'
 import { LaughRating, Reactions } from './PostActions'
@@ -23,9 +23,7 @@ export function AuthorLine({ post }: { post: Post }) {
         </span>
       </Link>
       <Link to={`/p/${post.id}`} className="muted time">
-        <time dateTime={post.created_at} title={fullTime(post.created_at)}>
-          {timeAgo(post.created_at)}
-        </time>
+        <TimeAgo iso={post.created_at} />
       </Link>
     </div>
   )

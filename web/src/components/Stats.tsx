@@ -16,16 +16,26 @@ export function StatsLine({ stats }: { stats: PostStats }) {
   )
 }
 
-export function Histogram({ stats }: { stats: PostStats }) {
+// histogramHead: the big average and what it is the average of; a post
+// nobody rated has no average to show (not a lone "–").
+export function histogramHead(stats: Pick<PostStats, 'count' | 'average' | 'laughs'>, open: boolean): { avg: string | null; text: string } {
+  if (!stats.count) return { avg: null, text: open ? 'No ratings yet. Be the first.' : 'Nobody rated it.' }
+  return { avg: num(stats.average, 2), text: `average of ${plural(stats.count, 'rating')} · ${plural(stats.laughs, 'laugh')}` }
+}
+
+export function Histogram({ stats, open = true }: { stats: PostStats; open?: boolean }) {
   const max = Math.max(1, ...Object.values(stats.histogram))
+  const head = histogramHead(stats, open)
   return (
     <div className="histogram" data-testid="histogram">
-      <div className="histogram-head">
-        <span className="big-avg">{stats.count ? num(stats.average, 2) : '–'}</span>
-        <span className="muted">
-          average of {plural(stats.count, 'rating')} · {plural(stats.laughs, 'laugh')}
-        </span>
-      </div>
+      {head.avg !== null ? (
+        <div className="histogram-head">
+          <span className="big-avg">{head.avg}</span>
+          <span className="muted">{head.text}</span>
+        </div>
+      ) : (
+        <p className="no-ratings muted">{head.text}</p>
+      )}
       <table>
         <caption className="sr-only">Ratings by number of laughs</caption>
         <tbody>

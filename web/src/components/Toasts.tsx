@@ -1,4 +1,5 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react'
+import { sentence } from '../lib/format'
 
 type Kind = 'info' | 'error' | 'success'
 interface Toast {
@@ -15,7 +16,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([])
   const push = useCallback((text: string, kind: Kind = 'info') => {
     const id = next++
-    setToasts((t) => [...t.slice(-3), { id, kind, text }])
+    // Server messages come in lower case, to be embedded: a toast is a sentence.
+    setToasts((t) => [...t.slice(-3), { id, kind, text: sentence(text) }])
     setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 7000 : 4000)
   }, [])
   const value = useMemo(() => push, [push])

@@ -6,7 +6,9 @@ export function timeAgo(iso: string, now = Date.now()): string {
   const s = Math.round((t - now) / 1000)
   const abs = Math.abs(s)
   if (!rtf) return new Date(t).toLocaleString()
-  if (abs < 45) return s <= 0 ? 'just now' : 'in a moment'
+  // Past times only: a time a little ahead of this clock (the server's
+  // clock runs ahead, or this page's clock has not ticked yet) is "just now".
+  if (s > -45) return 'just now'
   if (abs < 3600) return rtf.format(Math.round(s / 60), 'minute')
   if (abs < 86400) return rtf.format(Math.round(s / 3600), 'hour')
   if (abs < 86400 * 30) return rtf.format(Math.round(s / 86400), 'day')
@@ -48,4 +50,19 @@ export function bytes(n: number): string {
 
 export function plural(n: number, one: string, many = one + 's'): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`
+}
+
+// sentence shows a message from the server (which writes them in lower case,
+// to be embedded) on its own: first letter capitalised.
+export function sentence(s: string): string {
+  const t = s.trimStart()
+  if (!t) return t
+  const first = String.fromCodePoint(t.codePointAt(0)!)
+  return first.toLocaleUpperCase() + t.slice(first.length)
+}
+
+// parts joins the non-empty pieces of a line with " · ", so a missing piece
+// leaves no dangling separator.
+export function parts(...xs: (string | null | undefined | false)[]): string {
+  return xs.filter((x): x is string => typeof x === 'string' && x.trim() !== '').join(' · ')
 }

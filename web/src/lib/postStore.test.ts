@@ -84,3 +84,25 @@ describe('postStore: stats read over REST against stats heard live', () => {
     expect(getPost(p.id)!.stats_version).toBe(10)
   })
 })
+
+describe('postStore: ranks of a post that left circulation', () => {
+  it('drops the rank chips when a live message culls or removes the post', () => {
+    const p = post({ ranks: { hot: 3, top: 7, top_day: 2 } })
+    putPost(p)
+    expect(getPost(p.id)!.ranks).toEqual({ hot: 3, top: 7, top_day: 2 })
+    live(p.id, 'culled', { id: p.id, status: 'culled', rank: 7 })
+    expect(getPost(p.id)!.status).toBe('culled')
+    expect(getPost(p.id)!.ranks).toEqual({})
+    const q = post({ ranks: { hot: 1 } })
+    putPost(q)
+    live(q.id, 'removed', { id: q.id, status: 'removed', removed: { at: '2026-01-01T00:00:00Z', reason: 'spam' } })
+    expect(getPost(q.id)!.ranks).toEqual({})
+  })
+
+  it('keeps no ranks from an older copy of a post that is not ready', () => {
+    const p = post({ ranks: { hot: 3 } })
+    putPost(p)
+    putPost({ ...p, status: 'culled' })
+    expect(getPost(p.id)!.ranks).toEqual({})
+  })
+})

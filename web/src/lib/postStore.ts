@@ -33,12 +33,21 @@ function olderStats(old: Post, p: Post, since: number | undefined): boolean {
   return since !== undefined && (statsHeard.get(p.id) ?? -1) > since
 }
 
+// settled: a post that is not ready (culled, removed, processing) holds no
+// rank, as the API answers for it (ranks {}); a live message that culls or
+// removes it says nothing of its ranks, so they are cleared here.
+function settled(p: Post): Post {
+  if (p.status === 'ready' || !p.ranks || Object.keys(p.ranks).length === 0) return p
+  return { ...p, ranks: {} }
+}
+
 export function putPost(p: Post, since?: number): Post {
   const old = posts.get(p.id)
   // A list answer may lack the caller-specific fields of a fresher copy only
   // if it is older; the API always sends them, so the newer object wins.
   let merged = old ? { ...old, ...p, viewers: p.viewers ?? old.viewers } : p
   if (old && olderStats(old, p, since)) merged = { ...merged, stats: old.stats, stats_version: old.stats_version }
+  merged = settled(merged)
   posts.set(p.id, merged)
   notify(p.id)
   return merged
@@ -63,7 +72,7 @@ export function putSharedPosts(ps: Post[]): void {
 export function updatePost(id: string, fn: (p: Post) => Post): void {
   const old = posts.get(id)
   if (!old) return
-  const next = fn(old)
+  const next = settled(fn(old))
   if (next.stats !== old.stats || next.stats_version !== old.stats_version) statsHeard.set(id, ++clock)
   posts.set(id, next)
   notify(id)

@@ -35,9 +35,9 @@ const goneEv = (id: number, status = 'culled'): LiveEvent => ({ ch: 'posts:new',
 const resync: LiveEvent = { ch: 'posts:new', type: 'resync', message: 'reconnect' }
 
 // list plays the feed page: what it shows, and what waits behind the bar.
-function list(tag = '', baseline = false) {
+function list(tag = '', baseline = false, accept?: (p: Post) => boolean) {
   const f = new FeedLive()
-  f.reset(tag, baseline)
+  f.reset(tag, baseline, accept)
   const hidden = new Set<string>()
   const pending: string[] = []
   const apply = (c: FeedChange) => {
@@ -154,5 +154,36 @@ describe('FeedLive: the posts:new snapshot after a reconnection', () => {
     expect(l.pending()).toEqual(['32', '31'])
     l.hear(snapshot(span(32, 13).filter((p) => p.id !== '31')))
     expect(l.pending()).toEqual(['32'])
+  })
+})
+
+describe('FeedLive: the Following feed', () => {
+  const by = (id: number, author: string): Post => ({ ...post(id), author: { id: author, username: 'u' + author, display_name: 'U', photo_url: null } })
+
+  it('announces new posts of the people followed only, as the list learns whom', () => {
+    const followed = new Set(['7'])
+    const l = list('', false, (p) => followed.has(p.author.id))
+    l.page([by(20, '7'), by(18, '7')])
+    l.hear(added(by(21, '7')))
+    l.hear(added(by(22, '8'))) // not followed
+    expect(l.pending()).toEqual(['21'])
+    followed.add('9') // followed meanwhile (the follow button)
+    l.hear(added(by(23, '9')))
+    expect(l.pending()).toEqual(['23', '21'])
+  })
+
+  it('keeps messages heard before the first page until it is in, then filters them', () => {
+    const l = list('', false, (p) => p.author.id === '7')
+    l.hear(added(by(31, '7')))
+    l.hear(added(by(32, '8')))
+    l.page([by(30, '7')])
+    expect(l.pending()).toEqual(['31'])
+  })
+
+  it('hides followed posts that were culled', () => {
+    const l = list('', false, (p) => p.author.id === '7')
+    l.page([by(20, '7'), by(18, '7')])
+    l.hear(goneEv(18))
+    expect(l.hidden()).toEqual(['18'])
   })
 })

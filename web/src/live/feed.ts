@@ -43,11 +43,16 @@ export class FeedLive {
   private guessed = new Set<string>() // posts hidden because a snapshot left them out
   private early: LiveEvent[] | null = []
   private waiting = { page: true, baseline: false }
+  private accept: ((p: Post) => boolean) | null = null
 
   // reset starts a new list; baseline: "new" means newer than the newest
   // post overall, which baselineIn gives (Hot and Top), not than the list.
-  reset(tag: string, baseline: boolean): void {
+  // accept, if given, says which posts heard live belong to the list (the
+  // Following feed: posts by people the viewer follows); it is asked when
+  // a message is played, so it may learn more in the meantime.
+  reset(tag: string, baseline: boolean, accept?: (p: Post) => boolean): void {
     this.tag = tag
+    this.accept = accept ?? null
     this.newest = 0
     this.known = new Set()
     this.announced = new Set()
@@ -120,7 +125,8 @@ export class FeedLive {
         out.gone.push(id)
       }
     }
-    out.fresh = this.freshOf(heard)
+    const accept = this.accept
+    out.fresh = this.freshOf(accept ? heard.filter(accept) : heard)
     return out
   }
 

@@ -1,8 +1,10 @@
 // The app's one LiveClient and the hooks that use it.
 
-import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react'
+import { createContext, useCallback, useContext, useEffect, useRef, useSyncExternalStore, type ReactNode } from 'react'
 import { LiveClient, type LiveEvent, type LiveState } from './LiveClient'
 import { getAccessToken, onSessionChange } from '../api/client'
+import { clockNow, subscribeClock } from '../lib/clock'
+import { onReconnect } from './reconnect'
 
 function wsURL(): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -96,12 +98,23 @@ export function usePollWhenNotLive(fn: () => void, enabled = true, ms = POLL_MS)
   }, [c, enabled, ms])
 }
 
-// useNow re-renders every `ms` and returns the time.
-export function useNow(ms = 1000): number {
-  const [now, setNow] = useState(() => Date.now())
+// useNow re-renders every `ms` and returns the time. Components that ask
+// for the same period share one timer (lib/clock.ts); null stops it.
+export function useNow(ms: number | null = 1000): number {
+  const subscribe = useCallback((fn: () => void) => (ms === null ? () => {} : subscribeClock(ms, fn)), [ms])
+  const snapshot = useCallback(() => (ms === null ? 0 : clockNow(ms)), [ms])
+  return useSyncExternalStore(subscribe, snapshot)
+}
+
+// useRetryOnReconnect calls fn, while active, whenever the live connection
+// opens again or the browser says it is back online: a list that failed to
+// load while the network was away loads again by itself.
+export function useRetryOnReconnect(fn: () => void, active: boolean): void {
+  const c = useLive()
+  const ref = useRef(fn)
+  ref.current = fn
   useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), ms)
-    return () => clearInterval(id)
-  }, [ms])
-  return now
+    if (!active) return
+    return onReconnect(c, typeof window === 'undefined' ? null : window, () => ref.current())
+  }, [c, active])
 }

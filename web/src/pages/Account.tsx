@@ -1,28 +1,63 @@
 // Log in, sign up, forgot and reset password.
 
-import { useState, type FormEvent, type ReactNode } from 'react'
+import { cloneElement, isValidElement, useEffect, useState, type FormEvent, type ReactNode } from 'react'
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import { useAuth } from '../auth/auth'
 import { useDocumentTitle } from '../lib/hooks'
+import { sentence } from '../lib/format'
+import { useNow } from '../live/live'
 
 function safeNext(next: string | null): string {
   return next && next.startsWith('/') && !next.startsWith('//') ? next : '/'
 }
 
+// Field is a label, one input, and its hint or error; the input is told
+// which (aria-describedby) and whether its value was refused (aria-invalid).
 export function Field({ id, label, error, children, hint }: { id: string; label: string; error?: string; children: ReactNode; hint?: string }) {
+  const hintId = hint && !error ? id + '-hint' : undefined
+  const errorId = error ? id + '-error' : undefined
+  let input = children
+  if (isValidElement<{ 'aria-describedby'?: string; 'aria-invalid'?: boolean | 'true' | 'false' }>(children)) {
+    const own = children.props['aria-describedby']
+    const describedBy = [own, errorId, hintId].filter(Boolean).join(' ') || undefined
+    input = cloneElement(children, { 'aria-describedby': describedBy, 'aria-invalid': error ? true : children.props['aria-invalid'] })
+  }
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      {children}
-      {hint && !error && <span className="muted small">{hint}</span>}
-      {error && (
-        <span className="field-error" id={id + '-error'}>
-          {error}
+      {input}
+      {hintId && (
+        <span className="muted small" id={hintId}>
+          {hint}
+        </span>
+      )}
+      {errorId && (
+        <span className="field-error" id={errorId}>
+          {sentence(error!)}
         </span>
       )}
     </div>
   )
+}
+
+// loginFailure: what a refused log-in says, and for how long the form waits
+// (the server's Retry-After, after too many failed attempts).
+export function loginFailure(err: unknown): { text: string; waitSeconds: number | null } {
+  if (err instanceof ApiError && err.status === 401) return { text: 'Wrong username, e-mail address or password.', waitSeconds: null }
+  if (err instanceof ApiError && err.status === 429 && err.retryAfter && err.retryAfter > 0) {
+    // The form counts down itself: the message's own "wait" goes.
+    const text = sentence(err.message).replace(/;\s*(wait before trying again|try again in \d+\s*s)\.?$/i, '')
+    return { text: text.endsWith('.') ? text : text + '.', waitSeconds: err.retryAfter }
+  }
+  return { text: errorMessage(err), waitSeconds: null }
+}
+
+// waitText: "42 s", "2 min 05 s".
+export function waitText(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds))
+  if (s < 60) return `${s} s`
+  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
 }
 
 export function Login() {
@@ -34,20 +69,34 @@ export function Login() {
   const [password, setPassword] = useState('')
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  // Throttled: no attempt before this time (ms).
+  const [until, setUntil] = useState<number | null>(null)
+  useNow(until ? 1000 : null)
+  const left = until ? Math.ceil((until - Date.now()) / 1000) : 0
+  useEffect(() => {
+    if (until && left <= 0) {
+      setUntil(null)
+      setError(null)
+    }
+  }, [until, left])
   const next = safeNext(params.get('next'))
   if (me && !busy) return <Navigate to={next} replace />
   async function submit(e: FormEvent) {
     e.preventDefault()
+    if (until) return
     setBusy(true)
     setError(null)
     try {
       await login(who, password)
       navigate(next, { replace: true })
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'Wrong username, e-mail address or password.' : errorMessage(err))
+      const f = loginFailure(err)
+      setError(f.text)
+      setUntil(f.waitSeconds ? Date.now() + f.waitSeconds * 1000 : null)
       setBusy(false)
     }
   }
+  const waiting = until !== null && left > 0
   return (
     <form className="card form narrow" onSubmit={submit}>
       <h1>Log in</h1>
@@ -60,10 +109,16 @@ export function Login() {
       {error && (
         <p className="error-box" role="alert">
           {error}
+          {waiting && (
+            <>
+              {' '}
+              <span data-testid="login-wait">You can try again in {waitText(left)}.</span>
+            </>
+          )}
         </p>
       )}
-      <button className="btn btn-primary" disabled={busy}>
-        {busy ? 'Logging in…' : 'Log in'}
+      <button className="btn btn-primary" disabled={busy || waiting}>
+        {busy ? 'Logging in…' : waiting ? `Log in (wait ${waitText(left)})` : 'Log in'}
       </button>
       <p className="muted">
         <Link to="/forgot-password">Forgot your password?</Link> · New here? <Link to={`/register${next !== '/' ? '?next=' + encodeURIComponent(next) : ''}`}>Sign up</Link>
@@ -71,6 +126,8 @@ export function Login() {
     </form>
   )
 }
+
+const REGISTER_FIELDS = ['username', 'email', 'password']
 
 export function Register() {
   useDocumentTitle('Sign up')
@@ -97,7 +154,9 @@ export function Register() {
     } catch (err) {
       if (err instanceof ApiError) {
         setFields(err.fields)
-        if (!Object.keys(err.fields).length) setError(err.message)
+        const other = Object.entries(err.fields).filter(([k]) => !REGISTER_FIELDS.includes(k))
+        if (!Object.keys(err.fields).length) setError(errorMessage(err))
+        else if (other.length) setError(other.map(([, v]) => sentence(v)).join(' '))
       } else setError(errorMessage(err))
       setBusy(false)
     }
@@ -107,13 +166,13 @@ export function Register() {
       <h1>Join Jokster</h1>
       <p className="muted">Post what makes you laugh. The community decides what survives.</p>
       <Field id="username" label="Username" error={fields.username} hint="3 to 30 letters, digits or underscores">
-        <input id="username" autoComplete="username" required pattern="[A-Za-z0-9_]{3,30}" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus aria-invalid={!!fields.username} />
+        <input id="username" autoComplete="username" required pattern="[A-Za-z0-9_]{3,30}" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />
       </Field>
       <Field id="email" label="E-mail" error={fields.email}>
-        <input id="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} aria-invalid={!!fields.email} />
+        <input id="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
       </Field>
       <Field id="new-password" label="Password" error={fields.password} hint="At least 10 characters; a few words make a good one">
-        <input id="new-password" type="password" autoComplete="new-password" required minLength={10} value={password} onChange={(e) => setPassword(e.target.value)} aria-invalid={!!fields.password} />
+        <input id="new-password" type="password" autoComplete="new-password" required minLength={10} value={password} onChange={(e) => setPassword(e.target.value)} />
       </Field>
       {error && (
         <p className="error-box" role="alert">
@@ -149,7 +208,7 @@ export function ForgotPassword() {
     <form className="card form narrow" onSubmit={submit}>
       <h1>Forgot your password?</h1>
       {sent ? (
-        <p role="status">{sent[0]!.toUpperCase() + sent.slice(1)}. The link is valid for an hour.</p>
+        <p role="status">{sentence(sent)}. The link is valid for an hour.</p>
       ) : (
         <>
           <p className="muted">We will mail you a link to set a new one.</p>

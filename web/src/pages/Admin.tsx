@@ -6,8 +6,8 @@ import { Link } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { Page, Post } from '../api/types'
 import { useAuth } from '../auth/auth'
-import { useToast } from '../components/Toasts'
-import { fullTime, timeAgo } from '../lib/format'
+import { ConfirmDialog } from '../components/Dialog'
+import { TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
 import { monitorURL } from '../lib/links'
@@ -27,7 +27,7 @@ interface Report {
 export default function Admin() {
   useDocumentTitle('Admin')
   const { me } = useAuth()
-  const toast = useToast()
+  const [acting, setActing] = useState<{ kind: 'resolve' | 'remove'; report: Report } | null>(null)
   const [all, setAll] = useState(false)
   const [items, setItems] = useState<Report[] | null>(null)
   const [error, setError] = useState<string | null>(null)
@@ -43,26 +43,6 @@ export default function Admin() {
   }, [me, load])
   if (!me?.is_admin) return <div className="card empty">Admins only.</div>
 
-  async function resolve(r: Report) {
-    const resolution = prompt('What was done about it?', 'not against the rules')
-    if (resolution === null) return
-    try {
-      await api(`/admin/reports/${r.id}/resolve`, { method: 'POST', body: { resolution } })
-      void load()
-    } catch (e) {
-      toast(errorMessage(e), 'error')
-    }
-  }
-  async function remove(r: Report) {
-    const reason = prompt('Why is the post removed? (the author is told)', r.reason)
-    if (!reason) return
-    try {
-      await api<Post>(`/admin/posts/${r.post_id}/remove`, { method: 'POST', body: { reason } })
-      void load()
-    } catch (e) {
-      toast(errorMessage(e), 'error')
-    }
-  }
   return (
     <div className="admin-page">
       <h1>Admin</h1>
@@ -112,15 +92,17 @@ export default function Admin() {
                     {r.note && <div className="muted small">{r.note}</div>}
                   </td>
                   <td>{r.reporter ? <Link to={`/u/${r.reporter}`}>@{r.reporter}</Link> : <span className="muted">service</span>}</td>
-                  <td title={fullTime(r.created_at)}>{timeAgo(r.created_at)}</td>
+                  <td>
+                    <TimeAgo iso={r.created_at} />
+                  </td>
                   <td>{r.resolved_at ? r.resolution || 'resolved' : 'open'}</td>
                   <td className="row">
                     {!r.resolved_at && (
                       <>
-                        <button className="btn btn-small" onClick={() => void resolve(r)}>
+                        <button className="btn btn-small" onClick={() => setActing({ kind: 'resolve', report: r })}>
                           Resolve
                         </button>
-                        <button className="btn btn-small danger" onClick={() => void remove(r)}>
+                        <button className="btn btn-small danger" onClick={() => setActing({ kind: 'remove', report: r })}>
                           Remove post
                         </button>
                       </>
@@ -132,6 +114,32 @@ export default function Admin() {
           </table>
         )}
       </section>
+      {acting?.kind === 'resolve' && (
+        <ConfirmDialog
+          title={`Resolve the report on post #${acting.report.post_id}`}
+          input={{ label: 'What was done about it?', initial: 'not against the rules', required: true, maxLength: 500 }}
+          confirmLabel="Resolve"
+          onConfirm={async (resolution) => {
+            await api(`/admin/reports/${acting.report.id}/resolve`, { method: 'POST', body: { resolution } })
+            void load()
+          }}
+          onClose={() => setActing(null)}
+        />
+      )}
+      {acting?.kind === 'remove' && (
+        <ConfirmDialog
+          title={`Remove post #${acting.report.post_id}`}
+          message={<p>It leaves the feeds and the boards; the author is told why.</p>}
+          input={{ label: 'Reason (the author sees it)', initial: acting.report.reason, required: true, maxLength: 500 }}
+          confirmLabel="Remove post"
+          danger
+          onConfirm={async (reason) => {
+            await api<Post>(`/admin/posts/${acting.report.post_id}/remove`, { method: 'POST', body: { reason } })
+            void load()
+          }}
+          onClose={() => setActing(null)}
+        />
+      )}
     </div>
   )
 }

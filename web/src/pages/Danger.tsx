@@ -7,10 +7,12 @@ import { Link, useParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import type { Post } from '../api/types'
 import { liveMark, putPosts, usePost } from '../lib/postStore'
-import { useChannel, useNow, usePollWhenNotLive } from '../live/live'
+import { useChannel, useNow, usePollWhenNotLive, useRetryOnReconnect } from '../live/live'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
-import { countdown, fullTime, num, timeAgo } from '../lib/format'
+import { countdown, fullTime, num, parts, plural } from '../lib/format'
+import { ratingsText, safetyText } from '../lib/cull'
+import { TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
 import { useAuth } from '../auth/auth'
@@ -129,7 +131,7 @@ function describeSetting(k: string, v: unknown): string | null {
   if (k === 'max' && v === 0) return null // no cap
   if (typeof v === 'number' && /share|fraction|ratio/.test(k)) return `${num(v * 100, v * 100 < 10 ? 1 : 0)} % of eligible posts`
   if (typeof v === 'number' && /seconds/.test(k)) return duration(v)
-  if (k === 'floor') return `${v} posts`
+  if (k === 'floor') return typeof v === 'number' ? plural(v, 'post') : String(v)
   if (k === 'board') return v === 'top' ? 'top score' : String(v) + ' score'
   if (isObj(v) || Array.isArray(v)) return JSON.stringify(v)
   return String(v)
@@ -186,6 +188,9 @@ export default function Danger() {
     }, 250)
   })
   usePollWhenNotLive(() => void load(), state === 'ok')
+  // A page that could not be read, or could not be refreshed, is read again
+  // once the connection is back.
+  useRetryOnReconnect(() => void load(), state === 'error' || error !== null)
 
   // Once the countdown ends, look again every few seconds until the server
   // has run the cull and names the next one.
@@ -199,7 +204,7 @@ export default function Danger() {
   if (state === 'loading') return <Spinner />
   if (state === 'absent')
     return (
-      <div className="danger">
+      <div className="danger-page">
         <h1>Danger zone</h1>
         <div className="card empty placeholder">
           <p className="big-emoji" aria-hidden="true">⏳</p>
@@ -227,7 +232,7 @@ export default function Danger() {
     )
 
   return (
-    <div className="danger">
+    <div className="danger-page">
       <h1>Danger zone</h1>
       {error && (
         <p className="muted" role="status">
@@ -263,8 +268,8 @@ export default function Danger() {
         ) : (
           <>
             <p className="muted">
-              If the cull ran now, these would go{view.eligible !== undefined && <> (of {view.eligible} posts old enough to be culled)</>}. Rate the ones you
-              want to keep.
+              If the cull ran now, {view.atRiskCount === 1 ? 'this one would go' : 'these would go'}
+              {view.eligible !== undefined && <> (of {plural(view.eligible, 'post')} old enough to be culled)</>}. Rate the ones you want to keep.
             </p>
             <ol className="risk-list">
               {view.atRisk.map((r) => (
@@ -283,20 +288,15 @@ export default function Danger() {
           <ul className="runs">
             {view.runs.map((run) => (
               <li key={run.id}>
-                <Link to={`/danger/runs/${run.id}`} title={run.cycle !== undefined ? `cycle ${run.cycle}` : undefined}>
-                  Cull #{run.id}
-                </Link>{' '}
+                <Link to={`/danger/runs/${run.id}`}>Cull #{run.id}</Link>
                 {run.at && (
-                  <time className="muted" dateTime={run.at} title={fullTime(run.at)}>
-                    {timeAgo(run.at)}
-                  </time>
+                  <>
+                    {' · '}
+                    <TimeAgo className="muted" iso={run.at} />
+                  </>
                 )}
                 {' · '}
-                {run.victims ? (
-                  <strong>{run.victims} culled</strong>
-                ) : (
-                  'nobody culled'
-                )}
+                {run.victims ? <strong>{run.victims} culled</strong> : 'nobody culled'}
                 {run.eligible !== undefined && <> of {run.eligible} eligible</>}
               </li>
             ))}
@@ -307,6 +307,12 @@ export default function Danger() {
   )
 }
 
+// riskLine: "rank 7 · 1 rating, avg 3.0 · needs to overtake 1 post (…)".
+export function riskLine(r: AtRisk, post: Post | undefined): string {
+  const safety = safetyText(r)
+  return parts(r.rank !== undefined ? `rank ${r.rank}` : null, post ? ratingsText(post.stats) : null, safety)
+}
+
 function RiskRow({ r }: { r: AtRisk }) {
   const post = usePost(r.post?.id ?? r.postId ?? '') ?? r.post
   return (
@@ -314,16 +320,7 @@ function RiskRow({ r }: { r: AtRisk }) {
       {post ? <Thumb post={post} size={48} /> : <span className="thumb" />}
       <div className="risk-main">
         <Link to={`/p/${post?.id ?? r.postId}`}>{post?.caption || `Post ${post?.id ?? r.postId}`}</Link>
-        <div className="muted small">
-          {r.rank !== undefined && <>rank {r.rank} · </>}
-          {post && <>{post.stats.count} ratings, avg {num(post.stats.average, 1)} · </>}
-          {r.places !== undefined && r.places > 0 && (
-            <span className="distance">
-              {r.places} {r.places === 1 ? 'place' : 'places'} from safety
-            </span>
-          )}
-          {r.distance !== undefined && r.distance !== null && <span className="muted"> ({num(r.distance, 3)} points)</span>}
-        </div>
+        <div className="muted small">{riskLine(r, post)}</div>
       </div>
       {post && post.status === 'ready' && <LaughRating post={post} compact />}
     </li>
@@ -348,21 +345,16 @@ export function CullRun() {
   if (!run) return <Spinner />
   const victims = readRisk(pick(run, 'victims', 'posts', 'items'))
   const at = pick(run, 'started_at', 'at', 'ran_at', 'finished_at', 'created_at') as string | undefined
-  const cycle = pick(run, 'cycle') as number | undefined
   const eligible = pick(run, 'eligible') as number | undefined
   return (
-    <div className="danger">
+    <div className="danger-page">
       <p>
         <Link to="/danger">← Danger zone</Link>
       </p>
-      <h1>
-        Cull #{id}
-        {cycle !== undefined && <span className="muted small"> (cycle {cycle})</span>}
-      </h1>
-      {at && (
+      <h1>Cull #{id}</h1>
+      {(at || eligible !== undefined) && (
         <p className="muted">
-          {fullTime(at)}
-          {eligible !== undefined && <> · {eligible} posts were eligible</>}
+          {parts(at ? fullTime(at) : null, eligible !== undefined ? `${plural(eligible, 'post')} ${eligible === 1 ? 'was' : 'were'} eligible` : null)}
         </p>
       )}
       <section className="card">

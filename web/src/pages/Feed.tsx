@@ -7,11 +7,12 @@ import { api, errorMessage, qs } from '../api/client'
 import type { Page, Post } from '../api/types'
 import { liveMark, putPosts, putSharedPosts } from '../lib/postStore'
 import { PostCard, refreshPosts } from '../components/PostCard'
-import { useChannel, useLiveState, usePollWhenNotLive } from '../live/live'
+import { useChannel, usePollWhenNotLive, useRetryOnReconnect } from '../live/live'
 import { FeedLive, idNum, type FeedChange } from '../live/feed'
 import { useAuth } from '../auth/auth'
 import { useDocumentTitle } from '../lib/hooks'
 import { visibleIds } from '../lib/visible'
+import { isFollowed, loadFollowing } from '../lib/following'
 
 type Tab = 'hot' | 'new' | 'top' | 'following'
 type Window = 'day' | 'week' | 'all'
@@ -56,7 +57,6 @@ export default function Feed() {
   live.current ??= new FeedLive()
   const idsRef = useRef<string[]>([])
   idsRef.current = ids
-  const liveState = useLiveState()
 
   const applyLive = useCallback((c: FeedChange) => {
     if (c.gone.length || c.back.length) {
@@ -90,7 +90,13 @@ export default function Feed() {
       setError(null)
       try {
         const since = liveMark()
-        const page = await api<Page<Post>>(pagePath(tab, win, tag, reset ? null : cursor))
+        // The Following feed hears every new post live and keeps those of
+        // the people followed: know whom before its first page is in (the
+        // messages heard meanwhile wait for it, see FeedLive).
+        const [page] = await Promise.all([
+          api<Page<Post>>(pagePath(tab, win, tag, reset ? null : cursor)),
+          reset && tab === 'following' && me ? loadFollowing(me.username) : null,
+        ])
         if (g !== gen.current) return
         putPosts(page.items, since)
         if (reset) applyLive(live.current!.pageIn(page.items))
@@ -109,7 +115,7 @@ export default function Feed() {
         if (g === gen.current) setLoading(false)
       }
     },
-    [tab, win, tag, cursor, needLogin, ready, applyLive],
+    [tab, win, tag, cursor, needLogin, ready, applyLive, me],
   )
 
   // A new tab, window or tag (or another user): start over. Wait for the
@@ -124,7 +130,8 @@ export default function Feed() {
     setGone(new Set())
     loaded.current = false
     const baseline = tab === 'hot' || tab === 'top'
-    live.current!.reset(tab === 'following' ? '' : tag, baseline)
+    if (tab === 'following') live.current!.reset('', false, (p) => isFollowed(p.author.id))
+    else live.current!.reset(tag, baseline)
     const lg = ++listGen.current
     void loadMore(true)
     if (baseline) {
@@ -139,11 +146,26 @@ export default function Feed() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [tab, win, tag, ready, me?.id])
 
-  // Live: new posts wait behind the bar; culled and removed ones leave.
-  useChannel(tab === 'following' ? null : 'posts:new', (ev) => applyLive(live.current!.event(ev)))
+  // Live: new posts wait behind the bar (on Following, those of the people
+  // followed); culled and removed ones leave.
+  useChannel(needLogin ? null : 'posts:new', (ev) => applyLive(live.current!.event(ev)))
 
-  // Without live updates: look for new posts and refresh the visible ones.
+  // A list that failed to load (the network or the server was away) loads
+  // again once the connection is back, without a click.
+  const errorRef = useRef(error)
+  errorRef.current = error
+  const retry = useCallback(() => {
+    if (errorRef.current) void loadMore(idsRef.current.length === 0)
+  }, [loadMore])
+  useRetryOnReconnect(retry, !!error)
+
+  // Without live updates: look for new posts and refresh the visible ones
+  // (or try the failed load again).
   const poll = useCallback(async () => {
+    if (errorRef.current) {
+      retry()
+      return
+    }
     try {
       const path = tab === 'following' ? '/feed' + qs({ limit: 20 }) : '/posts' + qs({ sort: 'new', tag, limit: 20 })
       const page = await api<Page<Post>>(path)
@@ -159,14 +181,8 @@ export default function Feed() {
       /* try again next time */
     }
     await refreshPosts(visibleIds().filter((id) => idsRef.current.includes(id)))
-  }, [tab, tag])
+  }, [tab, tag, retry])
   usePollWhenNotLive(() => void poll(), !needLogin)
-  // The following feed has no live channel: poll it even when live.
-  useEffect(() => {
-    if (tab !== 'following' || liveState !== 'open' || needLogin) return
-    const id = setInterval(() => void poll(), 30_000)
-    return () => clearInterval(id)
-  }, [tab, liveState, poll, needLogin])
 
   function showPending() {
     live.current!.saw(pending)
@@ -283,7 +299,7 @@ export default function Feed() {
               {tab === 'following' ? (
                 <p>Nothing here yet. Follow some funny people — find them on the <Link to="/leaderboards?board=creators">creators board</Link>.</p>
               ) : tag ? (
-                <p>No posts tagged #{tag} {tab === 'top' && win !== 'all' ? 'in this window' : ''} yet.</p>
+                <p>{noTagText(tag, tab === 'top' && win !== 'all')}</p>
               ) : tab === 'top' && win !== 'all' ? (
                 <p>Nothing rated in this window yet. <button className="linklike" onClick={() => setWin('all')}>See all time</button></p>
               ) : (
@@ -311,6 +327,12 @@ export default function Feed() {
       )}
     </div>
   )
+}
+
+// noTagText: a tag's posts may all have been culled or removed, so not
+// "yet" but "right now".
+export function noTagText(tag: string, inWindow: boolean): string {
+  return `No posts tagged #${tag}${inWindow ? ' in this window' : ''} right now.`
 }
 
 export function Spinner({ label = 'Loading…' }: { label?: string }) {

@@ -7,7 +7,7 @@ import { Link, useNavigate, useParams } from 'react-router'
 import { api, ApiError, errorMessage, qs } from '../api/client'
 import type { Comment, Page, Post } from '../api/types'
 import { liveMark, putPost, updatePost, usePost } from '../lib/postStore'
-import { useChannel, usePollWhenNotLive, useLiveState } from '../live/live'
+import { useChannel, useNow, usePollWhenNotLive, useLiveState, useRetryOnReconnect } from '../live/live'
 import { applyPostEvent } from '../live/merge'
 import { commentCount, emptyThread, heardComment, lostComment, threadMark, withPage, type Thread } from '../live/comments'
 import { useAuth } from '../auth/auth'
@@ -17,10 +17,16 @@ import { Media } from '../components/Media'
 import { LaughRating, Reactions } from '../components/PostActions'
 import { Histogram, Ranks } from '../components/Stats'
 import { Avatar } from '../components/Avatar'
-import { fullTime, timeAgo } from '../lib/format'
+import { fullTime, sentence } from '../lib/format'
+import { culledLine } from '../lib/cull'
+import { parseTags } from '../lib/tags'
+import { postTitle } from '../lib/titles'
+import { currentPlatform, isSend, sendShortcut } from '../lib/keys'
+import { isReported, markReported } from '../lib/reported'
+import { TIME_AGO_MS, TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
-import { Dialog } from '../components/Dialog'
+import { ConfirmDialog, Dialog } from '../components/Dialog'
 
 export default function PostPage() {
   const { id = '' } = useParams()
@@ -49,7 +55,7 @@ export default function PostPage() {
   const comments = shownThread.comments
   const commentCursor = shownThread.cursor
   const liveState = useLiveState()
-  useDocumentTitle(post ? post.caption.slice(0, 60) || `Post ${id}` : 'Post')
+  useDocumentTitle(postTitle(id, post, error))
 
   const load = useCallback(async () => {
     try {
@@ -128,6 +134,12 @@ export default function PostPage() {
     void load()
     void loadComments()
   }, !!post)
+  // A post that could not be read (not a 404) is read again once the
+  // connection is back.
+  useRetryOnReconnect(() => {
+    void load()
+    void loadComments()
+  }, !post && !!error && error.status !== 404)
 
   if (error && !post) {
     return (
@@ -169,7 +181,7 @@ export default function PostPage() {
 
       <aside className="card side">
         <h2>Ratings</h2>
-        <Histogram stats={post.stats} />
+        <Histogram stats={post.stats} open={post.status === 'ready'} />
         {post.duplicate_of && (
           <p className="muted">
             Looks like a repost of <Link to={`/p/${post.duplicate_of}`}>post {post.duplicate_of}</Link>.
@@ -198,6 +210,7 @@ export default function PostPage() {
 }
 
 function StatusBanner({ post }: { post: Post }) {
+  useNow(TIME_AGO_MS) // "culled 7 minutes ago" stays true
   if (post.status === 'processing')
     return (
       <div className="banner banner-info" role="status">
@@ -212,22 +225,16 @@ function StatusBanner({ post }: { post: Post }) {
     )
   if (post.status === 'culled') {
     const c = post.culled ?? {}
-    const cycle = c.cycle ?? c.run_id
     return (
       <div className="banner banner-danger" role="status">
-        <strong>☠ Culled</strong>
-        {cycle !== undefined && <> in cycle {String(cycle)}</>}
-        {c.rank !== undefined && <> at rank {c.rank}</>}
-        {c.at && (
+        <strong title={c.at ? fullTime(c.at) : undefined}>☠ {culledLine(c)}</strong>
+        {c.run_id !== undefined && c.run_id !== '' && (
           <>
             {' '}
-            <time dateTime={c.at} title={fullTime(c.at)}>
-              {timeAgo(c.at)}
-            </time>
+            (<Link to={`/danger/runs/${c.run_id}`}>cull run #{String(c.run_id)}</Link>)
           </>
         )}
-        . The community has spoken; it no longer takes ratings.{' '}
-        {c.run_id !== undefined && <Link to={`/danger/runs/${c.run_id}`}>See the cull</Link>}
+        . The community has spoken; it no longer takes ratings.
       </div>
     )
   }
@@ -249,36 +256,35 @@ function StatusBanner({ post }: { post: Post }) {
 
 function CommentItem({ c, post, onDeleted }: { c: Comment; post: Post; onDeleted: () => void }) {
   const { me } = useAuth()
-  const toast = useToast()
+  const [confirming, setConfirming] = useState(false)
   const mayDelete = me && (me.id === c.author.id || me.is_admin)
   return (
     <li className="comment">
       <Avatar name={c.author.display_name || c.author.username} url={c.author.photo_url} size={28} />
       <div>
         <div className="comment-head">
-          <Link to={`/u/${c.author.username}`}>{c.author.display_name}</Link>{' '}
-          <time className="muted" dateTime={c.created_at} title={fullTime(c.created_at)}>
-            {timeAgo(c.created_at)}
-          </time>
+          <Link to={`/u/${c.author.username}`}>{c.author.display_name}</Link> <TimeAgo className="muted" iso={c.created_at} />
           {mayDelete && (
-            <button
-              className="linklike small"
-              onClick={async () => {
-                if (!confirm('Delete this comment?')) return
-                try {
-                  await api<void>(`/posts/${post.id}/comments/${c.id}`, { method: 'DELETE' })
-                  onDeleted()
-                } catch (e) {
-                  toast(errorMessage(e), 'error')
-                }
-              }}
-            >
+            <button className="linklike small" onClick={() => setConfirming(true)}>
               delete
             </button>
           )}
         </div>
         <p className="comment-body">{c.body}</p>
       </div>
+      {confirming && (
+        <ConfirmDialog
+          title="Delete this comment?"
+          message={<p className="muted quote">{c.body.length > 140 ? c.body.slice(0, 140) + '…' : c.body}</p>}
+          confirmLabel="Delete comment"
+          danger
+          onConfirm={async () => {
+            await api<void>(`/posts/${post.id}/comments/${c.id}`, { method: 'DELETE' })
+            onDeleted()
+          }}
+          onClose={() => setConfirming(false)}
+        />
+      )}
     </li>
   )
 }
@@ -313,114 +319,170 @@ function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => v
       setBusy(false)
     }
   }
+  const shortcut = sendShortcut(currentPlatform())
   return (
     <form className="comment-form" onSubmit={submit}>
       <label htmlFor="comment-body" className="sr-only">
         Your comment
       </label>
-      <textarea id="comment-body" rows={2} maxLength={1000} placeholder="Say something funny…" value={body} onChange={(e) => setBody(e.target.value)} onKeyDown={(e) => {
-        if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) void submit(e as unknown as FormEvent)
-      }} />
+      <textarea
+        id="comment-body"
+        rows={2}
+        maxLength={1000}
+        placeholder="Say something funny…"
+        value={body}
+        aria-describedby="comment-hint"
+        onChange={(e) => setBody(e.target.value)}
+        onKeyDown={(e) => {
+          if (isSend(e)) void submit(e as unknown as FormEvent)
+        }}
+      />
       {err && <p className="field-error" role="alert">{err}</p>}
-      <button className="btn btn-primary" disabled={busy || !body.trim()}>
-        Comment
-      </button>
+      <div className="comment-actions">
+        <span id="comment-hint" className="muted small">
+          <kbd>{shortcut}</kbd> to send · Enter for a new line
+        </span>
+        <button className="btn btn-primary" disabled={busy || !body.trim()}>
+          Comment
+        </button>
+      </div>
     </form>
   )
 }
+
+type MenuDialog = 'report' | 'edit' | 'delete' | 'remove' | null
 
 function PostMenu({ post }: { post: Post }) {
   const { me } = useAuth()
   const toast = useToast()
   const navigate = useNavigate()
-  const [reporting, setReporting] = useState(false)
-  const [editing, setEditing] = useState(false)
+  const [open, setOpen] = useState<MenuDialog>(null)
+  const [reported, setReported] = useState(() => isReported(post.id))
+  useEffect(() => setReported(isReported(post.id)), [post.id])
   const own = me?.id === post.author.id
-  async function del() {
-    if (!confirm('Delete this post for good?')) return
-    try {
-      await api<void>(`/posts/${post.id}`, { method: 'DELETE' })
-      toast('Post deleted', 'success')
-      navigate('/')
-    } catch (e) {
-      toast(errorMessage(e), 'error')
-    }
-  }
-  async function remove() {
-    const reason = prompt('Why is this post removed? (the author is told)')
-    if (!reason) return
-    try {
-      putPost(await api<Post>(`/admin/posts/${post.id}/remove`, { method: 'POST', body: { reason } }))
-    } catch (e) {
-      toast(errorMessage(e), 'error')
-    }
-  }
+  const close = () => setOpen(null)
   return (
     <div className="post-menu">
-      {me && !own && post.status === 'ready' && (
-        <button className="btn btn-small btn-ghost" onClick={() => setReporting(true)}>
-          ⚑ Report
-        </button>
-      )}
+      {me && !own && post.status === 'ready' &&
+        (reported ? (
+          <button className="btn btn-small btn-ghost" disabled title="You reported this post; a moderator will look at it">
+            ⚑ Reported
+          </button>
+        ) : (
+          <button className="btn btn-small btn-ghost" onClick={() => setOpen('report')}>
+            ⚑ Report
+          </button>
+        ))}
       {own && (post.status === 'ready' || post.status === 'processing') && (
-        <button className="btn btn-small btn-ghost" onClick={() => setEditing(true)}>
+        <button className="btn btn-small btn-ghost" onClick={() => setOpen('edit')}>
           Edit
         </button>
       )}
       {(own || me?.is_admin) && (
-        <button className="btn btn-small btn-ghost danger" onClick={() => void del()}>
+        <button className="btn btn-small btn-ghost danger" onClick={() => setOpen('delete')}>
           Delete
         </button>
       )}
       {me?.is_admin && post.status !== 'removed' && (
-        <button className="btn btn-small btn-ghost danger" onClick={() => void remove()}>
+        <button className="btn btn-small btn-ghost danger" onClick={() => setOpen('remove')}>
           Remove (admin)
         </button>
       )}
-      {reporting && <ReportDialog post={post} onClose={() => setReporting(false)} />}
-      {editing && <EditDialog post={post} onClose={() => setEditing(false)} />}
+      {open === 'report' && (
+        <ReportDialog
+          post={post}
+          onDone={() => {
+            markReported(post.id)
+            setReported(true)
+          }}
+          onClose={close}
+        />
+      )}
+      {open === 'edit' && <EditDialog post={post} onClose={close} />}
+      {open === 'delete' && (
+        <ConfirmDialog
+          title="Delete this post?"
+          message={<p>It is deleted for good, with its ratings, reactions and comments.</p>}
+          confirmLabel="Delete for good"
+          danger
+          onConfirm={async () => {
+            await api<void>(`/posts/${post.id}`, { method: 'DELETE' })
+            toast('Post deleted', 'success')
+            navigate('/')
+          }}
+          onClose={close}
+        />
+      )}
+      {open === 'remove' && (
+        <ConfirmDialog
+          title="Remove this post"
+          message={<p>It leaves the feeds and the boards; the author is told why.</p>}
+          input={{ label: 'Reason (the author sees it)', required: true, maxLength: 500 }}
+          confirmLabel="Remove post"
+          danger
+          onConfirm={async (reason) => {
+            putPost(await api<Post>(`/admin/posts/${post.id}/remove`, { method: 'POST', body: { reason } }))
+          }}
+          onClose={close}
+        />
+      )}
     </div>
   )
 }
 
-function ReportDialog({ post, onClose }: { post: Post; onClose: () => void }) {
+export const REPORT_REASONS: [string, string][] = [
+  ['spam', 'Spam'],
+  ['offensive', 'Offensive'],
+  ['illegal', 'Illegal'],
+  ['copyright', 'Copyright'],
+  ['other', 'Other'],
+]
+
+function ReportDialog({ post, onDone, onClose }: { post: Post; onDone: () => void; onClose: () => void }) {
   const toast = useToast()
-  const [reason, setReason] = useState('offensive')
+  // No reason is picked for the reporter: they choose one.
+  const [reason, setReason] = useState('')
   const [note, setNote] = useState('')
   const [err, setErr] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
   async function submit(e: FormEvent) {
     e.preventDefault()
+    if (!reason) return
+    setBusy(true)
     try {
-      const r = await api<{ message: string }>(`/posts/${post.id}/report`, { method: 'POST', body: { reason, note } })
-      toast(r.message || 'Thanks: a moderator will look at it', 'success')
+      const r = await api<{ message: string } | undefined>(`/posts/${post.id}/report`, { method: 'POST', body: { reason, note } })
+      toast(r?.message || 'Thanks: a moderator will look at it', 'success')
+      onDone()
       onClose()
     } catch (e) {
-      setErr(errorMessage(e))
+      setErr(e instanceof ApiError && Object.keys(e.fields).length ? Object.values(e.fields).map(sentence).join(' ') : errorMessage(e))
+      setBusy(false)
     }
   }
   return (
     <Dialog title="Report this post" onClose={onClose}>
       <form onSubmit={submit} className="form">
-        <label>
-          Reason
-          <select value={reason} onChange={(e) => setReason(e.target.value)}>
-            <option value="spam">Spam</option>
-            <option value="offensive">Offensive</option>
-            <option value="illegal">Illegal</option>
-            <option value="copyright">Copyright</option>
-            <option value="other">Other</option>
-          </select>
-        </label>
+        <fieldset className="choices">
+          <legend>Why? (pick one)</legend>
+          {REPORT_REASONS.map(([v, label]) => (
+            <label key={v} className="check">
+              <input type="radio" name="reason" value={v} checked={reason === v} onChange={() => setReason(v)} required />
+              {label}
+            </label>
+          ))}
+        </fieldset>
         <label>
           Note for the moderators (optional)
           <textarea maxLength={1000} rows={3} value={note} onChange={(e) => setNote(e.target.value)} />
         </label>
         {err && <p className="field-error" role="alert">{err}</p>}
-        <div className="row">
+        <div className="row dialog-actions">
           <button type="button" className="btn" onClick={onClose}>
             Cancel
           </button>
-          <button className="btn btn-primary">Send report</button>
+          <button className="btn btn-primary" disabled={!reason || busy}>
+            Send report
+          </button>
         </div>
       </form>
     </Dialog>
@@ -431,34 +493,50 @@ function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
   const [caption, setCaption] = useState(post.caption)
   const [tags, setTags] = useState(post.tags.join(', '))
   const [err, setErr] = useState<string | null>(null)
+  const [fields, setFields] = useState<Record<string, string>>({})
   const first = useRef<HTMLTextAreaElement>(null)
   useEffect(() => first.current?.focus(), [])
   async function submit(e: FormEvent) {
     e.preventDefault()
+    setErr(null)
+    setFields({})
     try {
-      const t = tags
-        .split(/[,\s]+/)
-        .map((x) => x.replace(/^#/, '').trim())
-        .filter(Boolean)
-      putPost(await api<Post>(`/posts/${post.id}`, { method: 'PATCH', body: { caption, tags: t } }))
+      putPost(await api<Post>(`/posts/${post.id}`, { method: 'PATCH', body: { caption, tags: parseTags(tags) } }))
       onClose()
     } catch (e) {
-      setErr(errorMessage(e))
+      if (e instanceof ApiError && Object.keys(e.fields).length) {
+        setFields(e.fields)
+        const other = Object.entries(e.fields).filter(([k]) => k !== 'caption' && k !== 'tags')
+        if (other.length) setErr(other.map(([, v]) => sentence(v)).join(' '))
+      } else setErr(errorMessage(e))
     }
   }
   return (
     <Dialog title="Edit post" onClose={onClose}>
       <form onSubmit={submit} className="form">
-        <label>
-          Caption
-          <textarea ref={first} maxLength={500} rows={3} value={caption} onChange={(e) => setCaption(e.target.value)} />
-        </label>
-        <label>
-          Tags (comma separated)
-          <input value={tags} onChange={(e) => setTags(e.target.value)} />
-        </label>
+        <div className="field">
+          <label htmlFor="edit-caption">Caption</label>
+          <textarea id="edit-caption" ref={first} maxLength={500} rows={3} value={caption} onChange={(e) => setCaption(e.target.value)} aria-invalid={!!fields.caption} aria-describedby={fields.caption ? 'edit-caption-error' : undefined} />
+          {fields.caption && (
+            <span className="field-error" id="edit-caption-error">
+              {sentence(fields.caption)}
+            </span>
+          )}
+        </div>
+        <div className="field">
+          <label htmlFor="edit-tags">Tags</label>
+          <input id="edit-tags" value={tags} onChange={(e) => setTags(e.target.value)} aria-invalid={!!fields.tags} aria-describedby={fields.tags ? 'edit-tags-hint edit-tags-error' : 'edit-tags-hint'} />
+          <span className="muted small" id="edit-tags-hint">
+            Comma separated, up to 10
+          </span>
+          {fields.tags && (
+            <span className="field-error" id="edit-tags-error">
+              {sentence(fields.tags)}
+            </span>
+          )}
+        </div>
         {err && <p className="field-error" role="alert">{err}</p>}
-        <div className="row">
+        <div className="row dialog-actions">
           <button type="button" className="btn" onClick={onClose}>
             Cancel
           </button>

@@ -12,6 +12,9 @@ import { Avatar } from '../components/Avatar'
 import { PostCard } from '../components/PostCard'
 import { compact, fullTime } from '../lib/format'
 import { useDocumentTitle } from '../lib/hooks'
+import { profileTitle } from '../lib/titles'
+import { noteFollow } from '../lib/following'
+import { useRetryOnReconnect } from '../live/live'
 import { Spinner } from './Feed'
 
 type Tab = 'posts' | 'followers' | 'following'
@@ -23,7 +26,7 @@ export default function ProfilePage() {
   const { me } = useAuth()
   const [profile, setProfile] = useState<ProfileWithStats | null>(null)
   const [error, setError] = useState<ApiError | null>(null)
-  useDocumentTitle(profile ? `${profile.display_name} (@${profile.username})` : username)
+  useDocumentTitle(profileTitle(username, profile, error))
 
   const load = useCallback(async () => {
     try {
@@ -36,6 +39,7 @@ export default function ProfilePage() {
   useEffect(() => {
     void load()
   }, [load, me?.id])
+  useRetryOnReconnect(() => void load(), !!error && error.status !== 404)
 
   if (error)
     return (
@@ -157,6 +161,7 @@ export function FollowButton({ profile, onChange }: { profile: Profile; onChange
         setBusy(true)
         try {
           const p = await api<Profile>(`/profiles/${encodeURIComponent(profile.username)}/follow`, { method: following ? 'DELETE' : 'POST' })
+          noteFollow(p.id, p.followed_by_me ?? !following)
           onChange?.(p)
         } catch (e) {
           toast(errorMessage(e), 'error')

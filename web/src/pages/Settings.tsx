@@ -279,7 +279,7 @@ function DeleteSection() {
             <button type="button" className="btn" onClick={() => setOpen(false)}>
               Keep my account
             </button>
-            <button className="btn danger">Delete for good</button>
+            <button className="btn btn-danger">Delete for good</button>
           </div>
         </form>
       )}

@@ -8,7 +8,8 @@ import { api, ApiError, errorMessage, upload, type UploadHandle } from '../api/c
 import type { Post } from '../api/types'
 import { putPost } from '../lib/postStore'
 import { useAuth } from '../auth/auth'
-import { bytes } from '../lib/format'
+import { bytes, sentence } from '../lib/format'
+import { parseTags } from '../lib/tags'
 import { useDocumentTitle } from '../lib/hooks'
 
 const ACCEPT = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm']
@@ -16,20 +17,8 @@ const MAX_BYTES = 50 * 1024 * 1024 // the server's default UPLOAD_MAX_BYTES; the
 
 type Phase = 'edit' | 'uploading' | 'processing' | 'ready' | 'failed'
 
-export function parseTags(s: string): string[] {
-  const out: string[] = []
-  for (const raw of s.split(/[,\s]+/)) {
-    const t = raw.replace(/^#/, '').trim().toLowerCase()
-    if (t && !out.includes(t)) out.push(t)
-  }
-  return out
-}
-
-function checkTags(tags: string[]): string | null {
-  if (tags.length > 10) return 'at most 10 tags'
-  const bad = tags.find((t) => !/^[\p{L}\p{M}\p{N}_]{1,30}$/u.test(t))
-  return bad ? `“${bad}”: tags are up to 30 letters, digits or underscores` : null
-}
+// The fields this form shows errors beside; others go in the box below.
+const FORM_FIELDS = ['media', 'caption', 'tags']
 
 export default function Upload() {
   const { me, ready } = useAuth()
@@ -113,12 +102,8 @@ export default function Upload() {
     e.preventDefault()
     setError(null)
     setFieldErrors({})
+    // The server checks the tags (and explains a bad one beside the field).
     const t = parseTags(tags)
-    const tagErr = checkTags(t)
-    if (tagErr) {
-      setFieldErrors({ tags: tagErr })
-      return
-    }
     if (!file && !caption.trim()) {
       setError('Add a picture, a GIF or a video — or write a joke in the caption.')
       return
@@ -143,7 +128,7 @@ export default function Upload() {
       if (err instanceof ApiError) {
         if (err.code === 'aborted') return
         setFieldErrors(err.fields)
-        setError(uploadError(err))
+        setError(uploadError(err) || null)
       } else setError(errorMessage(err))
     } finally {
       handle.current = null
@@ -248,22 +233,34 @@ export default function Upload() {
           disabled={uploading}
         />
       </div>
-      {fieldErrors.media && <p className="field-error">{fieldErrors.media}</p>}
+      {fieldErrors.media && (
+        <p className="field-error" id="media-error">
+          {sentence(fieldErrors.media)}
+        </p>
+      )}
 
       <label htmlFor="caption">{file ? 'Caption' : 'Caption (or your text joke)'}</label>
-      <textarea id="caption" rows={3} maxLength={500} value={caption} onChange={(e) => setCaption(e.target.value)} disabled={uploading} placeholder="Make them laugh…" aria-describedby="caption-count" />
+      <textarea id="caption" rows={3} maxLength={500} value={caption} onChange={(e) => setCaption(e.target.value)} disabled={uploading} placeholder="Make them laugh…" aria-describedby={fieldErrors.caption ? 'caption-count caption-error' : 'caption-count'} aria-invalid={!!fieldErrors.caption} />
       <span id="caption-count" className="muted small counter">
         {caption.length}/500
       </span>
-      {fieldErrors.caption && <p className="field-error">{fieldErrors.caption}</p>}
+      {fieldErrors.caption && (
+        <p className="field-error" id="caption-error">
+          {sentence(fieldErrors.caption)}
+        </p>
+      )}
 
       <label htmlFor="tags">Tags</label>
-      <input id="tags" value={tags} onChange={(e) => setTags(e.target.value)} disabled={uploading} placeholder="cats, fails, puns" aria-describedby="tags-help" />
+      <input id="tags" value={tags} onChange={(e) => setTags(e.target.value)} disabled={uploading} placeholder="cats, fails, puns" aria-describedby={fieldErrors.tags ? 'tags-help tags-error' : 'tags-help'} aria-invalid={!!fieldErrors.tags} />
       <span id="tags-help" className="muted small">
         Comma separated, up to 10.{' '}
         {tagList.length > 0 && tagList.map((t) => <span key={t} className="chip small">#{t}</span>)}
       </span>
-      {fieldErrors.tags && <p className="field-error">{fieldErrors.tags}</p>}
+      {fieldErrors.tags && (
+        <p className="field-error" id="tags-error" role="alert">
+          {sentence(fieldErrors.tags)}
+        </p>
+      )}
 
       {error && (
         <p className="error-box" role="alert">
@@ -300,17 +297,17 @@ function uploadError(e: ApiError): string {
     case 'too_large':
       return `Too big: ${e.message}`
     case 'unsupported':
-      return e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.'
+      return sentence(e.message) + '.'
     case 'rate_limited':
       return `You are posting too fast${e.retryAfter ? `; try again in ${e.retryAfter} s` : ''}.`
-    case 'forbidden':
-      return e.message
     case 'invalid': {
-      const f = Object.values(e.fields)
-      return f.length ? f.join('; ') : e.message
+      // Errors of the form's fields are shown beside them.
+      const f = Object.entries(e.fields).filter(([k]) => !FORM_FIELDS.includes(k))
+      if (f.length) return f.map(([, v]) => sentence(v)).join('; ')
+      return Object.keys(e.fields).length ? '' : errorMessage(e)
     }
     default:
-      return e.message
+      return errorMessage(e)
   }
 }
 
