@@ -123,6 +123,10 @@ type RegisterInput struct {
 
 // Register creates an account and its profile in one transaction and mails
 // a verification link.
+//
+// A username or e-mail address in use is a 409 naming every field that is
+// (the unique index that failed names only the first), so a person fixes
+// both at once.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (jokster.User, error) {
 	fields := map[string]string{}
 	in.Username = strings.TrimSpace(in.Username)
@@ -149,10 +153,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (jokster.User,
 		u, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING `+userCols,
 			in.Username, email, hash))
 		switch {
-		case store.IsUniqueViolation(err, "users_username_key"):
-			return &jokster.Error{Code: jokster.ECONFLICT, Message: "that username is taken", Fields: map[string]string{"username": "already taken"}}
-		case store.IsUniqueViolation(err, "users_email_key"):
-			return &jokster.Error{Code: jokster.ECONFLICT, Message: "an account with that e-mail address exists", Fields: map[string]string{"email": "already registered"}}
+		case store.IsUniqueViolation(err, "users_username_key"), store.IsUniqueViolation(err, "users_email_key"):
+			return s.registerConflict(ctx, in.Username, email)
 		case err != nil:
 			return err
 		}
@@ -324,4 +326,29 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	})
 	signedIn = err == nil
 	return sess, err
+}
+
+// registerConflict says which of username and email are taken.
+func (s *Service) registerConflict(ctx context.Context, username, email string) error {
+	var nameTaken, emailTaken bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1)),
+		EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2))`, username, email).Scan(&nameTaken, &emailTaken); err != nil {
+		return err
+	}
+	e := &jokster.Error{Code: jokster.ECONFLICT, Fields: map[string]string{}}
+	if nameTaken {
+		e.Fields["username"] = "already taken"
+		e.Message = "that username is taken"
+	}
+	if emailTaken {
+		e.Fields["email"] = "already registered"
+		e.Message = "an account with that e-mail address exists"
+	}
+	switch {
+	case nameTaken && emailTaken:
+		e.Message = "that username is taken, and an account with that e-mail address exists"
+	case !nameTaken && !emailTaken: // the other account went meanwhile
+		e.Message = "that username or e-mail address was taken a moment ago; try again"
+	}
+	return e
 }

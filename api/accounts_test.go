@@ -75,9 +75,17 @@ func TestRegister_409(t *testing.T) {
 	if r.errCode() != "conflict" || r.field("username") == "" {
 		t.Fatalf("body %s", r.Body)
 	}
+	if r.field("email") != "" {
+		t.Fatalf("a free e-mail address reported taken: %s", r.Body)
+	}
 	r = c.post("/api/v1/auth/register", map[string]string{"username": "carol2", "email": "Carol@example.com", "password": testPassword}).want(409)
-	if r.field("email") == "" {
+	if r.field("email") == "" || r.field("username") != "" {
 		t.Fatalf("body %s", r.Body)
+	}
+	// Both taken: both named, so the form can show both at once.
+	r = c.post("/api/v1/auth/register", map[string]string{"username": "Carol", "email": "CAROL@example.com", "password": testPassword}).want(409)
+	if r.field("email") == "" || r.field("username") == "" {
+		t.Fatalf("both taken, body %s", r.Body)
 	}
 	if n := e.count(`SELECT count(*) FROM users`); n != 1 {
 		t.Fatalf("%d users", n)
