@@ -133,6 +133,7 @@ export const scenarios = [
       ctx.carl = await apiUser(ctx, 'carl')
       ctx.dina = await apiUser(ctx, 'dina')
       ctx.eve = await apiUser(ctx, 'eve')
+      ctx.gus = await apiUser(ctx, 'gus')
       // The worst post of all, created first so that every cull cycle can
       // take it; the server's floor keeps it until the cull test adds one
       // more post.
@@ -158,8 +159,25 @@ export const scenarios = [
       await a.getByRole('link', { name: 'Upload' }).first().click()
       await a.locator('#media-input').waitFor({ state: 'attached' })
       await pageFits(a, '/upload')
+      // The page offers what this server takes (GET /posts/rules): no
+      // videos where it has no ffmpeg.
+      const rules = await (await fetch(`${ctx.url}/api/v1/posts/rules`)).json()
+      const mime = { jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', mp4: 'video/mp4', webm: 'video/webm' }
+      const accept = rules.formats.map((f) => mime[f]).join(',')
+      await until(async () => (await a.locator('#media-input').getAttribute('accept')) === accept, `the file input to accept ${accept}`, 10_000)
+      const hint = (await a.getByTestId('upload-hint').textContent()) ?? ''
+      if (rules.videos) {
+        if (!hint.includes(`videos up to ${rules.max_video_seconds} s`)) throw new Error(`the upload hint does not give the video length: ${hint}`)
+      } else {
+        if (/MP4|WebM|videos up to/.test(hint) || !hint.includes('no videos on this server')) throw new Error(`the upload hint offers videos on a server without them: ${hint}`)
+        // A video chosen anyway is refused before anything is sent.
+        await a.locator('#media-input').setInputFiles({ name: 'cat.mp4', mimeType: 'video/mp4', buffer: Buffer.alloc(2048, 1) })
+        await a.getByRole('alert').filter({ hasText: 'this server does not take videos' }).waitFor({ timeout: 5_000 })
+        if ((await a.locator('video.preview').count()) !== 0) throw new Error('the refused video is previewed')
+      }
       await a.locator('#media-input').setInputFiles({ name: 'laughing.png', mimeType: 'image/png', buffer: laughingFace(640, 480, 0) })
       await a.locator('img.preview').waitFor()
+      if ((await a.getByRole('alert').count()) !== 0) throw new Error('an error is still shown after choosing a picture: ' + (await a.getByRole('alert').first().textContent()))
       ctx.caption = `When the e2e test finally passes ${run}`
       await a.locator('#caption').fill(ctx.caption)
       await a.locator('#tags').fill('e2e, relatable')
@@ -299,6 +317,17 @@ export const scenarios = [
       await new Promise((r) => setTimeout(r, 1500))
       if ((await b.locator('dl.settings').count()) === 0) throw new Error('the live snapshot wiped the cull settings')
       await until(async () => (await b.locator('.risk-row').count()) > 0 || (await b.locator('.runs li').count()) > 0, 'a post at risk or a past cull')
+      // A rating of a listed post shows at once (its post:<id> channel), not
+      // when the danger channel next speaks (at most once a minute).
+      const row = b.locator('.risk-row', { has: b.locator(`a[href="/p/${z}"]`) })
+      if ((await row.count()) > 0 && /2 ratings/.test((await row.first().textContent({ timeout: 1_000 })) ?? '')) {
+        await ctx.gus.as('PUT', `/posts/${z}/rating`, { stars: 1 }) // still the worst: a third 1
+        const seen = await until(async () => {
+          if ((await row.count()) === 0) return 'gone'
+          return /3 ratings/.test((await row.first().textContent({ timeout: 500 })) ?? '') && 'shown'
+        }, 'the new rating on the danger page', 5_000)
+        if (seen === 'gone') console.log('    (the cull came first: the live rating on the danger page was not checked)')
+      }
       await shot(ctx, b, 'danger-zone')
       // The cull runs at the start of the next 15 s cycle…
       await until(async () => (await (await fetch(`${ctx.url}/api/v1/posts/${z}`)).json()).status === 'culled', 'the cull to take the doomed post', 35_000)
@@ -316,6 +345,36 @@ export const scenarios = [
       await shot(ctx, a, 'culled-post')
       // The danger zone lists the cull among the past ones.
       await b.locator('.runs li').first().waitFor({ timeout: 20_000 })
+      // The author's notifications name the post and lead to it.
+      const c = await newPage(ctx, 'carl')
+      await c.goto(ctx.url + '/login?next=%2Fnotifications')
+      await c.locator('#who').fill(ctx.carl.username)
+      await c.locator('#password').fill(PASSWORD)
+      await c.getByRole('button', { name: 'Log in' }).click()
+      await c.getByRole('heading', { name: 'Notifications', exact: true }).waitFor()
+      const caption = `“Knock knock. Who's there? Nobody laughs at this one ${run}”`
+      const note = (text) => c.locator('.notif', { hasText: `${caption} ${text}` })
+      await until(async () => {
+        if ((await note('was culled').count()) > 0) return true
+        await c.reload()
+        await c.locator('.notif-list').waitFor()
+        await c.waitForTimeout(1_000)
+      }, "the author's culled notification", 30_000)
+      const linked = async (text) => {
+        if ((await note(text).first().locator(`a[href="/p/${z}"]`).count()) !== 1) throw new Error(`the "${text}" notification does not link to the post`)
+      }
+      await linked('was culled')
+      // The danger and rating notifications, when the worker made them before
+      // the cull (it checks the zone on the same 15 s tick as the cull runs).
+      const kinds = new Set((await ctx.carl.as('GET', '/notifications?limit=50')).items.filter((n) => n.data?.post_id === z).map((n) => n.kind + (n.data.state ? ':' + n.data.state : '')))
+      if (kinds.has('danger:entered')) {
+        await linked('entered the danger zone')
+        if ((await note('entered the danger zone').first().locator('a.notif-extra[href="/danger"]').count()) !== 1) throw new Error('the danger notification lost its danger zone link')
+      }
+      if (kinds.has('rated')) {
+        if ((await c.locator('.notif', { hasText: `rated your post ${caption}` }).first().locator(`a[href="/p/${z}"]`).count()) !== 1) throw new Error('the rating notification does not name and link the post')
+      }
+      await shot(ctx, c, 'notifications-cull')
     },
   },
   {

@@ -129,19 +129,41 @@ export interface Post {
   culled?: CullInfo | null
   viewers?: number
   // The version of `stats` (the post's rank version, which every rating
-  // change raises), so that older figures arriving late (several
-  // publishers, several nodes) cannot overwrite newer ones. Live `stats`
-  // messages carry it as `version`; the REST API and the post:<id>
-  // snapshot do not send it (yet): when they do, under this name, the
-  // client compares it too (postStore.putPost, merge.applyPostEvent).
-  stats_version?: number
-  // The version of `reactions`, which every change of them raises. Live
-  // `reactions` messages carry it as `version`: each change sends its own,
-  // and concurrent ones can arrive out of order, so an older one must not
-  // overwrite newer counts (merge.applyPostEvent). The REST API and the
-  // post:<id> snapshot do not send it (yet); a copy that does, under this
-  // name, is compared too.
-  reactions_version?: number
+  // change and every change of its status raises), so that older figures
+  // arriving late (several publishers, several nodes, a REST answer read
+  // before a live message) cannot overwrite newer ones. Every Post the
+  // server sends carries it — REST answers, the post:<id> snapshot and
+  // every other Post in live messages — and live `stats` messages carry the
+  // same number as `version`. Of two copies, the larger one has the newer
+  // stats (postStore.putPost, merge.applyPostEvent). The client still
+  // copes with a copy without it (a server older than the field, during a
+  // rolling upgrade): such a copy loses only to stats heard live since it
+  // was requested (postStore.liveMark).
+  stats_version: number
+  // The version of `reactions`, which every change of them raises. Every
+  // Post carries it (REST and snapshots), and live `reactions` messages
+  // carry it as `version`: each change sends its own, and concurrent ones
+  // can arrive out of order, so an older copy or message must not
+  // overwrite newer counts (merge.applyPostEvent, postStore.putPost).
+  reactions_version: number
+}
+
+// GET /api/v1/posts/rules: what a post may be on this server.
+export type MediaFormat = PostMedia['format']
+export interface PostRules {
+  max_bytes: number
+  max_pixels: number
+  max_gif_frames: number
+  // As the server sniffs them from the bytes; mp4 and webm only when videos.
+  formats: MediaFormat[]
+  // false where the server has no ffmpeg.
+  videos: boolean
+  // 0 when videos are not taken.
+  max_video_seconds: number
+  max_caption_chars: number
+  max_comment_chars: number
+  max_tags: number
+  max_tag_chars: number
 }
 
 export interface Comment {

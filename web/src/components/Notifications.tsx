@@ -10,42 +10,72 @@ import { TimeAgo } from './TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { REACTIONS } from '../api/types'
 
-export function describe(n: Notification): { text: string; to: string | null } {
+// The caption a post notification carries (its first 80 characters when
+// the notification was made), quoted: “Knock knock…”; empty for a post
+// without one.
+export const CAPTION_CHARS = 80
+
+function quoted(caption: unknown): string {
+  if (typeof caption !== 'string') return ''
+  const c = caption.replace(/\s+/g, ' ').trim()
+  if (!c) return ''
+  // A caption cut at 80 characters may go on: say so.
+  return `“${c}${Array.from(caption).length >= CAPTION_CHARS ? '…' : ''}”`
+}
+
+export interface Described {
+  text: string
+  // Where the notification leads (the post's page for one about a post).
+  to: string | null
+  // A second link beside it (the danger zone for a post in danger).
+  extra?: { text: string; to: string }
+}
+
+export function describe(n: Notification): Described {
   const who = n.actor ? `@${n.actor}` : 'Someone'
-  const post = typeof n.data.post_id === 'string' ? `/p/${n.data.post_id}` : null
+  const id = typeof n.data.post_id === 'string' || typeof n.data.post_id === 'number' ? String(n.data.post_id) : null
+  const post = id ? `/p/${id}` : null
+  const q = quoted(n.data.caption)
+  // "your post" or "your post “Knock knock…”".
+  const yourPost = q ? `your post ${q}` : 'your post'
+  const YourPost = q ? `Your post ${q}` : 'Your post'
   switch (n.kind) {
     case 'followed':
       return { text: `${who} followed you`, to: n.actor ? `/u/${n.actor}` : null }
     case 'commented':
-      return { text: `${who} commented on your post`, to: post ? post + '#comments' : null }
+      return { text: `${who} commented on ${yourPost}`, to: post ? post + '#comments' : null }
     case 'reacted': {
       const e = REACTIONS.find(([k]) => k === n.data.reaction)?.[1] ?? ''
-      return { text: `${who} reacted ${e} to your post`, to: post }
+      return { text: `${who} reacted ${e} to ${yourPost}`, to: post }
     }
     case 'rated': {
       const k = Number(n.data.new_ratings ?? 1)
-      return { text: `${k} ${k === 1 ? 'person' : 'people'} rated your post`, to: post }
+      return { text: `${k} ${k === 1 ? 'person' : 'people'} rated ${yourPost}`, to: post }
     }
     case 'duplicate':
-      return { text: 'Your post looks like a repost of an earlier one', to: post }
+      return { text: `${YourPost} looks like a repost of an earlier one`, to: post }
     case 'removed':
-      return { text: `A moderator removed your post${n.data.reason ? `: ${String(n.data.reason)}` : ''}`, to: post }
+      return { text: `A moderator removed ${yourPost}${n.data.reason ? `: ${String(n.data.reason)}` : ''}`, to: post }
     case 'processing_failed':
       return { text: `Your upload could not be processed${n.data.reason ? `: ${String(n.data.reason)}` : ''}`, to: post }
     case 'culled':
-      return { text: 'Your post was culled. The community has spoken.', to: post }
+      return { text: `${YourPost} was culled. The community has spoken.`, to: post }
     case 'danger':
     case 'danger_entered':
-      return { text: 'Your post entered the danger zone!', to: '/danger' }
     case 'danger_left':
-    case 'safe':
-      return { text: 'Your post is safe again', to: post }
+    case 'safe': {
+      // "danger" says which way in data.state: "entered" or "left".
+      const left = n.kind === 'danger_left' || n.kind === 'safe' || n.data.state === 'left'
+      if (left) return { text: `${YourPost} is safe again`, to: post ?? '/danger' }
+      const zone = { text: 'Danger zone', to: '/danger' }
+      return { text: `${YourPost} entered the danger zone!`, to: post ?? zone.to, extra: post ? zone : undefined }
+    }
     default:
       return { text: `${n.kind.replace(/_/g, ' ')}${n.actor ? ' · @' + n.actor : ''}`, to: post }
   }
 }
 
-function NotificationItem({ n, onOpen }: { n: Notification; onOpen?: () => void }) {
+export function NotificationItem({ n, onOpen }: { n: Notification; onOpen?: () => void }) {
   const d = describe(n)
   const body = (
     <>
@@ -61,6 +91,11 @@ function NotificationItem({ n, onOpen }: { n: Notification; onOpen?: () => void 
         </Link>
       ) : (
         <span>{body}</span>
+      )}
+      {d.extra && (
+        <Link className="notif-extra small" to={d.extra.to} onClick={onOpen}>
+          {d.extra.text}
+        </Link>
       )}
     </li>
   )

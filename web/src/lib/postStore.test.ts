@@ -26,6 +26,8 @@ function post(over: Partial<Post> = {}): Post {
     removed: null,
     stats: stats(0),
     ranks: {},
+    stats_version: 1,
+    reactions_version: 1,
     my_rating: null,
     ...over,
   }
@@ -36,9 +38,16 @@ function live(id: string, type: string, data: unknown, v = 1) {
   updatePost(id, (p) => applyPostEvent(p, { ch: `post:${id}`, type, v, data }).post)
 }
 
+// unversioned: a copy from a server older than stats_version (a rolling
+// upgrade), which the store still has to order by when it was requested.
+function unversioned(p: Post): Post {
+  const { stats_version: _s, reactions_version: _r, ...rest } = p
+  return rest as Post
+}
+
 describe('postStore: stats read over REST against stats heard live', () => {
-  it('keeps live stats heard while a REST answer was on its way (the answer may be older)', () => {
-    const p = post({ stats: stats(3) })
+  it('keeps live stats heard while an unversioned REST answer was on its way (the answer may be older)', () => {
+    const p = unversioned(post({ stats: stats(3) }))
     putPost(p)
     const since = liveMark()
     live(p.id, 'stats', { stats: stats(5), version: 9 })
@@ -48,8 +57,8 @@ describe('postStore: stats read over REST against stats heard live', () => {
     expect(getPost(p.id)!.caption).toBe('edited') // the rest of the answer is taken
   })
 
-  it('takes a REST answer requested after the live stats were heard', () => {
-    const p = post({ stats: stats(3) })
+  it('takes an unversioned REST answer requested after the live stats were heard', () => {
+    const p = unversioned(post({ stats: stats(3) }))
     putPost(p)
     live(p.id, 'stats', { stats: stats(5), version: 9 })
     const since = liveMark()
@@ -57,6 +66,21 @@ describe('postStore: stats read over REST against stats heard live', () => {
     expect(getPost(p.id)!.stats.count).toBe(6)
     // 9 stays the floor: a message older than it is still refused.
     live(p.id, 'stats', { stats: stats(2), version: 8 }, 2)
+    expect(getPost(p.id)!.stats.count).toBe(6)
+  })
+
+  it('orders a REST answer and live stats by stats_version, whenever the answer was requested', () => {
+    const p = post({ stats: stats(3), stats_version: 7 })
+    putPost(p)
+    const since = liveMark()
+    live(p.id, 'stats', { stats: stats(5), version: 9 })
+    // Requested before the live message but read after the rating: newer.
+    putPost({ ...p, stats: stats(6), stats_version: 10 }, since)
+    expect(getPost(p.id)!.stats.count).toBe(6)
+    expect(getPost(p.id)!.stats_version).toBe(10)
+    // Requested after the live message but read before it: older.
+    const later = liveMark()
+    putPost({ ...p, stats: stats(4), stats_version: 8 }, later)
     expect(getPost(p.id)!.stats.count).toBe(6)
   })
 
@@ -82,6 +106,21 @@ describe('postStore: stats read over REST against stats heard live', () => {
     live(p.id, 'snapshot', { post: { ...p, stats: stats(6), stats_version: 10 }, viewers: 2 }, 3)
     expect(getPost(p.id)!.stats.count).toBe(6)
     expect(getPost(p.id)!.stats_version).toBe(10)
+  })
+})
+
+describe('postStore: reactions read over REST against reactions heard live', () => {
+  it('keeps newer live counts over an older REST copy, but takes the caller\'s own reactions from it', () => {
+    const p = post({ reactions: { laugh: 1 }, reactions_version: 3 })
+    putPost(p)
+    live(p.id, 'reactions', { reactions: { laugh: 2, fire: 1 }, version: 5 })
+    putPost({ ...p, reactions: { laugh: 2 }, reactions_version: 4, my_reactions: ['laugh'] })
+    expect(getPost(p.id)!.reactions).toEqual({ laugh: 2, fire: 1 })
+    expect(getPost(p.id)!.reactions_version).toBe(5)
+    expect(getPost(p.id)!.my_reactions).toEqual(['laugh'])
+    putPost({ ...p, reactions: { laugh: 3, fire: 1 }, reactions_version: 6 })
+    expect(getPost(p.id)!.reactions).toEqual({ laugh: 3, fire: 1 })
+    expect(getPost(p.id)!.reactions_version).toBe(6)
   })
 })
 

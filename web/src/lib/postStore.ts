@@ -23,14 +23,20 @@ export function liveMark(): number {
 }
 
 // olderStats says whether p's stats may be older than those the store has.
-// A copy that carries a stats_version is compared by it. The REST API sends
-// none (see types.ts), so an unversioned copy loses only to stats heard live
-// while it was on its way: those may be newer, and their own message will
-// not come again, whereas a live message older than the copy is followed by
-// the newer one it missed.
+// Every Post the server sends carries stats_version, and a copy is compared
+// by it. A copy without one (from a server older than the field, during a
+// rolling upgrade) loses only to stats heard live while it was on its way:
+// those may be newer, and their own message will not come again, whereas a
+// live message older than the copy is followed by the newer one it missed.
 function olderStats(old: Post, p: Post, since: number | undefined): boolean {
-  if (typeof p.stats_version === 'number') return old.stats_version !== undefined && old.stats_version > p.stats_version
+  if (typeof p.stats_version === 'number') return typeof old.stats_version === 'number' && old.stats_version > p.stats_version
   return since !== undefined && (statsHeard.get(p.id) ?? -1) > since
+}
+
+// olderReactions says whether p's reaction counts are older than those the
+// store has (a REST answer read before a live reactions message arrived).
+function olderReactions(old: Post, p: Post): boolean {
+  return typeof p.reactions_version === 'number' && typeof old.reactions_version === 'number' && old.reactions_version > p.reactions_version
 }
 
 // settled: a post that is not ready (culled, removed, processing) holds no
@@ -47,6 +53,9 @@ export function putPost(p: Post, since?: number): Post {
   // if it is older; the API always sends them, so the newer object wins.
   let merged = old ? { ...old, ...p, viewers: p.viewers ?? old.viewers } : p
   if (old && olderStats(old, p, since)) merged = { ...merged, stats: old.stats, stats_version: old.stats_version }
+  // The caller's own reactions (my_reactions) come from the answer: only
+  // the counts are everyone's.
+  if (old && olderReactions(old, p)) merged = { ...merged, reactions: old.reactions, reactions_version: old.reactions_version }
   merged = settled(merged)
   posts.set(p.id, merged)
   notify(p.id)

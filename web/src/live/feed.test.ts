@@ -21,6 +21,8 @@ function post(id: number, tags: string[] = []): Post {
     removed: null,
     stats: { count: 0, average: 0, laughs: 0, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
     ranks: {},
+    stats_version: 1,
+    reactions_version: 1,
     my_rating: null,
   }
 }

@@ -2,6 +2,7 @@
 
 import { createContext, useCallback, useContext, useEffect, useRef, useSyncExternalStore, type ReactNode } from 'react'
 import { LiveClient, type LiveEvent, type LiveState } from './LiveClient'
+import { MAX_POST_CHANNELS, PostWatch } from './postWatch'
 import { getAccessToken, onSessionChange } from '../api/client'
 import { clockNow, subscribeClock } from '../lib/clock'
 import { onReconnect } from './reconnect'
@@ -77,6 +78,29 @@ export function useChannel(ch: string | null, handler: (ev: LiveEvent) => void):
     if (!ch) return
     return c.subscribe(ch, (ev) => ref.current(ev))
   }, [c, ch])
+}
+
+// usePostChannels follows post:<id> for the posts a list shows — the first
+// `max` ids (the server allows 64 subscriptions per connection) —
+// subscribing to those that come and unsubscribing from those that leave,
+// and from all on unmount; handler always sees the latest props.
+export function usePostChannels(ids: readonly string[], handler: (id: string, ev: LiveEvent) => void, max = MAX_POST_CHANNELS): void {
+  const c = useLive()
+  const ref = useRef(handler)
+  ref.current = handler
+  const watch = useRef<PostWatch | null>(null)
+  useEffect(() => {
+    const w = new PostWatch((ch, fn) => c.subscribe(ch, fn), (id, ev) => ref.current(id, ev), max)
+    watch.current = w
+    return () => {
+      w.stop()
+      if (watch.current === w) watch.current = null
+    }
+  }, [c, max])
+  const key = ids.join('\n')
+  useEffect(() => {
+    watch.current?.set(key ? key.split('\n') : [])
+  }, [key, c, max])
 }
 
 export const POLL_MS = 15_000

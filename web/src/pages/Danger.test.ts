@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest'
-import { readRisk, riskLine } from './Danger'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { heardRiskPost, readCull, readRisk, riskIds, riskLine, zoneMayHaveChanged } from './Danger'
 import type { Post } from '../api/types'
+import { getPost, putPost } from '../lib/postStore'
+import { Reread } from '../live/postWatch'
+import { api } from '../api/client'
 
 function post(count: number, average: number): Post {
   return {
@@ -20,6 +23,8 @@ function post(count: number, average: number): Post {
     removed: null,
     stats: { count, average, laughs: count * average, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
     ranks: {},
+    stats_version: 1,
+    reactions_version: 1,
     my_rating: null,
   }
 }
@@ -38,5 +43,55 @@ describe('the danger zone rows', () => {
   it('leave no dangling separator when a piece is missing (a past cull\'s victims)', () => {
     const [r] = readRisk([{ rank: 7, score: 0, post_id: '4', post: post(0, 0) }])
     expect(riskLine(r, r.post)).toBe('rank 7 · no ratings yet')
+  })
+})
+
+describe('the danger zone, live', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.unstubAllGlobals()
+  })
+
+  const stats = (count: number, average: number) => ({ ...post(count, average).stats })
+
+  it('follows the posts it lists (the first page)', () => {
+    const v = readCull({ danger: { items: [{ post_id: '4', rank: 7, post: post(1, 3) }, { post_id: '9', rank: 8 }], count: 2 } })
+    expect(riskIds(v)).toEqual(['4', '9'])
+    expect(riskIds(null)).toEqual([])
+  })
+
+  it('reads the zone again on a rating or a status change, not on comments, reactions or viewers', () => {
+    const held = { ...post(1, 3), stats_version: 5 }
+    expect(zoneMayHaveChanged({ ch: 'post:4', type: 'stats', v: 2, data: { stats: stats(2, 3), version: 6 } }, held)).toBe(true)
+    expect(zoneMayHaveChanged({ ch: 'post:4', type: 'status', v: 2, data: { id: '4', status: 'removed' } }, held)).toBe(true)
+    for (const type of ['comment', 'comment_deleted', 'reactions', 'viewers'])
+      expect(zoneMayHaveChanged({ ch: 'post:4', type, v: 2, data: {} }, held)).toBe(false)
+    // The snapshot that follows the subscription: only when it has newer stats
+    // (ratings missed while the connection was away).
+    expect(zoneMayHaveChanged({ ch: 'post:4', type: 'snapshot', v: 2, data: { post: { ...held }, viewers: 1 } }, held)).toBe(false)
+    expect(zoneMayHaveChanged({ ch: 'post:4', type: 'snapshot', v: 2, data: { post: { ...held, stats_version: 6 }, viewers: 1 } }, held)).toBe(true)
+  })
+
+  it('shows a rating of a listed post at once, and reads GET /cull once for a burst of them', async () => {
+    vi.useFakeTimers()
+    const fetch = vi.fn(async () => new Response(JSON.stringify({ danger: { items: [] } }), { status: 200 }))
+    vi.stubGlobal('fetch', fetch)
+    const p = { ...post(1, 3), id: '77', stats_version: 5 }
+    putPost(p)
+    const reread = new Reread(() => api('/cull'), 500)
+    heardRiskPost('77', { ch: 'post:77', type: 'stats', v: 2, data: { stats: stats(2, 4), version: 6 } }, reread)
+    expect(getPost('77')!.stats.count).toBe(2)
+    expect(getPost('77')!.stats_version).toBe(6)
+    await vi.advanceTimersByTimeAsync(200)
+    heardRiskPost('77', { ch: 'post:77', type: 'stats', v: 3, data: { stats: stats(3, 4), version: 7 } }, reread)
+    heardRiskPost('77', { ch: 'post:77', type: 'viewers', v: 4, data: { viewers: 3 } }, reread)
+    expect(fetch).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(300)
+    expect(fetch).toHaveBeenCalledTimes(1)
+    expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe('/api/v1/cull')
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(fetch).toHaveBeenCalledTimes(1)
+    expect(getPost('77')!.stats.count).toBe(3)
+    expect(getPost('77')!.viewers).toBe(3)
   })
 })

@@ -6,8 +6,11 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
 import { api, ApiError, errorMessage } from '../api/client'
 import type { Post } from '../api/types'
-import { liveMark, putPosts, usePost } from '../lib/postStore'
-import { useChannel, useNow, usePollWhenNotLive, useRetryOnReconnect } from '../live/live'
+import { getPost, liveMark, putPosts, updatePost, usePost } from '../lib/postStore'
+import { useChannel, useNow, usePollWhenNotLive, usePostChannels, useRetryOnReconnect } from '../live/live'
+import type { LiveEvent } from '../live/LiveClient'
+import { applyPostEvent } from '../live/merge'
+import { Reread } from '../live/postWatch'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
 import { countdown, fullTime, num, parts, plural } from '../lib/format'
@@ -137,6 +140,32 @@ function describeSetting(k: string, v: unknown): string | null {
   return String(v)
 }
 
+// zoneMayHaveChanged says whether a message of a listed post's channel
+// (post:<id>) may have changed the zone: a rating (stats), a post culled or
+// removed (status), or a snapshot — after a reconnection — with newer stats
+// than the copy the page holds (`held`).
+export function zoneMayHaveChanged(ev: LiveEvent, held: Post | undefined): boolean {
+  if (ev.type === 'stats' || ev.type === 'status') return true
+  if (ev.type !== 'snapshot' || !isObj(ev.data)) return false
+  const p = isObj(ev.data.post) ? ev.data.post : ev.data
+  const v = p.stats_version
+  return typeof v === 'number' && typeof held?.stats_version === 'number' && v > held.stats_version
+}
+
+// heardRiskPost takes a message of a listed post's channel: the post's
+// copy takes it (the row shows the new ratings at once), and the zone is
+// read again (soon) when it may have changed.
+export function heardRiskPost(id: string, ev: LiveEvent, reread: Pick<Reread, 'request'>): void {
+  if (ev.type === 'resync' || ev.type === 'error') return
+  if (zoneMayHaveChanged(ev, getPost(id))) reread.request()
+  updatePost(id, (p) => applyPostEvent(p, ev).post)
+}
+
+// The ids of the posts the page lists (the first page of the zone).
+export function riskIds(view: CullView | null): string[] {
+  return view ? view.atRisk.flatMap((r) => ((r.post?.id ?? r.postId) ? [String(r.post?.id ?? r.postId)] : [])) : []
+}
+
 // sameZone reports whether a live summary of the zone (the first posts)
 // agrees with the page: same cycle, same count, same posts in front.
 function sameZone(page: CullView, live: CullView): boolean {
@@ -169,10 +198,17 @@ export default function Danger() {
       setState((st) => (st === 'ok' ? 'ok' : absent ? 'absent' : 'error'))
     }
   }, [])
+  // Every read of GET /cull goes through reread: one at a time, and a burst
+  // of ratings makes one read (after 500 ms), not one per rating.
+  const [reread] = useState(() => new Reread(load, 500))
+  useEffect(() => {
+    reread.start()
+    return () => reread.stop()
+  }, [reread])
   const { ready, me } = useAuth()
   useEffect(() => {
-    if (ready) void load()
-  }, [load, ready, me?.id])
+    if (ready) reread.now()
+  }, [reread, ready, me?.id])
 
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
   useChannel(state === 'ok' ? 'danger' : null, (ev) => {
@@ -184,22 +220,34 @@ export default function Danger() {
     if (timer.current) return
     timer.current = setTimeout(() => {
       timer.current = null
-      void load()
+      reread.now()
     }, 250)
   })
-  usePollWhenNotLive(() => void load(), state === 'ok')
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current)
+      timer.current = null
+    },
+    [],
+  )
+  // The danger channel speaks at most once a tick (or after a cull): the
+  // listed posts' own channels say at once when someone rates one of them.
+  // Their stats show in the rows straight away, and the zone (ranks, the
+  // distance from safety, who is in it) is read again.
+  usePostChannels(state === 'ok' ? riskIds(view) : [], (id, ev) => heardRiskPost(id, ev, reread))
+  usePollWhenNotLive(() => reread.now(), state === 'ok')
   // A page that could not be read, or could not be refreshed, is read again
   // once the connection is back.
-  useRetryOnReconnect(() => void load(), state === 'error' || error !== null)
+  useRetryOnReconnect(() => reread.now(), state === 'error' || error !== null)
 
   // Once the countdown ends, look again every few seconds until the server
   // has run the cull and names the next one.
   const overdue = !!view?.nextAt && Date.parse(view.nextAt) - now <= 0
   useEffect(() => {
     if (!overdue) return
-    const t = setInterval(() => void load(), 3000)
+    const t = setInterval(() => reread.now(), 3000)
     return () => clearInterval(t)
-  }, [overdue, load])
+  }, [overdue, reread])
 
   if (state === 'loading') return <Spinner />
   if (state === 'absent')
@@ -225,7 +273,7 @@ export default function Danger() {
     return (
       <div className="error-box" role="alert">
         {error}{' '}
-        <button className="btn btn-small" onClick={() => void load()}>
+        <button className="btn btn-small" onClick={() => reread.now()}>
           Try again
         </button>
       </div>

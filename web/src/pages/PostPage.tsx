@@ -26,6 +26,7 @@ import { isReported, markReported } from '../lib/reported'
 import { TIME_AGO_MS, TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
+import { tagsProblem, usePostRules } from '../api/rules'
 import { ConfirmDialog, Dialog } from '../components/Dialog'
 
 export default function PostPage() {
@@ -291,6 +292,7 @@ function CommentItem({ c, post, onDeleted }: { c: Comment; post: Post; onDeleted
 
 function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => void }) {
   const { me } = useAuth()
+  const rules = usePostRules()
   const [body, setBody] = useState('')
   const [busy, setBusy] = useState(false)
   const sending = useRef(false)
@@ -328,7 +330,7 @@ function CommentForm({ post, onAdded }: { post: Post; onAdded: (c: Comment) => v
       <textarea
         id="comment-body"
         rows={2}
-        maxLength={1000}
+        maxLength={rules.max_comment_chars}
         placeholder="Say something funny…"
         value={body}
         aria-describedby="comment-hint"
@@ -490,6 +492,7 @@ function ReportDialog({ post, onDone, onClose }: { post: Post; onDone: () => voi
 }
 
 function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
+  const rules = usePostRules()
   const [caption, setCaption] = useState(post.caption)
   const [tags, setTags] = useState(post.tags.join(', '))
   const [err, setErr] = useState<string | null>(null)
@@ -500,8 +503,14 @@ function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
     e.preventDefault()
     setErr(null)
     setFields({})
+    const t = parseTags(tags)
+    const tagError = tagsProblem(t, rules)
+    if (tagError) {
+      setFields({ tags: tagError })
+      return
+    }
     try {
-      putPost(await api<Post>(`/posts/${post.id}`, { method: 'PATCH', body: { caption, tags: parseTags(tags) } }))
+      putPost(await api<Post>(`/posts/${post.id}`, { method: 'PATCH', body: { caption, tags: t } }))
       onClose()
     } catch (e) {
       if (e instanceof ApiError && Object.keys(e.fields).length) {
@@ -516,7 +525,7 @@ function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
       <form onSubmit={submit} className="form">
         <div className="field">
           <label htmlFor="edit-caption">Caption</label>
-          <textarea id="edit-caption" ref={first} maxLength={500} rows={3} value={caption} onChange={(e) => setCaption(e.target.value)} aria-invalid={!!fields.caption} aria-describedby={fields.caption ? 'edit-caption-error' : undefined} />
+          <textarea id="edit-caption" ref={first} maxLength={rules.max_caption_chars} rows={3} value={caption} onChange={(e) => setCaption(e.target.value)} aria-invalid={!!fields.caption} aria-describedby={fields.caption ? 'edit-caption-error' : undefined} />
           {fields.caption && (
             <span className="field-error" id="edit-caption-error">
               {sentence(fields.caption)}
@@ -527,7 +536,7 @@ function EditDialog({ post, onClose }: { post: Post; onClose: () => void }) {
           <label htmlFor="edit-tags">Tags</label>
           <input id="edit-tags" value={tags} onChange={(e) => setTags(e.target.value)} aria-invalid={!!fields.tags} aria-describedby={fields.tags ? 'edit-tags-hint edit-tags-error' : 'edit-tags-hint'} />
           <span className="muted small" id="edit-tags-hint">
-            Comma separated, up to 10
+            Comma separated, up to {rules.max_tags}
           </span>
           {fields.tags && (
             <span className="field-error" id="edit-tags-error">

@@ -11,9 +11,7 @@ import { useAuth } from '../auth/auth'
 import { bytes, sentence } from '../lib/format'
 import { parseTags } from '../lib/tags'
 import { useDocumentTitle } from '../lib/hooks'
-
-const ACCEPT = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm']
-const MAX_BYTES = 50 * 1024 * 1024 // the server's default UPLOAD_MAX_BYTES; the server has the last word
+import { acceptList, checkFile, loadPostRules, mediaWords, tagsProblem, uploadHint, usePostRules } from '../api/rules'
 
 type Phase = 'edit' | 'uploading' | 'processing' | 'ready' | 'failed'
 
@@ -36,11 +34,20 @@ export default function Upload() {
   const [dragging, setDragging] = useState(false)
   const handle = useRef<UploadHandle<Post> | null>(null)
   const input = useRef<HTMLInputElement>(null)
+  // What this server takes (GET /posts/rules; its defaults until read).
+  const rules = usePostRules()
 
   useEffect(() => () => {
     if (preview) URL.revokeObjectURL(preview)
   }, [preview])
   useEffect(() => () => handle.current?.abort(), [])
+  // A file picked before the rules were read may break them (a video on a
+  // server without ffmpeg): say so at once rather than after the upload.
+  useEffect(() => {
+    if (phase !== 'edit' || !file) return
+    const problem = checkFile(file, rules)
+    if (problem) setError(problem)
+  }, [rules, file, phase])
 
   // Processing: poll until the post is ready or failed.
   useEffect(() => {
@@ -68,16 +75,10 @@ export default function Upload() {
     setError(null)
     setFieldErrors({})
     if (!f) return
-    if (f.type && !ACCEPT.includes(f.type)) {
-      setError(`${f.name}: only JPEG, PNG, GIF, WebP, MP4 and WebM files can be posted`)
-      return
-    }
-    if (f.size > MAX_BYTES) {
-      setError(`${f.name} is ${bytes(f.size)}; the limit is ${bytes(MAX_BYTES)}`)
-      return
-    }
-    if (f.size === 0) {
-      setError(`${f.name} is empty`)
+    const problem = checkFile(f, rules)
+    if (problem) {
+      setError(problem)
+      if (input.current) input.current.value = ''
       return
     }
     if (preview) URL.revokeObjectURL(preview)
@@ -102,10 +103,24 @@ export default function Upload() {
     e.preventDefault()
     setError(null)
     setFieldErrors({})
-    // The server checks the tags (and explains a bad one beside the field).
+    // The server checks the tags (and explains a bad one beside the field);
+    // how many and how long is checked here first.
     const t = parseTags(tags)
     if (!file && !caption.trim()) {
-      setError('Add a picture, a GIF or a video — or write a joke in the caption.')
+      setError(`Add ${rules.videos ? 'a picture, a GIF or a video' : 'a picture or a GIF'} — or write a joke in the caption.`)
+      return
+    }
+    // The server's own rules, not the defaults, decide (they are cached
+    // after the first read, so this costs nothing then).
+    const r = await loadPostRules()
+    const problem = file ? checkFile(file, r) : null
+    if (problem) {
+      setError(problem)
+      return
+    }
+    const tagError = tagsProblem(t, r)
+    if (tagError) {
+      setFieldErrors({ tags: tagError })
       return
     }
     const form = new FormData()
@@ -214,12 +229,14 @@ export default function Upload() {
               🖼️
             </p>
             <p>
-              Drop an image, GIF or video here, or{' '}
+              Drop {mediaWords(rules)} here, or{' '}
               <label htmlFor="media-input" className="linklike">
                 choose a file
               </label>
             </p>
-            <p className="muted small">JPEG, PNG, GIF, WebP, MP4 or WebM · up to {bytes(MAX_BYTES)} · videos up to 60 s · or skip it and post a text joke</p>
+            <p className="muted small" data-testid="upload-hint">
+              {uploadHint(rules)} · or skip it and post a text joke
+            </p>
           </>
         )}
         <input
@@ -228,7 +245,7 @@ export default function Upload() {
           className="sr-only"
           type="file"
           name="media"
-          accept={ACCEPT.join(',')}
+          accept={acceptList(rules).join(',')}
           onChange={(e) => choose(e.target.files?.[0])}
           disabled={uploading}
         />
@@ -240,9 +257,9 @@ export default function Upload() {
       )}
 
       <label htmlFor="caption">{file ? 'Caption' : 'Caption (or your text joke)'}</label>
-      <textarea id="caption" rows={3} maxLength={500} value={caption} onChange={(e) => setCaption(e.target.value)} disabled={uploading} placeholder="Make them laugh…" aria-describedby={fieldErrors.caption ? 'caption-count caption-error' : 'caption-count'} aria-invalid={!!fieldErrors.caption} />
+      <textarea id="caption" rows={3} maxLength={rules.max_caption_chars} value={caption} onChange={(e) => setCaption(e.target.value)} disabled={uploading} placeholder="Make them laugh…" aria-describedby={fieldErrors.caption ? 'caption-count caption-error' : 'caption-count'} aria-invalid={!!fieldErrors.caption} />
       <span id="caption-count" className="muted small counter">
-        {caption.length}/500
+        {caption.length}/{rules.max_caption_chars}
       </span>
       {fieldErrors.caption && (
         <p className="field-error" id="caption-error">
@@ -253,7 +270,7 @@ export default function Upload() {
       <label htmlFor="tags">Tags</label>
       <input id="tags" value={tags} onChange={(e) => setTags(e.target.value)} disabled={uploading} placeholder="cats, fails, puns" aria-describedby={fieldErrors.tags ? 'tags-help tags-error' : 'tags-help'} aria-invalid={!!fieldErrors.tags} />
       <span id="tags-help" className="muted small">
-        Comma separated, up to 10.{' '}
+        Comma separated, up to {rules.max_tags}.{' '}
         {tagList.length > 0 && tagList.map((t) => <span key={t} className="chip small">#{t}</span>)}
       </span>
       {fieldErrors.tags && (

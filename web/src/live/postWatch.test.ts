@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { LiveClient, type LiveListener, type SocketLike } from './LiveClient'
+import { MAX_POST_CHANNELS, PostWatch, Reread } from './postWatch'
+
+// A subscribe function that records the live subscriptions.
+function channels() {
+  const live = new Map<string, LiveListener>()
+  const log: string[] = []
+  const subscribe = (ch: string, fn: LiveListener) => {
+    if (live.has(ch)) throw new Error('subscribed twice to ' + ch)
+    live.set(ch, fn)
+    log.push('+' + ch)
+    return () => {
+      live.delete(ch)
+      log.push('-' + ch)
+    }
+  }
+  return { live, log, subscribe }
+}
+
+const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i))
+
+describe('PostWatch', () => {
+  it('follows the listed posts, at most 40, and drops those that leave the list', () => {
+    const c = channels()
+    const heard: string[] = []
+    const w = new PostWatch(c.subscribe, (id, ev) => heard.push(`${id}:${ev.type}`))
+    w.set(ids(1, 50))
+    expect(MAX_POST_CHANNELS).toBe(40)
+    expect(c.live.size).toBe(40)
+    expect(c.live.has('post:1') && c.live.has('post:40') && !c.live.has('post:41')).toBe(true)
+    c.live.get('post:7')!({ ch: 'post:7', type: 'stats', v: 2, data: {} })
+    expect(heard).toEqual(['7:stats'])
+    // The list changes: 1–3 leave, 41 moves up into the first 40.
+    c.log.length = 0
+    w.set([...ids(4, 41), '4'])
+    expect(c.log.sort()).toEqual(['+post:41', '-post:1', '-post:2', '-post:3'])
+    expect(c.live.size).toBe(38)
+    // Unchanged: nothing sent.
+    c.log.length = 0
+    w.set(ids(4, 41))
+    expect(c.log).toEqual([])
+    w.stop()
+    expect(c.live.size).toBe(0)
+    expect(w.ids()).toEqual([])
+  })
+
+  it('sends subscribe and unsubscribe to the server through the one LiveClient', () => {
+    const sent: Record<string, unknown>[] = []
+    const socket: SocketLike = {
+      readyState: 1,
+      send: (d) => void sent.push(JSON.parse(d)),
+      close: () => {},
+      onopen: null,
+      onclose: null,
+      onerror: null,
+      onmessage: null,
+    }
+    const client = new LiveClient({ url: 'ws://test/ws', createSocket: () => socket })
+    client.start()
+    socket.onopen?.({})
+    const w = new PostWatch((ch, fn) => client.subscribe(ch, fn), () => {})
+    w.set(['12', '13'])
+    w.set(['13'])
+    w.stop()
+    expect(sent.filter((m) => m.type !== 'ping')).toEqual([
+      { type: 'subscribe', ch: 'post:12' },
+      { type: 'subscribe', ch: 'post:13' },
+      { type: 'unsubscribe', ch: 'post:12' },
+      { type: 'unsubscribe', ch: 'post:13' },
+    ])
+    client.stop()
+  })
+})
+
+describe('Reread', () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  // A read that finishes when the test says so.
+  function reader() {
+    const done: (() => void)[] = []
+    const read = vi.fn(() => new Promise<void>((r) => done.push(r)))
+    const finish = async () => {
+      done.shift()?.()
+      await vi.advanceTimersByTimeAsync(0)
+    }
+    return { read, finish }
+  }
+
+  it('makes one read of a burst of requests, after the delay', async () => {
+    const { read, finish } = reader()
+    const r = new Reread(read, 500)
+    for (let i = 0; i < 5; i++) {
+      r.request()
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    expect(read).toHaveBeenCalledTimes(1) // 500 ms after the first request
+    await finish()
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(read).toHaveBeenCalledTimes(1)
+  })
+
+  it('never has two reads in flight, and reads once more after one that requests came in during', async () => {
+    const { read, finish } = reader()
+    const r = new Reread(read, 500)
+    r.now()
+    expect(read).toHaveBeenCalledTimes(1)
+    r.now()
+    r.request()
+    await vi.advanceTimersByTimeAsync(600)
+    r.request()
+    await vi.advanceTimersByTimeAsync(600)
+    expect(read).toHaveBeenCalledTimes(1) // still in flight
+    await finish()
+    expect(read).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(read).toHaveBeenCalledTimes(2) // the one more, debounced
+    await finish()
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(read).toHaveBeenCalledTimes(2)
+  })
+
+  it('goes on after a failed read, and stops when told', async () => {
+    const read = vi.fn(async () => {
+      throw new Error('502')
+    })
+    const r = new Reread(read, 500)
+    r.now()
+    await vi.advanceTimersByTimeAsync(0)
+    r.request()
+    await vi.advanceTimersByTimeAsync(500)
+    expect(read).toHaveBeenCalledTimes(2)
+    r.request()
+    r.stop()
+    await vi.advanceTimersByTimeAsync(1000)
+    r.now()
+    expect(read).toHaveBeenCalledTimes(2)
+    r.start()
+    r.now()
+    expect(read).toHaveBeenCalledTimes(3)
+  })
+})
