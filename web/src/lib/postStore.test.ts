@@ -1,37 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { getPost, liveMark, putPost, updatePost } from './postStore'
 import { applyPostEvent } from '../live/merge'
-import type { Post, PostStats } from '../api/types'
+import type { Post } from '../api/types'
+import { fiveStars, makePost } from '../test/fixtures'
 
-function stats(count: number): PostStats {
-  return { count, average: 5, laughs: 5 * count, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': count }, score_top: count, score_hot: count }
-}
-
-let next = 1000
-function post(over: Partial<Post> = {}): Post {
-  return {
-    id: String(next++),
-    author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
-    caption: 'hi',
-    tags: [],
-    kind: 'text',
-    status: 'ready',
-    media: null,
-    duplicate_of: null,
-    comment_count: 0,
-    reactions: {},
-    my_reactions: [],
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-    removed: null,
-    stats: stats(0),
-    ranks: {},
-    stats_version: 1,
-    reactions_version: 1,
-    my_rating: null,
-    ...over,
-  }
-}
+const stats = fiveStars
+const post = makePost
 
 // live plays a post:<id> message into the store as the post page does.
 function live(id: string, type: string, data: unknown, v = 1) {

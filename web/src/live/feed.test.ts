@@ -2,30 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { FeedLive, type FeedChange } from './feed'
 import type { LiveEvent } from './LiveClient'
 import type { Post } from '../api/types'
+import { makePost } from '../test/fixtures'
 
-function post(id: number, tags: string[] = []): Post {
-  return {
-    id: String(id),
-    author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
-    caption: `post ${id}`,
-    tags,
-    kind: 'text',
-    status: 'ready',
-    media: null,
-    duplicate_of: null,
-    comment_count: 0,
-    reactions: {},
-    my_reactions: [],
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-    removed: null,
-    stats: { count: 0, average: 0, laughs: 0, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
-    ranks: {},
-    stats_version: 1,
-    reactions_version: 1,
-    my_rating: null,
-  }
-}
+const post = (id: number, tags: string[] = []): Post => makePost({ id: String(id), caption: `post ${id}`, tags })
 const posts = (...ids: number[]) => ids.map((id) => post(id))
 // newest first, as the API and the snapshot list them
 const span = (hi: number, lo: number) => Array.from({ length: hi - lo + 1 }, (_, i) => post(hi - i))

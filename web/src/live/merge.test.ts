@@ -1,28 +1,14 @@
 import { describe, it, expect } from 'vitest'
 import { applyPostEvent, feedEvent } from './merge'
 import type { Post } from '../api/types'
+import { makePost } from '../test/fixtures'
 
-const post: Post = {
+const post: Post = makePost({
   id: '12',
-  author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
-  caption: 'hi',
-  tags: [],
-  kind: 'text',
-  status: 'ready',
-  media: null,
-  duplicate_of: null,
   comment_count: 2,
-  reactions: {},
-  my_reactions: [],
-  created_at: '2026-01-01T00:00:00Z',
-  updated_at: '2026-01-01T00:00:00Z',
-  removed: null,
   stats: { count: 0, average: 0, laughs: 0, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
-  ranks: {},
-  stats_version: 1,
-  reactions_version: 1,
   my_rating: 4,
-}
+})
 
 const stats = { count: 1, average: 5, laughs: 5, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 1 }, score_top: 2.7, score_hot: 1 }
 

@@ -1,33 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { heardRiskPost, readCull, readRisk, riskIds, riskLine, zoneMayHaveChanged } from './Danger'
 import type { Post } from '../api/types'
+import { makePost } from '../test/fixtures'
 import { getPost, putPost } from '../lib/postStore'
 import { Reread } from '../live/postWatch'
 import { api } from '../api/client'
 
-function post(count: number, average: number): Post {
-  return {
+const post = (count: number, average: number): Post =>
+  makePost({
     id: '4',
-    author: { id: '1', username: 'alice', display_name: 'Alice', photo_url: null },
     caption: 'x',
-    tags: [],
-    kind: 'text',
-    status: 'ready',
-    media: null,
-    duplicate_of: null,
-    comment_count: 0,
-    reactions: {},
-    my_reactions: [],
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-    removed: null,
     stats: { count, average, laughs: count * average, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 }, score_top: 0, score_hot: 0 },
-    ranks: {},
-    stats_version: 1,
-    reactions_version: 1,
-    my_rating: null,
-  }
-}
+  })
 
 describe('the danger zone rows', () => {
   it('say "1 rating", and a tie lost on age instead of "0.000 points"', () => {
