@@ -154,7 +154,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (jokster.User,
 			in.Username, email, hash))
 		switch {
 		case store.IsUniqueViolation(err, "users_username_key"), store.IsUniqueViolation(err, "users_email_key"):
-			return s.registerConflict(ctx, in.Username, email)
+			return errTaken // named once this transaction has given back its connection
 		case err != nil:
 			return err
 		}
@@ -164,7 +164,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (jokster.User,
 		mailID, err = s.mailToken(ctx, tx, u, "verify_email", "", s.set.VerifyTTL)
 		return err
 	})
-	if err != nil {
+	if errors.Is(err, errTaken) {
+		return jokster.User{}, s.registerConflict(ctx, in.Username, email)
+	} else if err != nil {
 		return jokster.User{}, err
 	}
 	s.outbox.Dispatch(ctx, mailID)
@@ -327,6 +329,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Session, error) {
 	signedIn = err == nil
 	return sess, err
 }
+
+// errTaken: a unique index refused the new account's username or e-mail.
+var errTaken = errors.New("accounts: username or e-mail address taken")
 
 // registerConflict says which of username and email are taken.
 func (s *Service) registerConflict(ctx context.Context, username, email string) error {

@@ -54,12 +54,13 @@ type server struct {
 	cfg       config.Config
 	pages     pageCache          // anonymous board and cull pages (sendShared)
 	rendering singleflight.Group // one rendering at a time per shared page
+	exports   exportSlots        // data exports streaming now
 }
 
 // New builds the Fiber application.
 func New(d Deps) *fiber.App {
 	cfg := d.Config
-	s := &server{Deps: d, cfg: cfg}
+	s := &server{Deps: d, cfg: cfg, exports: newExportSlots(maxExports)}
 	// Bodies stream: Fiber reads at most JSONBodyLimit bytes before the
 	// handler runs, and upload handlers read the rest from the socket as
 	// they store it, so no upload is ever held in memory whole. bodyLimit

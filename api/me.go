@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,9 +53,58 @@ func (s *server) deleteMe(c *fiber.Ctx) error {
 // the download then anyway.
 const exportWriteTime = 70 * time.Second
 
+// maxExports is how many data exports one node streams at once. Each holds
+// a PostgreSQL connection (one snapshot) for as long as its client takes
+// to read it, and the pool is small: a few slow downloads must not starve
+// every other request.
+const maxExports = 2
+
+// exportSlots admits one export per user and maxExports per node.
+type exportSlots struct {
+	slots chan struct{}
+	mu    sync.Mutex
+	users map[int64]bool
+}
+
+func newExportSlots(n int) exportSlots {
+	return exportSlots{slots: make(chan struct{}, n), users: map[int64]bool{}}
+}
+
+var errExportBusy = &jokster.Error{Code: jokster.ETOOMANY, RetryAfter: 10,
+	Message: "too many data exports are being downloaded right now (or yours already is): try again in a few seconds"}
+
+// take admits uid's export, or says why not; release ends it.
+func (e *exportSlots) take(uid int64) (release func(), err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.users[uid] {
+		return nil, errExportBusy
+	}
+	select {
+	case e.slots <- struct{}{}:
+	default:
+		return nil, errExportBusy
+	}
+	e.users[uid] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.mu.Lock()
+			delete(e.users, uid)
+			e.mu.Unlock()
+			<-e.slots
+		})
+	}, nil
+}
+
 func (s *server) exportMe(c *fiber.Ctx) error {
+	release, err := s.exports.take(viewer(c))
+	if err != nil {
+		return err
+	}
 	exp, err := s.Accounts.Export(c.UserContext(), viewer(c))
 	if err != nil {
+		release()
 		return err
 	}
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="jokster-export.json"`)
@@ -66,6 +116,7 @@ func (s *server) exportMe(c *fiber.Ctx) error {
 	// whole one, and is logged.
 	uid, rid := viewer(c), requestID(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), exportWriteTime)
 		defer cancel()
 		defer exp.Close(ctx)

@@ -391,7 +391,11 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 		if author != user {
 			if hidden(status) {
 				// An admin sees the post, so may hear why the edit is refused.
-				if admin, err := s.IsAdmin(ctx, user); err != nil {
+				// Read through tx: a second connection taken while this one
+				// holds the row lock could wait forever for a pool that the
+				// requests queued on the lock have used up.
+				var admin bool
+				if err := tx.QueryRow(ctx, `SELECT is_admin FROM users WHERE id = $1`, user).Scan(&admin); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return err
 				} else if !admin {
 					return errNoPost
