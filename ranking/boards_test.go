@@ -1254,8 +1254,8 @@ func TestCreatorsNoStaleWriteAcrossNodes(t *testing.T) {
 			}
 			var waiting bool
 			if err := f.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-				AND NOT granted AND classid = 0 AND objid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
-				int64(lockCreators)).Scan(&waiting); err != nil {
+				AND NOT granted AND classid = $1 AND objid = $2 AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+				int64(lockCreators), author).Scan(&waiting); err != nil {
 				t.Error(err)
 				return
 			}

@@ -151,7 +151,11 @@ const upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
 	WHERE ratings.stars <> EXCLUDED.stars
 	RETURNING post_id`
 
-const withdrawSQL = `DELETE FROM ratings WHERE post_id = $1 AND user_id = $2 RETURNING post_id`
+// withdrawSQL locks the post's row before the rating's, as upsertSQL does:
+// a rating and a withdrawal of one post in two writers' batches would
+// otherwise take the two rows in opposite orders and deadlock.
+const withdrawSQL = `WITH p AS (SELECT id FROM posts WHERE id = $1 FOR NO KEY UPDATE)
+	DELETE FROM ratings r USING p WHERE r.post_id = p.id AND r.user_id = $2 RETURNING r.post_id`
 
 // commit applies a batch in one transaction, falling back to one
 // transaction per rating if the batch fails (so one bad rating, such as

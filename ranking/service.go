@@ -307,10 +307,12 @@ func (s *Service) updateCreators(ctx context.Context, authors []int64) error {
 	return s.writeCreators(ctx, authors)
 }
 
-// lockCreators is the advisory lock (pg_advisory_xact_lock) every process
-// holds from reading authors' laughs until the board has them: without it,
-// two API nodes updating one author could write an older sum last, and the
-// board would keep it until that author's next rating.
+// lockCreators names the advisory locks (pg_advisory_xact_lock(lockCreators,
+// author)) every process holds from reading authors' laughs until the board
+// has them: without them, two API nodes updating one author could write an
+// older sum last, and the board would keep it until that author's next
+// rating. One lock per author, taken in id order, so updates of other
+// authors do not wait.
 const lockCreators = 0x63726561 // "crea"
 
 // writeCreators is updateCreators with creatorsWrite held by the caller.
@@ -319,7 +321,8 @@ func (s *Service) writeCreators(ctx context.Context, authors []int64) error {
 		return nil
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCreators); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, (a % 2147483647)::int)
+			FROM (SELECT a FROM unnest($2::bigint[]) a ORDER BY a) s`, lockCreators, authors); err != nil {
 			return err
 		}
 		// Read committed: this statement's snapshot is taken after the lock

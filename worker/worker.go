@@ -57,14 +57,21 @@ func (p periodicOnce) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return p.next.ProcessTask(ctx, t)
 	}
 	slot := time.Now().UnixMilli() / d.Milliseconds()
-	first, err := p.rdb.SetNX(ctx, fmt.Sprintf("jokster:periodic:%s:%d", t.Type(), slot), 1, d).Result()
+	key := fmt.Sprintf("jokster:periodic:%s:%d", t.Type(), slot)
+	first, err := p.rdb.SetNX(ctx, key, 1, d).Result()
 	if err != nil {
 		return err
 	}
 	if !first {
 		return nil
 	}
-	return p.next.ProcessTask(ctx, t)
+	if err := p.next.ProcessTask(ctx, t); err != nil {
+		// The slot did not get its run: let the retry, or another
+		// worker's firing, have it.
+		_ = p.rdb.Del(context.WithoutCancel(ctx), key).Err()
+		return err
+	}
+	return nil
 }
 
 // DefaultPeriodic is the housekeeping every deployment runs.

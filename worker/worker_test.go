@@ -589,6 +589,32 @@ func TestSchedulersOutOfPhase(t *testing.T) {
 	if limit := int64(elapsed/(3*time.Second)) + 1; n > limit {
 		t.Fatalf("%d runs in %v with two schedulers on @every 3s; want at most %d", n, elapsed, limit)
 	}
+	// Nor does the dedup swallow whole periods: each 3 s slot the
+	// schedulers fired in had a run (a firing can be late, so the first
+	// and the last slot may be missed).
+	if n < int64(elapsed/(3*time.Second))-1 {
+		t.Fatalf("%d runs in %v with two schedulers on @every 3s; want about one every 3 s", n, elapsed)
+	}
+}
+
+// A periodic run that fails gives its slot back: the retry (or another
+// worker's firing) runs it, instead of finding the slot taken and
+// counting as done.
+func TestPeriodicFailureGivesTheSlotBack(t *testing.T) {
+	e := newEnv(t, "")
+	var runs atomic.Int64
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("test:tick", func(ctx context.Context, _ *asynq.Task) error {
+		if runs.Add(1) == 1 {
+			return errors.New("the first run fails")
+		}
+		return nil
+	})
+	task := func() *asynq.Task {
+		return asynq.NewTask("test:tick", nil, asynq.Queue(worker.QueueLow), asynq.MaxRetry(3))
+	}
+	e.startWorker(t, mux, []worker.Periodic{{Spec: "@every 1h", Task: task, AtStart: true}})
+	eventually(t, "the retry of the failed hourly run", func() bool { return runs.Load() >= 2 })
 }
 
 // An AtStart task runs when its worker starts, not a whole period later.
