@@ -360,11 +360,14 @@ func (c *client) handle(data []byte) {
 func (c *client) auth(token string) {
 	uid, exp, err := c.h.parse(token)
 	if err != nil {
-		msg := jokster.ErrorMessage(err)
+		// A token that could not be checked (the database slow or away)
+		// is not a bad token: say so with a code clients retry, rather
+		// than have them wait for a new token before `me` works again.
 		if jokster.ErrorCode(err) != jokster.EUNAUTHORIZED {
-			msg = "the access token could not be checked right now: send auth again"
+			c.fail("unavailable", "the access token could not be checked right now: send auth again", "")
+			return
 		}
-		c.fail("unauthorized", msg, "")
+		c.fail("unauthorized", jokster.ErrorMessage(err), "")
 		return
 	}
 	c.mu.Lock()

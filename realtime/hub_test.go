@@ -122,3 +122,37 @@ func TestRecheckEndsPrivateSubscriptionsOfARevokedToken(t *testing.T) {
 		t.Fatalf("the user still counts %d connections", counted)
 	}
 }
+
+// An auth whose token could not be checked (the database is away) is
+// refused as unavailable, which clients retry, not as unauthorized, which
+// they take as a bad token; a bad token stays unauthorized.
+func TestAuthUncheckedIsUnavailable(t *testing.T) {
+	var refuse error
+	parse := func(string) (int64, time.Time, error) { return 0, time.Time{}, refuse }
+	h := NewHub(NewMemoryBroker(), DefaultConfig(), parse)
+	c := &client{h: h, wake: make(chan struct{}, 1), subs: map[string]*sub{}, done: make(chan struct{})}
+	defer c.close("test over")
+	codes := func() []string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var out []string
+		for _, m := range c.queue {
+			var e errorMessage
+			if json.Unmarshal(m, &e) == nil && e.Type == "error" {
+				out = append(out, e.Code)
+			}
+		}
+		c.queue = nil
+		return out
+	}
+	refuse = errors.New("connection refused")
+	c.auth("t")
+	if got := codes(); len(got) != 1 || got[0] != "unavailable" {
+		t.Fatalf("auth that could not be checked: %v; want unavailable", got)
+	}
+	refuse = jokster.Errorf(jokster.EUNAUTHORIZED, "this access token was signed out")
+	c.auth("t")
+	if got := codes(); len(got) != 1 || got[0] != "unauthorized" {
+		t.Fatalf("auth with a signed-out token: %v; want unauthorized", got)
+	}
+}

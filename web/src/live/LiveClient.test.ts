@@ -523,4 +523,24 @@ describe('LiveClient: refused subscriptions', () => {
     vi.advanceTimersByTime(1)
     expect(s.sent).toEqual([{ type: 'subscribe', ch: 'post:3' }])
   })
+
+  it('sends auth again when the server could not check it, and the channels refused meanwhile', () => {
+    const t = setup({ resubscribeMs: 1000 })
+    collect(t.client, 'me')
+    t.client.start()
+    const s = t.last()
+    s.open()
+    // The token could not be checked (the server's database was slow), so
+    // me was refused for want of it.
+    s.push({ type: 'error', code: 'unavailable', message: 'send auth again' })
+    s.push({ ch: 'me', type: 'error', code: 'unauthorized', message: 'auth first' })
+    s.sent = []
+    vi.advanceTimersByTime(999)
+    expect(s.sent).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(s.sent).toEqual([
+      { type: 'auth', token: 'tok1' },
+      { type: 'subscribe', ch: 'me' },
+    ])
+  })
 })

@@ -434,7 +434,23 @@ export class LiveClient {
     }
     if (!msg || typeof msg !== 'object') return
     if (msg.type === 'pong') return
-    if (typeof msg.ch !== 'string') return // connection-level message (error, auth ok)
+    if (typeof msg.ch !== 'string') {
+      // Connection-level (error, auth ok). An auth the server could not
+      // check right now is sent again shortly, and with it the channels
+      // refused meanwhile for want of it.
+      if (msg.type === 'error' && msg.code === 'unavailable' && !this.retryTimers.has('auth')) {
+        this.retryTimers.set(
+          'auth',
+          setTimeout(() => {
+            this.retryTimers.delete('auth')
+            const token = this.lastToken
+            this.lastToken = null
+            this.setToken(token)
+          }, this.opts.resubscribeMs),
+        )
+      }
+      return
+    }
     const c = this.channels.get(msg.ch)
     if (!c) return // not (or no longer) subscribed
     if (msg.type === 'error') {
