@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	mathrand "math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -271,7 +272,9 @@ func (c *client) recheck() {
 func (c *client) untilCheck(exp time.Time) time.Duration {
 	d := time.Until(exp) + 10*time.Millisecond
 	if r := c.h.cfg.TokenRecheck; r > 0 && r < d {
-		d = r
+		// Spread over ±20 %: connections that came back together after a
+		// restart would otherwise check their tokens together forever.
+		d = r*4/5 + time.Duration(mathrand.Int64N(int64(r*2/5)+1))
 	}
 	return d
 }
