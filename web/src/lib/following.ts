@@ -16,6 +16,11 @@ interface State {
   ids: Set<string>
   at: number
   loading: Promise<Set<string>> | null
+  // Follows and unfollows noted in this tab while `loading` is on its way:
+  // the answer may be older than them. They belong to that one read: done
+  // or failed, it drops them (a note made after it is in `ids` already,
+  // and replaying an older one on a later read would undo it).
+  pending: Map<string, boolean>
 }
 
 let state: State | null = null
@@ -33,36 +38,41 @@ async function readAll(username: string): Promise<Set<string>> {
 }
 
 // loadFollowing returns the set for username, reading it if this session
-// has not (or not lately, or for another user). A failed read leaves an
-// empty set: the feed then announces nothing live and its poll still works.
+// has not (or not lately, or for another user). A failed read leaves the
+// set as it was (empty at first): the feed then announces nothing live and
+// its poll still works.
 export function loadFollowing(username: string, now = Date.now()): Promise<Set<string>> {
   if (state && state.user === username) {
     if (state.loading) return state.loading
     if (now - state.at < STALE_MS) return Promise.resolve(state.ids)
   }
-  const s: State = state && state.user === username ? state : { user: username, ids: new Set(), at: 0, loading: null }
+  const s: State = state && state.user === username ? state : { user: username, ids: new Set(), at: 0, loading: null, pending: new Map() }
   state = s
+  // This read's own notes: a read that ends after forgetFollowing, or
+  // after another user's read began, touches no one else's.
+  const pending = new Map<string, boolean>()
+  s.pending = pending
   s.loading = readAll(username)
     .then((ids) => {
       // Follows and unfollows noted while the read was on its way may be
       // newer than the answer: they win.
-      for (const [id, on] of pendingFollows) {
+      for (const [id, on] of pending) {
         if (on) ids.add(id)
         else ids.delete(id)
       }
-      pendingFollows.clear()
-      s.ids = ids
-      s.at = Date.now()
+      if (state === s) {
+        s.ids = ids
+        s.at = Date.now()
+      }
       return ids
     })
     .catch(() => s.ids)
     .finally(() => {
+      pending.clear()
       s.loading = null
     })
   return s.loading
 }
-
-const pendingFollows = new Map<string, boolean>()
 
 // isFollowed: whether the signed-in user follows this user id, as far as
 // this tab knows.
@@ -75,11 +85,10 @@ export function noteFollow(userId: string, on: boolean): void {
   if (!state) return
   if (on) state.ids.add(userId)
   else state.ids.delete(userId)
-  if (state.loading) pendingFollows.set(userId, on)
+  if (state.loading) state.pending.set(userId, on)
 }
 
 // forgetFollowing drops the set (log out, another user).
 export function forgetFollowing(): void {
   state = null
-  pendingFollows.clear()
 }

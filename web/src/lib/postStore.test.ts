@@ -119,3 +119,72 @@ describe('postStore: ranks of a post that left circulation', () => {
     expect(getPost(p.id)!.ranks).toEqual({})
   })
 })
+
+describe('postStore: a status change against an older REST copy', () => {
+  const removal = { at: '2026-01-01T00:00:00Z', reason: 'spam' }
+
+  it('keeps a cull heard live over a copy read before it (same stats_version): no "ready", no rank chips', () => {
+    const p = post({ ranks: { hot: 3, top: 7 }, stats: stats(2), stats_version: 5 })
+    putPost(p)
+    const since = liveMark()
+    live(p.id, 'status', { id: p.id, status: 'culled', run: '4' })
+    expect(getPost(p.id)!.status).toBe('culled')
+    putPost({ ...p, caption: 'edited' }, since) // read before the cull: ready, v5
+    expect(getPost(p.id)!.status).toBe('culled')
+    expect(getPost(p.id)!.ranks).toEqual({})
+    expect(getPost(p.id)!.caption).toBe('edited')
+    // Even requested after the message: its stats_version says when it was read.
+    putPost({ ...p, stats: stats(3), stats_version: 5 }, liveMark())
+    expect(getPost(p.id)!.status).toBe('culled')
+    // A copy read after the cull (which raised the version) is taken.
+    putPost({ ...p, status: 'culled', ranks: {}, culled: { run_id: '4', rank: 7 }, stats_version: 6 })
+    expect(getPost(p.id)!.status).toBe('culled')
+    expect(getPost(p.id)!.culled).toEqual({ run_id: '4', rank: 7 })
+    putPost({ ...p, stats_version: 5 })
+    expect(getPost(p.id)!.status).toBe('culled')
+    expect(getPost(p.id)!.culled).toEqual({ run_id: '4', rank: 7 })
+  })
+
+  it('keeps a removal heard live, with what it says, over an older copy', () => {
+    const p = post({ ranks: { hot: 1 }, stats_version: 9 })
+    putPost(p)
+    live(p.id, 'status', { id: p.id, status: 'removed', removed: removal })
+    putPost({ ...p, stats_version: 8 })
+    putPost({ ...p, stats_version: 9 })
+    expect(getPost(p.id)!.status).toBe('removed')
+    expect(getPost(p.id)!.removed).toEqual(removal)
+    expect(getPost(p.id)!.ranks).toEqual({})
+  })
+
+  it('keeps the status, ranks and removal of the copy with the newer stats_version, with its stats', () => {
+    const p = post({ ranks: { hot: 2 }, stats: stats(4), stats_version: 7 })
+    putPost({ ...p, status: 'removed', ranks: {}, removed: removal })
+    putPost(p) // v7 too: the same read's time, taken
+    expect(getPost(p.id)!.status).toBe('ready')
+    putPost({ ...p, status: 'removed', ranks: {}, removed: removal, stats_version: 8 })
+    putPost({ ...p, stats: stats(3), stats_version: 6 }) // read before the removal, arrived after
+    expect(getPost(p.id)!.status).toBe('removed')
+    expect(getPost(p.id)!.removed).toEqual(removal)
+    expect(getPost(p.id)!.ranks).toEqual({})
+    expect(getPost(p.id)!.stats.count).toBe(4)
+    // Ready posts too: the ranks of the newer read stay.
+    const q = post({ ranks: { hot: 2 }, stats_version: 7 })
+    putPost(q)
+    putPost({ ...q, ranks: { hot: 9 }, stats_version: 6 })
+    expect(getPost(q.id)!.ranks).toEqual({ hot: 2 })
+    putPost({ ...q, ranks: { hot: 1 }, stats_version: 8 })
+    expect(getPost(q.id)!.ranks).toEqual({ hot: 1 })
+  })
+
+  it('orders an unversioned copy by when it was requested', () => {
+    const p = unversioned(post({ ranks: { hot: 2 } }))
+    putPost(p)
+    const since = liveMark()
+    live(p.id, 'status', { id: p.id, status: 'culled' })
+    putPost(p, since) // requested before the message
+    expect(getPost(p.id)!.status).toBe('culled')
+    expect(getPost(p.id)!.ranks).toEqual({})
+    putPost({ ...p, status: 'culled', culled: { rank: 3 } }, liveMark()) // requested after it
+    expect(getPost(p.id)!.culled).toEqual({ rank: 3 })
+  })
+})

@@ -9,6 +9,12 @@ const subs = new Map<string, Set<() => void>>()
 // When each post's stats last changed through updatePost (a live message),
 // on a clock that liveMark reads.
 const statsHeard = new Map<string, number>()
+// A post's status changed through updatePost (a live status message: a
+// cull, a removal): when (on the same clock), and the stats_version the
+// store held then. The change raised the post's rank version on the server
+// (stats_version), but the message does not say to what: a copy whose
+// stats_version is no higher than the one held then was read before it.
+const statusHeard = new Map<string, { at: number; version: number | undefined }>()
 let clock = 0
 
 function notify(id: string) {
@@ -39,6 +45,22 @@ function olderReactions(old: Post, p: Post): boolean {
   return typeof p.reactions_version === 'number' && typeof old.reactions_version === 'number' && old.reactions_version > p.reactions_version
 }
 
+// olderStatus says whether p's status (and what goes with it: ranks,
+// removed, culled) may be older than the store's. The cull and removals
+// raise the post's stats_version, so a copy with an older stats_version
+// than the store's was read before any status change the store has; and a
+// copy no newer than the store's stats_version when a live status change
+// was heard was read before that change. A copy without stats_version
+// loses to a status change heard live while it was on its way.
+function olderStatus(old: Post, p: Post, since: number | undefined): boolean {
+  const heard = statusHeard.get(p.id)
+  if (typeof p.stats_version === 'number') {
+    if (typeof old.stats_version === 'number' && old.stats_version > p.stats_version) return true
+    return typeof heard?.version === 'number' && p.stats_version <= heard.version
+  }
+  return since !== undefined && heard !== undefined && heard.at > since
+}
+
 // settled: a post that is not ready (culled, removed, processing) holds no
 // rank, as the API answers for it (ranks {}); a live message that culls or
 // removes it says nothing of its ranks, so they are cleared here.
@@ -53,6 +75,9 @@ export function putPost(p: Post, since?: number): Post {
   // if it is older; the API always sends them, so the newer object wins.
   let merged = old ? { ...old, ...p, viewers: p.viewers ?? old.viewers } : p
   if (old && olderStats(old, p, since)) merged = { ...merged, stats: old.stats, stats_version: old.stats_version }
+  // Nor an older copy undo a cull or a removal heard live (bringing back
+  // "ready", the rank chips and the rating prompt).
+  if (old && olderStatus(old, p, since)) merged = { ...merged, status: old.status, ranks: old.ranks, removed: old.removed, culled: old.culled }
   // The caller's own reactions (my_reactions) come from the answer: only
   // the counts are everyone's.
   if (old && olderReactions(old, p)) merged = { ...merged, reactions: old.reactions, reactions_version: old.reactions_version }
@@ -83,6 +108,7 @@ export function updatePost(id: string, fn: (p: Post) => Post): void {
   if (!old) return
   const next = settled(fn(old))
   if (next.stats !== old.stats || next.stats_version !== old.stats_version) statsHeard.set(id, ++clock)
+  if (next.status !== old.status) statusHeard.set(id, { at: ++clock, version: old.stats_version })
   posts.set(id, next)
   notify(id)
 }

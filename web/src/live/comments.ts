@@ -8,6 +8,19 @@
 // the list are never taken to be in the count; only comments heard live or
 // posted here move it, once each. And when the list holds every comment
 // (its last page has been read) the list is the count.
+//
+// What this cannot tell: whether the count already has a comment heard
+// live. A count read (the post over REST, or the post:<id> snapshot, whose
+// version is taken before its state is read) can include a comment whose
+// message comes after it, and nothing says so — the count carries no
+// version or last comment id, and neither the list (read at another moment:
+// it may be newer than the count, as when "More comments" lists comments
+// that came after the post was read) nor the comment's id or created_at
+// (stamped when its transaction began, on the database's clock) orders the
+// comment against the count's read. Such a comment is counted twice until
+// the next read of the post, or until the list is complete. Making it exact
+// needs the server: a comments version on the Post and on comment messages,
+// as reactions have.
 
 import type { Comment, Page } from '../api/types'
 

@@ -57,6 +57,14 @@ describe('FeedLive: a new post heard before the first page', () => {
     expect(l.pending()).toEqual(['32'])
   })
 
+  it('keeps to a tag typed in another form, as the server normalises it (NFKC, lower case, no #)', () => {
+    const l = list('＃ＣＡＴＳ')
+    l.hear(added(post(31, ['dogs'])))
+    l.hear(added(post(32, ['cats'])))
+    l.page([post(30, ['cats'])])
+    expect(l.pending()).toEqual(['32'])
+  })
+
   it('waits for the newest post overall on Hot and Top (the page is not by date)', () => {
     const l = list('', true)
     l.hear(snapshot(span(40, 21)))

@@ -14,6 +14,7 @@
 //   after the snapshot, shows it again.
 
 import type { Post } from '../api/types'
+import { normalizeTag } from '../lib/tags'
 import type { LiveEvent } from './LiveClient'
 import { feedEvent } from './merge'
 
@@ -51,7 +52,8 @@ export class FeedLive {
   // Following feed: posts by people the viewer follows); it is asked when
   // a message is played, so it may learn more in the meantime.
   reset(tag: string, baseline: boolean, accept?: (p: Post) => boolean): void {
-    this.tag = tag
+    // As posts carry their tags: normalised as the server does.
+    this.tag = normalizeTag(tag)
     this.accept = accept ?? null
     this.newest = 0
     this.known = new Set()

@@ -115,7 +115,7 @@ describe('Reread', () => {
     await finish()
     expect(read).toHaveBeenCalledTimes(1)
     await vi.advanceTimersByTimeAsync(500)
-    expect(read).toHaveBeenCalledTimes(2) // the one more, debounced
+    expect(read).toHaveBeenCalledTimes(2) // the one more, after againMs (the delay by default)
     await finish()
     await vi.advanceTimersByTimeAsync(2000)
     expect(read).toHaveBeenCalledTimes(2)
@@ -139,5 +139,89 @@ describe('Reread', () => {
     r.start()
     r.now()
     expect(read).toHaveBeenCalledTimes(3)
+  })
+
+  it('waits the delay plus a jitter drawn once per Reread, so viewers spread out', async () => {
+    const a = reader()
+    const b = reader()
+    const ra = new Reread(a.read, { delayMs: 3000, jitterMs: 2000, random: () => 0 })
+    const rb = new Reread(b.read, { delayMs: 3000, jitterMs: 2000, random: () => 0.75 })
+    expect(ra.delayMs).toBe(3000)
+    expect(rb.delayMs).toBe(4500)
+    ra.request()
+    rb.request()
+    await vi.advanceTimersByTimeAsync(2999)
+    expect(a.read).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(a.read).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1499)
+    expect(b.read).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(b.read).toHaveBeenCalledTimes(1)
+    // The same jitter every time for one Reread.
+    await a.finish()
+    ra.request()
+    await vi.advanceTimersByTimeAsync(2999)
+    expect(a.read).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(a.read).toHaveBeenCalledTimes(2)
+  })
+
+  it('skips requests for a while after a fresh read (the page channel\'s own "changed")', async () => {
+    const { read, finish } = reader()
+    const r = new Reread(read, { delayMs: 3000, freshMs: 5000 })
+    r.now({ fresh: true })
+    await finish()
+    await vi.advanceTimersByTimeAsync(4000)
+    r.request() // 4 s after it: skipped
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(read).toHaveBeenCalledTimes(1)
+    r.request() // 14 s after it: read, after the delay
+    await vi.advanceTimersByTimeAsync(2999)
+    expect(read).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(read).toHaveBeenCalledTimes(2)
+    await finish()
+    // A read that is not fresh (a poll, the first load) skips nothing.
+    r.now()
+    await finish()
+    r.request()
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(read).toHaveBeenCalledTimes(4)
+  })
+
+  it('drops a waiting request that a read started after it answers', async () => {
+    const { read, finish } = reader()
+    const r = new Reread(read, { delayMs: 3000, freshMs: 5000 })
+    r.request()
+    await vi.advanceTimersByTimeAsync(1000)
+    r.now({ fresh: true }) // "changed", 1 s after the rating
+    expect(read).toHaveBeenCalledTimes(1)
+    await finish()
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(read).toHaveBeenCalledTimes(1)
+    // So does a read that is not fresh.
+    r.request()
+    await vi.advanceTimersByTimeAsync(1000)
+    r.now()
+    await finish()
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(read).toHaveBeenCalledTimes(2)
+  })
+
+  it('still reads once more for a "changed" heard while a fresh read was on its way', async () => {
+    const { read, finish } = reader()
+    const r = new Reread(read, { delayMs: 3000, freshMs: 5000, againMs: 500 })
+    r.now({ fresh: true })
+    r.now({ fresh: true }) // in flight: one more after it
+    r.request() // skipped: fresh
+    await finish()
+    await vi.advanceTimersByTimeAsync(499)
+    expect(read).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(read).toHaveBeenCalledTimes(2)
+    await finish()
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(read).toHaveBeenCalledTimes(2)
   })
 })

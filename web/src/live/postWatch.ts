@@ -46,37 +46,96 @@ export class PostWatch {
   }
 }
 
-// Reread runs `read` on request, at most one at a time: request() waits
-// `delayMs` (requests meanwhile join it), and a request made while a read
-// is on its way runs one more read once it is done — what changed while it
-// was read may not be in its answer.
+// Reread runs `read` on request, at most one at a time.
+//
+// request() asks for a read "soon": it waits `delayMs` plus a jitter of up to
+// `jitterMs`, drawn once per Reread (once per page), so that the viewers of
+// one page who all hear the same message do not all read at the same
+// moment; requests meanwhile join it. It is dropped when a read started
+// since it was made (that read's answer has what the request was for), and
+// it is not even made within `freshMs` of a read started by now({fresh:
+// true}) — a read of the page's own channel's "changed", which says again
+// within a tick when the page changes, so a request for the same news can
+// wait for it.
+//
+// now() reads at once, or right after the read on its way: what changed
+// while it was read may not be in its answer. That one more read waits
+// `againMs`, and is never dropped.
+export interface RereadOptions {
+  delayMs?: number
+  jitterMs?: number
+  freshMs?: number
+  againMs?: number
+  // For tests: a number in [0, 1) (Math.random) and the time (Date.now).
+  random?: () => number
+  clock?: () => number
+}
+
 export class Reread {
   private timer: ReturnType<typeof setTimeout> | null = null
   private inFlight = false
   private again = false
+  private againFresh = false
   private stopped = false
+  // The order of events: when the request the timer waits for was made and
+  // when the last read started. And when the last fresh read started (on
+  // clock).
+  private seq = 0
+  private requestedAt = 0
+  private lastStart = 0
+  private lastFresh = -Infinity
+  private readonly delay: number
+  private readonly freshMs: number
+  private readonly againMs: number
+  private readonly clock: () => number
+
   constructor(
     private read: () => Promise<unknown>,
-    private delayMs = 500,
-  ) {}
-
-  // request: read again soon.
-  request(): void {
-    if (this.stopped || this.timer) return
-    this.timer = setTimeout(() => {
-      this.timer = null
-      this.now()
-    }, this.delayMs)
+    opts: number | RereadOptions = {},
+  ) {
+    const o: RereadOptions = typeof opts === 'number' ? { delayMs: opts } : opts
+    const jitter = (o.jitterMs ?? 0) * (o.random ?? Math.random)()
+    this.delay = Math.round((o.delayMs ?? 500) + jitter)
+    this.freshMs = o.freshMs ?? 0
+    this.againMs = o.againMs ?? o.delayMs ?? 500
+    this.clock = o.clock ?? Date.now
   }
 
-  // now: read again at once, or right after the read on its way.
-  now(): void {
+  // delayMs: how long a request waits here (the delay and this page's jitter).
+  get delayMs(): number {
+    return this.delay
+  }
+
+  // request: read again soon, unless a fresh read has just been made.
+  request(): void {
+    if (this.stopped || this.timer) return
+    if (this.clock() - this.lastFresh < this.freshMs) return
+    this.requestedAt = ++this.seq
+    this.timer = setTimeout(() => {
+      this.timer = null
+      // A read started since the request answers it.
+      if (this.lastStart > this.requestedAt) return
+      this.now()
+    }, this.delay)
+  }
+
+  // now: read again at once, or right after the read on its way. A fresh
+  // read (the page's own channel said it changed) lets requests skip for a
+  // while (freshMs).
+  now(opts: { fresh?: boolean } = {}): void {
     if (this.stopped) return
     if (this.inFlight) {
       this.again = true
+      if (opts.fresh) this.againFresh = true
       return
     }
+    this.begin(opts.fresh === true)
+  }
+
+  private begin(fresh: boolean): void {
     this.inFlight = true
+    this.lastStart = ++this.seq
+    if (fresh) this.lastFresh = this.clock()
     let p: Promise<unknown>
     try {
       p = Promise.resolve(this.read())
@@ -89,9 +148,16 @@ export class Reread {
       })
       .finally(() => {
         this.inFlight = false
-        if (this.again) {
+        if (this.again && !this.stopped) {
+          const fresh = this.againFresh
           this.again = false
-          this.request()
+          this.againFresh = false
+          // The one more read replaces a request waiting meanwhile.
+          if (this.timer) clearTimeout(this.timer)
+          this.timer = setTimeout(() => {
+            this.timer = null
+            this.now({ fresh })
+          }, this.againMs)
         }
       })
   }
@@ -107,6 +173,8 @@ export class Reread {
 
   stop(): void {
     this.stopped = true
+    this.again = false
+    this.againFresh = false
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
   }

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { heardRiskPost, readCull, readRisk, riskIds, riskLine, zoneMayHaveChanged } from './Danger'
+import { heardRiskPost, readCull, readRisk, riskIds, riskLine, zoneMayHaveChanged, zoneReread } from './Danger'
 import type { Post } from '../api/types'
 import { makePost } from '../test/fixtures'
 import { getPost, putPost } from '../lib/postStore'
-import { Reread } from '../live/postWatch'
 import { api } from '../api/client'
 
 const post = (count: number, average: number): Post =>
@@ -56,26 +55,55 @@ describe('the danger zone, live', () => {
     expect(zoneMayHaveChanged({ ch: 'post:4', type: 'snapshot', v: 2, data: { post: { ...held, stats_version: 6 }, viewers: 1 } }, held)).toBe(true)
   })
 
-  it('shows a rating of a listed post at once, and reads GET /cull once for a burst of them', async () => {
+  it('shows a rating of a listed post at once, and reads GET /cull once for a burst of them, 3 to 5 s later', async () => {
     vi.useFakeTimers()
     const fetch = vi.fn(async () => new Response(JSON.stringify({ danger: { items: [] } }), { status: 200 }))
     vi.stubGlobal('fetch', fetch)
     const p = { ...post(1, 3), id: '77', stats_version: 5 }
     putPost(p)
-    const reread = new Reread(() => api('/cull'), 500)
+    const reread = zoneReread(() => api('/cull'), () => 0.5) // this viewer's jitter: 1 s
+    expect(reread.delayMs).toBe(4000)
     heardRiskPost('77', { ch: 'post:77', type: 'stats', v: 2, data: { stats: stats(2, 4), version: 6 } }, reread)
     expect(getPost('77')!.stats.count).toBe(2)
     expect(getPost('77')!.stats_version).toBe(6)
     await vi.advanceTimersByTimeAsync(200)
     heardRiskPost('77', { ch: 'post:77', type: 'stats', v: 3, data: { stats: stats(3, 4), version: 7 } }, reread)
     heardRiskPost('77', { ch: 'post:77', type: 'viewers', v: 4, data: { viewers: 3 } }, reread)
-    expect(fetch).not.toHaveBeenCalled()
-    await vi.advanceTimersByTimeAsync(300)
+    expect(getPost('77')!.stats.count).toBe(3)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(fetch).not.toHaveBeenCalled() // not within 500 ms, as it was
+    await vi.advanceTimersByTimeAsync(800)
     expect(fetch).toHaveBeenCalledTimes(1)
     expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe('/api/v1/cull')
-    await vi.advanceTimersByTimeAsync(2000)
+    await vi.advanceTimersByTimeAsync(10_000)
     expect(fetch).toHaveBeenCalledTimes(1)
     expect(getPost('77')!.stats.count).toBe(3)
     expect(getPost('77')!.viewers).toBe(3)
+  })
+
+  it('spreads the viewers\' reads over 3 to 5 s', () => {
+    const read = async () => undefined
+    expect(zoneReread(read, () => 0).delayMs).toBe(3000)
+    expect(zoneReread(read, () => 0.999).delayMs).toBeLessThanOrEqual(5000)
+    expect(zoneReread(read, () => 0.999).delayMs).toBeGreaterThan(4900)
+  })
+
+  it('does not read GET /cull for a rating heard within seconds of the danger channel\'s own "changed" read', async () => {
+    vi.useFakeTimers()
+    const fetch = vi.fn(async () => new Response(JSON.stringify({ danger: { items: [] } }), { status: 200 }))
+    vi.stubGlobal('fetch', fetch)
+    putPost({ ...post(1, 3), id: '78', stats_version: 5 })
+    const reread = zoneReread(() => api('/cull'), () => 0)
+    reread.now({ fresh: true }) // "changed" on the danger channel
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(fetch).toHaveBeenCalledTimes(1)
+    heardRiskPost('78', { ch: 'post:78', type: 'stats', v: 2, data: { stats: stats(2, 4), version: 6 } }, reread)
+    expect(getPost('78')!.stats.count).toBe(2) // shown at once all the same
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(fetch).toHaveBeenCalledTimes(1)
+    // Long after it, a rating is read again.
+    heardRiskPost('78', { ch: 'post:78', type: 'stats', v: 3, data: { stats: stats(3, 4), version: 7 } }, reread)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(fetch).toHaveBeenCalledTimes(2)
   })
 })

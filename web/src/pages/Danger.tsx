@@ -154,11 +154,25 @@ export function zoneMayHaveChanged(ev: LiveEvent, held: Post | undefined): boole
 
 // heardRiskPost takes a message of a listed post's channel: the post's
 // copy takes it (the row shows the new ratings at once), and the zone is
-// read again (soon) when it may have changed.
+// read again (within a few seconds, see zoneReread) when it may have
+// changed.
 export function heardRiskPost(id: string, ev: LiveEvent, reread: Pick<Reread, 'request'>): void {
   if (ev.type === 'resync' || ev.type === 'error') return
   if (zoneMayHaveChanged(ev, getPost(id))) reread.request()
   updatePost(id, (p) => applyPostEvent(p, ev).post)
+}
+
+// How the page re-reads GET /api/v1/cull, an expensive read (signed-in
+// viewers pass the server's page cache). A rating of a listed post reaches
+// every viewer at once: each waits 3 s plus a jitter of up to 2 s of its own
+// (viewers spread out), a burst makes one read, one read at a time, and
+// none within 5 s of a read for the danger channel's own "changed" (which
+// says again within a tick if the rating moved the zone). The rows show
+// the new ratings at once anyway (heardRiskPost).
+export const ZONE_REREAD = { delayMs: 3000, jitterMs: 2000, freshMs: 5000, againMs: 500 }
+
+export function zoneReread(read: () => Promise<unknown>, random: () => number = Math.random): Reread {
+  return new Reread(read, { ...ZONE_REREAD, random })
 }
 
 // The ids of the posts the page lists (the first page of the zone).
@@ -199,8 +213,8 @@ export default function Danger() {
     }
   }, [])
   // Every read of GET /cull goes through reread: one at a time, and a burst
-  // of ratings makes one read (after 500 ms), not one per rating.
-  const [reread] = useState(() => new Reread(load, 500))
+  // of ratings makes one read (after a few seconds), not one per rating.
+  const [reread] = useState(() => zoneReread(load))
   useEffect(() => {
     reread.start()
     return () => reread.stop()
@@ -220,7 +234,7 @@ export default function Danger() {
     if (timer.current) return
     timer.current = setTimeout(() => {
       timer.current = null
-      reread.now()
+      reread.now({ fresh: true })
     }, 250)
   })
   useEffect(
@@ -233,7 +247,8 @@ export default function Danger() {
   // The danger channel speaks at most once a tick (or after a cull): the
   // listed posts' own channels say at once when someone rates one of them.
   // Their stats show in the rows straight away, and the zone (ranks, the
-  // distance from safety, who is in it) is read again.
+  // distance from safety, who is in it) is read again a few seconds later
+  // (see zoneReread).
   usePostChannels(state === 'ok' ? riskIds(view) : [], (id, ev) => heardRiskPost(id, ev, reread))
   usePollWhenNotLive(() => reread.now(), state === 'ok')
   // A page that could not be read, or could not be refreshed, is read again

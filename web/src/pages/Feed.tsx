@@ -13,6 +13,7 @@ import { useAuth } from '../auth/auth'
 import { useDocumentTitle } from '../lib/hooks'
 import { visibleIds } from '../lib/visible'
 import { isFollowed, loadFollowing } from '../lib/following'
+import { normalizeTag } from '../lib/tags'
 
 type Tab = 'hot' | 'new' | 'top' | 'following'
 type Window = 'day' | 'week' | 'all'
@@ -39,7 +40,7 @@ export default function Feed() {
   const { me, ready } = useAuth()
   const tab = (['hot', 'new', 'top', 'following'].includes(params.get('tab') ?? '') ? params.get('tab') : 'hot') as Tab
   const win = (['day', 'week', 'all'].includes(params.get('window') ?? '') ? params.get('window') : 'day') as Window
-  const tag = (params.get('tag') ?? '').replace(/^#/, '').trim().toLowerCase()
+  const tag = normalizeTag(params.get('tag') ?? '')
   useDocumentTitle(tag ? `#${tag}` : tab === 'hot' ? '' : TABS.find((t) => t[0] === tab)![1])
 
   const [ids, setIds] = useState<string[]>([])
@@ -225,7 +226,7 @@ export default function Feed() {
   const applyTag = (e: FormEvent) => {
     e.preventDefault()
     const p = new URLSearchParams(params)
-    const t = tagInput.replace(/^#/, '').trim().toLowerCase()
+    const t = normalizeTag(tagInput)
     if (t) p.set('tag', t)
     else p.delete('tag')
     setParams(p)

@@ -13,6 +13,7 @@ import { num, compact } from '../lib/format'
 import { useDocumentTitle, usePrefersReducedMotion } from '../lib/hooks'
 import { Spinner } from './Feed'
 import { MoveMarks, type MoveDir } from '../lib/moveMarks'
+import { normalizeTag, tagBoardChannel } from '../lib/tags'
 
 type Board = 'hot' | 'top' | 'creators' | 'tag'
 const BOARDS: [Board, string][] = [
@@ -24,9 +25,11 @@ const BOARDS: [Board, string][] = [
 
 // boardChannel names the live channel of a board (docs/realtime.md).
 // Channels: board:hot, board:new, board:creators, board:top:all|day|week,
-// board:tag:<name>:top|hot.
+// board:tag:<name>:top|hot. The server sends a tag board's messages under
+// its canonical name, the tag normalised as the REST API does it: the name
+// subscribed to must be that one, or they reach no listener.
 export function boardChannel(board: Board, win: string, tag: string, sort: string): string | null {
-  if (board === 'tag') return tag ? `board:tag:${tag}:${sort}` : null
+  if (board === 'tag') return tagBoardChannel(tag, sort)
   if (board === 'top') return `board:top:${win}`
   return `board:${board}`
 }
@@ -35,7 +38,7 @@ export default function Leaderboards() {
   const [params, setParams] = useSearchParams()
   const board = (['hot', 'top', 'creators', 'tag'].includes(params.get('board') ?? '') ? params.get('board') : 'hot') as Board
   const win = (['day', 'week', 'all'].includes(params.get('window') ?? '') ? params.get('window') : 'all') as string
-  const tag = (params.get('tag') ?? '').trim().toLowerCase()
+  const tag = normalizeTag(params.get('tag') ?? '')
   const sort = params.get('sort') === 'hot' ? 'hot' : 'top'
   useDocumentTitle('Leaderboards')
 
@@ -120,7 +123,7 @@ export default function Leaderboards() {
           className="tag-filter"
           onSubmit={(e: FormEvent) => {
             e.preventDefault()
-            set('tag', tagInput.replace(/^#/, '').trim().toLowerCase() || null)
+            set('tag', normalizeTag(tagInput) || null)
           }}
         >
           <label htmlFor="board-tag" className="sr-only">
