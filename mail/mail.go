@@ -138,10 +138,16 @@ func (o *Outbox) Deliver(ctx context.Context, s Sender, id uuid.UUID) error {
 
 // Requeue re-enqueues unsent rows older than olderThan (their task was
 // lost or is still retrying; asynq's task-id dedup makes a duplicate
-// harmless) and forgets sent rows after a week. It returns how many it
-// re-enqueued.
+// harmless), blanks the bodies of rows sent over an hour ago and forgets
+// sent rows after a week. It returns how many it re-enqueued.
 func (o *Outbox) Requeue(ctx context.Context, olderThan time.Duration) (int, error) {
 	if _, err := o.db.Exec(ctx, `DELETE FROM outbox_mail WHERE sent_at < now() - interval '7 days'`); err != nil {
+		return 0, err
+	}
+	// A body can hold a live secret (a reset or confirmation link); once
+	// the message is out, the database need not keep it for whoever reads
+	// a backup. The row stays, for the record of what was sent to whom.
+	if _, err := o.db.Exec(ctx, `UPDATE outbox_mail SET body = '' WHERE sent_at < now() - interval '1 hour' AND body <> ''`); err != nil {
 		return 0, err
 	}
 	// Every such row, a page at a time: rows whose task is still retrying

@@ -415,6 +415,21 @@ func TestRequeue(t *testing.T) {
 	if exists(t, pool, oldSent) {
 		t.Error("a row sent more than 7 days ago was not deleted")
 	}
+	// Bodies (links with secrets) go an hour after sending; unsent ones
+	// and fresh ones stay.
+	body := func(id uuid.UUID) string {
+		var b string
+		if err := pool.QueryRow(ctx, `SELECT body FROM outbox_mail WHERE id = $1`, id).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if b := body(recentSent); b != "" {
+		t.Errorf("a body sent a day ago is still kept: %q", b)
+	}
+	if body(sentJustNow) != "b" || body(olderUnsent) != "b" {
+		t.Error("an unsent body, or one sent a second ago, was blanked")
+	}
 	for _, id := range []uuid.UUID{oldUnsent, olderUnsent, freshUnsent, recentSent, sentJustNow} {
 		if !exists(t, pool, id) {
 			t.Errorf("row %s was deleted", id)
