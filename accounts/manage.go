@@ -343,17 +343,27 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (string,
 // the list misses, created at that very moment, left a tombstone for the
 // ranking's reconcile loop).
 func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, posts []int64, err error) {
-	if _, _, err := s.checkPasswordOf(ctx, id, password, "password"); err != nil {
+	_, hash, err := s.checkPasswordOf(ctx, id, password, "password")
+	if err != nil {
 		return "", nil, err
 	}
 	// The cascade updates the counters of everyone the account followed or
 	// was followed by, and may deadlock with their own follows: run again.
+	// The account goes only if its password is still the one checked: an
+	// owner who changed it meanwhile (say, locking out an intruder who knew
+	// the old one) keeps the account.
+	var deleted bool
 	err = store.Retry(func() error {
 		return s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
 		ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
-		d AS (DELETE FROM users WHERE id = $1)
-		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps)`, id).Scan(&photo, &posts)
+		d AS (DELETE FROM users WHERE id = $1 AND password_hash = $2 RETURNING 1)
+		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps), EXISTS (SELECT 1 FROM d)`, id, hash).Scan(&photo, &posts, &deleted)
 	})
+	if err == nil && !deleted {
+		return "", nil, &jokster.Error{Code: jokster.ECONFLICT,
+			Message: "the password was changed meanwhile; the account was not deleted: log in with the new password",
+			Fields:  map[string]string{"password": "changed meanwhile"}}
+	}
 	if err == nil {
 		s.tokens.sessions.forget(id)
 		slog.Info("account deleted", "user_id", id, "posts", len(posts))

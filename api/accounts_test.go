@@ -1057,3 +1057,39 @@ func TestLive_MeRefusedAfterSignOut(t *testing.T) {
 		t.Fatal(m)
 	}
 }
+
+// An account deletion whose password was right when checked but changed
+// before the deletion could be written (the owner locking out an intruder
+// who knew the old one) deletes nothing: 409.
+func TestDeleteAccountAfterPasswordChange_409(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("yara")
+	ctx := context.Background()
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = 'yara' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *resp, 1)
+	go func() { done <- a.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword}) }()
+	e.eventually("the deletion waits to write", func() bool {
+		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM users%'`) == 1
+	})
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = 'changed meanwhile' WHERE username = 'yara'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := (<-done).want(409)
+	if r.errCode() != "conflict" || r.field("password") == "" {
+		t.Fatalf("body %s", r.Body)
+	}
+	if e.count(`SELECT count(*) FROM users WHERE username = 'yara'`) != 1 {
+		t.Fatal("the account was deleted with a password that had changed")
+	}
+}
