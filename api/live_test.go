@@ -590,3 +590,29 @@ func TestLive_TagBoardNamesAndMissingPosts(t *testing.T) {
 		t.Fatalf("subscribing to a missing post: %v; want code not_found", m)
 	}
 }
+
+// A removal heard live names the post's version after it, the same
+// stats_version a fresh read of the post carries: a copy read before the
+// removal has a lower one and cannot bring the post back to ready.
+func TestLive_StatusCarriesItsVersion(t *testing.T) {
+	e := newEnv(t)
+	author := e.signup("vic")
+	mod := e.signup("moe")
+	if _, err := e.db.Exec(context.Background(), `UPDATE users SET is_admin = true WHERE username = 'moe'`); err != nil {
+		t.Fatal(err)
+	}
+	p := author.newPost(nil, "", "caption", "soon gone").want(201).post()
+	before := author.get("/api/v1/posts/" + p.ID).want(200).post().StatsVersion
+	ch := "post:" + p.ID
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	w.wait("snapshot", is(ch, "snapshot"))
+	mod.post("/api/v1/admin/posts/"+p.ID+"/remove", map[string]string{"reason": "rule 3"}).want(200)
+	m := w.wait("the removal", is(ch, "status"))
+	data := m["data"].(map[string]any)
+	v, _ := data["stats_version"].(float64)
+	after := author.get("/api/v1/posts/" + p.ID).want(200).post().StatsVersion
+	if data["status"] != "removed" || int64(v) != after || after <= before {
+		t.Fatalf("status message %v; want status removed with stats_version %d (the post's now; %d before)", data, after, before)
+	}
+}

@@ -8,8 +8,9 @@ import (
 // Announcer hears about committed cull events; the realtime package
 // implements it (posts:new and danger channels). cull never imports it.
 type Announcer interface {
-	// PostsCulled: run runID culled these posts (they left every board).
-	PostsCulled(ctx context.Context, runID int64, ids []int64)
+	// PostsCulled: run runID culled these posts (they left every board);
+	// versions, when not nil, holds each one's rank version after the cull.
+	PostsCulled(ctx context.Context, runID int64, ids, versions []int64)
 	// DangerChanged: the danger zone may have new members or order.
 	DangerChanged(ctx context.Context)
 }
@@ -18,7 +19,7 @@ type Announcer interface {
 type Nop struct{}
 
 // PostsCulled does nothing.
-func (Nop) PostsCulled(context.Context, int64, []int64) {}
+func (Nop) PostsCulled(context.Context, int64, []int64, []int64) {}
 
 // DangerChanged does nothing.
 func (Nop) DangerChanged(context.Context) {}
@@ -37,7 +38,7 @@ type CulledEvent struct {
 }
 
 // PostsCulled records the event.
-func (m *Memory) PostsCulled(_ context.Context, runID int64, ids []int64) {
+func (m *Memory) PostsCulled(_ context.Context, runID int64, ids, _ []int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.culled = append(m.culled, CulledEvent{Run: runID, IDs: append([]int64(nil), ids...)})

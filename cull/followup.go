@@ -74,7 +74,7 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		}
 	}
 	if steps.announced == nil {
-		s.d.Announce.PostsCulled(ctx, runID, ids)
+		s.d.Announce.PostsCulled(ctx, runID, ids, versions)
 		s.d.Announce.DangerChanged(ctx)
 		if err := stamp("announced_at"); err != nil {
 			return err

@@ -117,11 +117,12 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 		return jokster.Post{}, jokster.Invalid(map[string]string{"reason": msg})
 	}
 	var note jokster.Notification
+	var version int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var author int64
 		err := tx.QueryRow(ctx, `UPDATE posts SET status = 'removed', removed_at = now(), removed_by = $2, removal_reason = $3,
 			original = '', display = '', thumb = '', poster = '', updated_at = now()
-			WHERE id = $1 AND status <> 'removed' RETURNING author_id`, postID, admin, reason).Scan(&author)
+			WHERE id = $1 AND status <> 'removed' RETURNING author_id, rank_version`, postID, admin, reason).Scan(&author, &version)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1)`, postID).Scan(&exists); err != nil || exists {
@@ -142,7 +143,7 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 	}
 	if note.ID != 0 {
 		s.rank.PostChanged(ctx, postID)
-		s.live.PostGone(ctx, postID, jokster.PostRemoved)
+		s.live.PostGone(ctx, postID, jokster.PostRemoved, version)
 		s.notify.Announce(ctx, note)
 		slog.Info("post removed by a moderator", "post", postID, "admin", admin)
 	}

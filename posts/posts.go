@@ -40,7 +40,9 @@ type Ranker interface {
 // realtime package implements it.
 type Announcer interface {
 	PostReady(ctx context.Context, p jokster.Post)
-	PostGone(ctx context.Context, id int64, status string)
+	// PostGone: the post was deleted, removed or culled; version is its
+	// rank version after the change (0 when it has none: deleted).
+	PostGone(ctx context.Context, id int64, status string, version int64)
 	CommentAdded(ctx context.Context, c jokster.Comment)
 	CommentDeleted(ctx context.Context, post, comment int64)
 	// ReactionsChanged has the post's reaction counts as a change left
@@ -53,7 +55,7 @@ type Announcer interface {
 type nopAnnouncer struct{}
 
 func (nopAnnouncer) PostReady(context.Context, jokster.Post)                        {}
-func (nopAnnouncer) PostGone(context.Context, int64, string)                        {}
+func (nopAnnouncer) PostGone(context.Context, int64, string, int64)                 {}
 func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment)                  {}
 func (nopAnnouncer) CommentDeleted(context.Context, int64, int64)                   {}
 func (nopAnnouncer) ReactionsChanged(context.Context, int64, int64, map[string]int) {}
@@ -460,7 +462,7 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	}
 	slog.Info("post deleted", "post", id, "by", user)
 	s.rank.PostChanged(ctx, id)
-	s.live.PostGone(ctx, id, "deleted")
+	s.live.PostGone(ctx, id, "deleted", 0)
 	s.collectSoon(ctx)
 	return nil
 }
@@ -477,7 +479,7 @@ func (s *Service) AccountDeleted(ctx context.Context, ids []int64) {
 		slog.Warn("posts: a deleted account's posts stay on the boards until the reconcile loop runs", "posts", len(ids), "err", err)
 	}
 	for _, id := range ids {
-		s.live.PostGone(ctx, id, "deleted")
+		s.live.PostGone(ctx, id, "deleted", 0)
 	}
 	s.collectSoon(ctx)
 }

@@ -39,8 +39,11 @@ func (b Bridge) PostReady(_ context.Context, p jokster.Post) {
 }
 
 // PostGone implements posts.Announcer: a post was deleted, removed or culled.
-func (b Bridge) PostGone(_ context.Context, id int64, status string) {
+func (b Bridge) PostGone(_ context.Context, id int64, status string, version int64) {
 	data := map[string]any{"id": strconv.FormatInt(id, 10), "status": status}
+	if version > 0 {
+		data["stats_version"] = version
+	}
 	b.Pub.Send("posts:new", "gone", data, false)
 	b.Pub.Send(postCh(id), "status", data, false)
 }
@@ -70,9 +73,12 @@ func (b Bridge) ReactionsChanged(_ context.Context, post, version int64, counts 
 
 // PostsCulled implements cull.Announcer: the posts leave open feeds and
 // their pages say so.
-func (b Bridge) PostsCulled(ctx context.Context, run int64, ids []int64) {
-	for _, id := range ids {
+func (b Bridge) PostsCulled(ctx context.Context, run int64, ids, versions []int64) {
+	for i, id := range ids {
 		data := map[string]any{"id": strconv.FormatInt(id, 10), "status": jokster.PostCulled, "run": strconv.FormatInt(run, 10)}
+		if i < len(versions) && versions[i] > 0 {
+			data["stats_version"] = versions[i]
+		}
 		b.Pub.Send("posts:new", "gone", data, false)
 		b.Pub.Send(postCh(id), "status", data, false)
 	}
