@@ -87,18 +87,7 @@ func TestRecheckEndsPrivateSubscriptionsOfARevokedToken(t *testing.T) {
 	c.auth("t")
 	c.subs["me:7"] = &sub{}
 	h.add(c, "me:7")
-	errorsQueued := func() []errorMessage {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		var out []errorMessage
-		for _, m := range c.queue {
-			var e errorMessage
-			if json.Unmarshal(m, &e) == nil && e.Type == "error" {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	errorsQueued := func() []errorMessage { return queuedErrors(c, false) }
 
 	refuse = errors.New("connection refused") // the database is away
 	c.recheck()
@@ -133,16 +122,10 @@ func TestAuthUncheckedIsUnavailable(t *testing.T) {
 	c := &client{h: h, wake: make(chan struct{}, 1), subs: map[string]*sub{}, done: make(chan struct{})}
 	defer c.close("test over")
 	codes := func() []string {
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		var out []string
-		for _, m := range c.queue {
-			var e errorMessage
-			if json.Unmarshal(m, &e) == nil && e.Type == "error" {
-				out = append(out, e.Code)
-			}
+		for _, e := range queuedErrors(c, true) {
+			out = append(out, e.Code)
 		}
-		c.queue = nil
 		return out
 	}
 	refuse = errors.New("connection refused")
@@ -155,4 +138,22 @@ func TestAuthUncheckedIsUnavailable(t *testing.T) {
 	if got := codes(); len(got) != 1 || got[0] != "unauthorized" {
 		t.Fatalf("auth with a signed-out token: %v; want unauthorized", got)
 	}
+}
+
+// queuedErrors returns the error messages queued for c, and empties its
+// queue if take.
+func queuedErrors(c *client, take bool) []errorMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []errorMessage
+	for _, m := range c.queue {
+		var e errorMessage
+		if json.Unmarshal(m, &e) == nil && e.Type == "error" {
+			out = append(out, e)
+		}
+	}
+	if take {
+		c.queue = nil
+	}
+	return out
 }
