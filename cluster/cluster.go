@@ -650,10 +650,15 @@ func waitRedis(ctx context.Context, p *Process, timeout time.Duration) error {
 	}
 }
 
-// listenerLine finds the address in a jokster process's "… listener up"
-// line, in text or JSON (LOG_FORMAT).
-func listenerLine(msg string) *regexp.Regexp {
-	return regexp.MustCompile(regexp.QuoteMeta(msg) + `"[ ,]"?addr"?[=:]"?([^"\s,]+)`)
+// ListenerAddr finds, in a jokster process's log, the address its "…
+// listener up" line (msg) reports, in text or JSON (LOG_FORMAT); "" if the
+// line is not there (yet).
+func ListenerAddr(log, msg string) string {
+	m := regexp.MustCompile(regexp.QuoteMeta(msg) + `"[ ,]"?addr"?[=:]"?([^"\s,]+)`).FindStringSubmatch(log)
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
 
 // waitListener waits until the jokster process p logs that a listener
@@ -661,11 +666,10 @@ func listenerLine(msg string) *regexp.Regexp {
 // setting env to it, so that a restart listens at the same address (which
 // nginx's configuration names).
 func waitListener(ctx context.Context, p *Process, msg, env string, deadline time.Time) (string, error) {
-	re := listenerLine(msg)
 	for {
-		if m := re.FindStringSubmatch(p.sinceStart()); m != nil {
-			p.pin(env, m[1])
-			return m[1], nil
+		if addr := ListenerAddr(p.sinceStart(), msg); addr != "" {
+			p.pin(env, addr)
+			return addr, nil
 		}
 		// LOG_LEVEL above info (Options.Env) would hide the line.
 		if err := waitErr(ctx, p, deadline, "logging "+strconv.Quote(msg)+" (at LOG_LEVEL info)", nil); err != nil {

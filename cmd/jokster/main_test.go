@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jokster/jokster/cluster"
 	"github.com/jokster/jokster/testkit"
 )
 
@@ -47,10 +47,9 @@ func (s *syncBuffer) String() string {
 // binds it. The log is text or JSON (LOG_FORMAT), at level info or lower.
 func listenerAddr(t *testing.T, logs *syncBuffer, msg string, exited <-chan struct{}, deadline time.Time) string {
 	t.Helper()
-	re := regexp.MustCompile(regexp.QuoteMeta(msg) + `"[ ,]"?addr"?[=:]"?([^"\s,]+)`)
 	for {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			return m[1]
+		if addr := cluster.ListenerAddr(logs.String(), msg); addr != "" {
+			return addr
 		}
 		select {
 		case <-exited:
