@@ -229,7 +229,7 @@ export const OFFLINE_MESSAGE = "Can't reach Jokster — check your connection"
 // (offline, DNS, connection refused or reset): "Failed to fetch" (Chromium),
 // "NetworkError when attempting to fetch resource." (Firefox), "Load failed"
 // (Safari).
-export function isNetworkError(e: unknown): boolean {
+function isNetworkError(e: unknown): boolean {
   if (e instanceof ApiError) return e.code === 'network'
   return e instanceof TypeError && /fetch|network|load failed/i.test(e.message)
 }

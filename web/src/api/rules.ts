@@ -127,11 +127,11 @@ function orList(xs: string[]): string {
   return xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`
 }
 
-export function formatsText(r: PostRules): string {
+function formatsText(r: PostRules): string {
   return orList(r.formats.map((f) => LABEL[f]))
 }
 
-export function secondsText(s: number): string {
+function secondsText(s: number): string {
   if (s >= 120 && s % 60 === 0) return `${s / 60} min`
   return `${num(s, Number.isInteger(s) ? 0 : 1)} s`
 }

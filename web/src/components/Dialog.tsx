@@ -1,7 +1,8 @@
 // A modal built on <dialog>: the browser traps focus, Escape closes it, and
 // focus returns where it was.
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react'
-import { errorMessage } from '../api/client'
+import { api, errorMessage } from '../api/client'
+import type { Post } from '../api/types'
 
 export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null)
@@ -110,5 +111,35 @@ export function ConfirmDialog({
         </div>
       </form>
     </Dialog>
+  )
+}
+
+// RemovePostDialog asks a moderator why, then removes post postId; onRemoved
+// gets the post as it is now.
+export function RemovePostDialog({
+  postId,
+  title,
+  initialReason,
+  onRemoved,
+  onClose,
+}: {
+  postId: string
+  title: string
+  initialReason?: string
+  onRemoved: (p: Post) => void
+  onClose: () => void
+}) {
+  return (
+    <ConfirmDialog
+      title={title}
+      message={<p>It leaves the feeds and the boards; the author is told why.</p>}
+      input={{ label: 'Reason (the author sees it)', initial: initialReason, required: true, maxLength: 500 }}
+      confirmLabel="Remove post"
+      danger
+      onConfirm={async (reason) => {
+        onRemoved(await api<Post>(`/admin/posts/${postId}/remove`, { method: 'POST', body: { reason } }))
+      }}
+      onClose={onClose}
+    />
   )
 }

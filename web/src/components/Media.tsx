@@ -10,7 +10,7 @@ import { useInView, usePrefersReducedMotion } from '../lib/hooks'
 // FEED_MAX_RATIO: in lists a picture's box is at most this tall for its
 // width (4:5); a taller picture is shown whole inside it, letterboxed, and
 // the post page shows it at its own proportions.
-export const FEED_MAX_RATIO = 1.25
+const FEED_MAX_RATIO = 1.25
 
 // mediaBox is the style of a picture's box: the space it takes before it
 // loads (its proportions), and a maximum width that keeps a picture from

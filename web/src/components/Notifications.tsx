@@ -13,7 +13,7 @@ import { REACTIONS } from '../api/types'
 // The caption a post notification carries (its first 80 characters when
 // the notification was made), quoted: “Knock knock…”; empty for a post
 // without one.
-export const CAPTION_CHARS = 80
+const CAPTION_CHARS = 80
 
 function quoted(caption: unknown): string {
   if (typeof caption !== 'string') return ''
@@ -23,7 +23,7 @@ function quoted(caption: unknown): string {
   return `“${c}${Array.from(caption).length >= CAPTION_CHARS ? '…' : ''}”`
 }
 
-export interface Described {
+interface Described {
   text: string
   // Where the notification leads (the post's page for one about a post).
   to: string | null

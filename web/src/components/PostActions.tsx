@@ -6,6 +6,7 @@ import { useNavigate } from 'react-router'
 import { api, errorMessage } from '../api/client'
 import { REACTIONS, type Post, type ReactionKind } from '../api/types'
 import { liveMark, putPost, updatePost } from '../lib/postStore'
+import { refreshPosts } from '../lib/postFetch'
 import { useAuth } from '../auth/auth'
 import { useToast } from './Toasts'
 
@@ -107,12 +108,7 @@ export function Reactions({ post }: { post: Post }) {
       putPost(await api<Post>(`/posts/${post.id}/reactions/${kind}`, { method: had ? 'DELETE' : 'PUT' }), since)
     } catch (e) {
       toast(errorMessage(e), 'error')
-      try {
-        const since = liveMark()
-        putPost(await api<Post>(`/posts/${post.id}`), since)
-      } catch {
-        /* keep what we have */
-      }
+      await refreshPosts([post.id])
     }
   }
 

@@ -2,7 +2,7 @@ import { memo, useEffect } from 'react'
 import { markVisible } from '../lib/visible'
 import { Link } from 'react-router'
 import type { Post } from '../api/types'
-import { usePost, putPost, updatePost, liveMark } from '../lib/postStore'
+import { usePost, updatePost } from '../lib/postStore'
 import { useChannel } from '../live/live'
 import { applyPostEvent } from '../live/merge'
 import { useInView } from '../lib/hooks'
@@ -11,7 +11,6 @@ import { Avatar } from './Avatar'
 import { Media } from './Media'
 import { LaughRating, Reactions } from './PostActions'
 import { StatsLine } from './Stats'
-import { api } from '../api/client'
 
 export function AuthorLine({ post }: { post: Post }) {
   return (
@@ -97,16 +96,3 @@ function TagsRow({ post }: { post: Post }) {
   return <Tags tags={post.tags} />
 }
 
-// refreshPosts refetches posts one by one (used when polling instead of live).
-export async function refreshPosts(ids: string[]): Promise<void> {
-  await Promise.all(
-    ids.slice(0, 12).map(async (id) => {
-      try {
-        const since = liveMark()
-        putPost(await api<Post>(`/posts/${id}`), since)
-      } catch {
-        /* gone or hidden: leave it */
-      }
-    }),
-  )
-}

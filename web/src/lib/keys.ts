@@ -1,7 +1,7 @@
 // The keyboard shortcut that sends a multi-line text (a comment): Enter
 // adds a line, Ctrl+Enter (⌘+Enter on Apple devices) sends.
 
-export function isApple(platform: string): boolean {
+function isApple(platform: string): boolean {
   return /mac|iphone|ipad|ipod/i.test(platform)
 }
 

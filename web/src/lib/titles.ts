@@ -7,7 +7,7 @@ interface Failed {
   status: number
 }
 
-export const NOT_FOUND_TITLE = 'Not found'
+const NOT_FOUND_TITLE = 'Not found'
 
 export function postTitle(id: string, post: Pick<Post, 'caption'> | undefined, error: Failed | null): string {
   if (post) return post.caption.slice(0, 60) || `Post ${id}`

@@ -20,7 +20,7 @@ import { feedEvent } from './merge'
 
 // The posts:new snapshot lists this many posts (docs/realtime.md): one that
 // lists fewer lists every ready post.
-export const NEW_SNAPSHOT_SIZE = 20
+const NEW_SNAPSHOT_SIZE = 20
 
 export interface FeedChange {
   // Posts to announce behind the bar.

@@ -167,10 +167,6 @@ export class Reread {
     this.stopped = false
   }
 
-  get busy(): boolean {
-    return this.inFlight || this.timer !== null
-  }
-
   stop(): void {
     this.stopped = true
     this.again = false

@@ -4,9 +4,9 @@
 import { useCallback, useEffect, useState } from 'react'
 import { Link } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
-import type { Page, Post } from '../api/types'
+import type { Page } from '../api/types'
 import { useAuth } from '../auth/auth'
-import { ConfirmDialog } from '../components/Dialog'
+import { ConfirmDialog, RemovePostDialog } from '../components/Dialog'
 import { TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
@@ -127,16 +127,11 @@ export default function Admin() {
         />
       )}
       {acting?.kind === 'remove' && (
-        <ConfirmDialog
+        <RemovePostDialog
+          postId={acting.report.post_id}
           title={`Remove post #${acting.report.post_id}`}
-          message={<p>It leaves the feeds and the boards; the author is told why.</p>}
-          input={{ label: 'Reason (the author sees it)', initial: acting.report.reason, required: true, maxLength: 500 }}
-          confirmLabel="Remove post"
-          danger
-          onConfirm={async (reason) => {
-            await api<Post>(`/admin/posts/${acting.report.post_id}/remove`, { method: 'POST', body: { reason } })
-            void load()
-          }}
+          initialReason={acting.report.reason}
+          onRemoved={() => void load()}
           onClose={() => setActing(null)}
         />
       )}

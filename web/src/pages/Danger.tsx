@@ -169,7 +169,7 @@ export function heardRiskPost(id: string, ev: LiveEvent, reread: Pick<Reread, 'r
 // none within 5 s of a read for the danger channel's own "changed" (which
 // says again within a tick if the rating moved the zone). The rows show
 // the new ratings at once anyway (heardRiskPost).
-export const ZONE_REREAD = { delayMs: 3000, jitterMs: 2000, freshMs: 5000, againMs: 500 }
+const ZONE_REREAD = { delayMs: 3000, jitterMs: 2000, freshMs: 5000, againMs: 500 }
 
 export function zoneReread(read: () => Promise<unknown>, random: () => number = Math.random): Reread {
   return new Reread(read, { ...ZONE_REREAD, random })

@@ -27,7 +27,7 @@ import { TIME_AGO_MS, TimeAgo } from '../components/TimeAgo'
 import { useDocumentTitle } from '../lib/hooks'
 import { Spinner } from './Feed'
 import { tagsProblem, usePostRules } from '../api/rules'
-import { ConfirmDialog, Dialog } from '../components/Dialog'
+import { ConfirmDialog, Dialog, RemovePostDialog } from '../components/Dialog'
 
 export default function PostPage() {
   const { id = '' } = useParams()
@@ -416,23 +416,13 @@ function PostMenu({ post }: { post: Post }) {
         />
       )}
       {open === 'remove' && (
-        <ConfirmDialog
-          title="Remove this post"
-          message={<p>It leaves the feeds and the boards; the author is told why.</p>}
-          input={{ label: 'Reason (the author sees it)', required: true, maxLength: 500 }}
-          confirmLabel="Remove post"
-          danger
-          onConfirm={async (reason) => {
-            putPost(await api<Post>(`/admin/posts/${post.id}/remove`, { method: 'POST', body: { reason } }))
-          }}
-          onClose={close}
-        />
+        <RemovePostDialog postId={post.id} title="Remove this post" onRemoved={putPost} onClose={close} />
       )}
     </div>
   )
 }
 
-export const REPORT_REASONS: [string, string][] = [
+const REPORT_REASONS: [string, string][] = [
   ['spam', 'Spam'],
   ['offensive', 'Offensive'],
   ['illegal', 'Illegal'],
