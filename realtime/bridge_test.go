@@ -16,6 +16,12 @@ func TestBridgePostsCulledCarryVersions(t *testing.T) {
 	b := NewMemoryBroker()
 	got := make(chan Event, 16)
 	go func() { _ = b.Run(ctx, func(e Event) { got <- e }, func() {}) }()
+	// Events published before Run subscribed would reach nobody.
+	for subscribed := false; !subscribed; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		subscribed = len(b.subs) > 0
+		b.mu.Unlock()
+	}
 	pub := NewPublisher(b)
 	go pub.Run(ctx)
 	br := Bridge{Pub: pub}
