@@ -30,7 +30,8 @@ type Error struct {
 	Message string
 	// Fields maps an input field to what is wrong with it.
 	Fields map[string]string
-	// RetryAfter, in seconds, is set for ETOOMANY.
+	// RetryAfter, in seconds, is set for ETOOMANY, and for EUNAVAILABLE
+	// when a retry soon is likely to work.
 	RetryAfter int
 }
 

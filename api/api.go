@@ -111,7 +111,8 @@ func New(d Deps) *fiber.App {
 	app.Get("/redoc/redoc.standalone.js", redocScript)
 	s.mediaRoutes(app)
 
-	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo", "/api/v1/posts"), s.rate("ip"))
+	v1 := app.Group("/api/v1", bodyLimit(cfg.JSONBodyLimit, "/api/v1/me/profile/photo", "/api/v1/posts"),
+		deadline(cfg.RequestTimeout, "PUT /api/v1/me/profile/photo", "POST /api/v1/posts"), s.rate("ip"))
 	// Every signed-in write is rate-limited per user; the actions with
 	// their own budget say so.
 	write := s.rate("write")

@@ -55,6 +55,11 @@ func errorHandler(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	var je *jokster.Error
 	var pe *pgconn.PgError
+	if down := unavailable(err); down != nil {
+		slog.Warn("request: PostgreSQL or Redis unavailable", "method", c.Method(), "path", c.Path(),
+			"request_id", requestID(c), "err", err)
+		err = down
+	}
 	status, body := fiber.StatusInternalServerError, errorDetail{Code: jokster.EINTERNAL, Message: jokster.ErrorMessage(err)}
 	switch {
 	case errors.As(err, &je):
@@ -91,7 +96,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		}
 		body = errorDetail{Code: code, Message: msg}
 	}
-	if status >= 500 {
+	if status >= 500 && status != fiber.StatusServiceUnavailable {
 		slog.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
 	}
 	return c.Status(status).JSON(errorBody{Error: body})

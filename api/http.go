@@ -220,6 +220,9 @@ func viewer(c *fiber.Ctx) int64 {
 }
 
 func statusOf(err error) int {
+	if unavailable(err) != nil {
+		return fiber.StatusServiceUnavailable
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fe.Code

@@ -62,9 +62,10 @@ type Config struct {
 	WSBoardRate  float64  `env:"WS_BOARD_RATE" envDefault:"2" doc:"most board messages per second per board"`
 
 	// HTTP.
-	JSONBodyLimit  int      `env:"JSON_BODY_LIMIT" envDefault:"65536" doc:"largest JSON request body, in bytes"`
-	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," doc:"addresses or CIDRs of proxies whose X-Forwarded-For is believed (nginx)"`
-	CORSOrigins    []string `env:"CORS_ORIGINS" envSeparator:"," doc:"origins allowed by CORS; empty: CORS off"`
+	JSONBodyLimit  int           `env:"JSON_BODY_LIMIT" envDefault:"65536" doc:"largest JSON request body, in bytes"`
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"15s" doc:"how long an API request may wait for the database and Redis before it is answered 503 (uploads and data exports excepted)"`
+	TrustedProxies []string      `env:"TRUSTED_PROXIES" envSeparator:"," doc:"addresses or CIDRs of proxies whose X-Forwarded-For is believed (nginx)"`
+	CORSOrigins    []string      `env:"CORS_ORIGINS" envSeparator:"," doc:"origins allowed by CORS; empty: CORS off"`
 
 	// Operations.
 	OpsUser           string        `env:"OPS_USER" envDefault:"admin" doc:"basic-auth user of /monitor/"`
@@ -114,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= 0 {
 		return fmt.Errorf("config: token lifetimes must be positive")
+	}
+	if c.RequestTimeout < 100*time.Millisecond {
+		return fmt.Errorf("config: REQUEST_TIMEOUT below 100ms")
 	}
 	if c.JSONBodyLimit < 1024 {
 		return fmt.Errorf("config: JSON_BODY_LIMIT below 1024 bytes")
