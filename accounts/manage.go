@@ -277,7 +277,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, id int64, newEmail, pa
 	if addr == "" {
 		return jokster.Invalid(map[string]string{"new_email": "not a valid e-mail address"})
 	}
-	u, _, err := s.checkPasswordOf(ctx, id, password, "password")
+	u, hash, err := s.checkPasswordOf(ctx, id, password, "password")
 	if err != nil {
 		return err
 	}
@@ -293,6 +293,21 @@ func (s *Service) RequestEmailChange(ctx context.Context, id int64, newEmail, pa
 	}
 	var ids []uuid.UUID
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The password must still be the one checked: a change of password
+		// voids pending address changes (setPassword), and one committed
+		// between the check and this write would leave the link of whoever
+		// knew the old password alive. The row lock orders the two.
+		var still bool
+		err := tx.QueryRow(ctx, `SELECT true FROM users WHERE id = $1 AND password_hash = $2 FOR NO KEY UPDATE`,
+			u.ID, hash).Scan(&still)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !still {
+			return &jokster.Error{Code: jokster.ECONFLICT,
+				Message: "the password was changed meanwhile; nothing was changed: log in with the new password",
+				Fields:  map[string]string{"password": "changed meanwhile"}}
+		}
 		a, err := s.mailToken(ctx, tx, u, "change_email", addr, s.set.VerifyTTL)
 		if err != nil {
 			return err

@@ -1093,3 +1093,42 @@ func TestDeleteAccountAfterPasswordChange_409(t *testing.T) {
 		t.Fatal("the account was deleted with a password that had changed")
 	}
 }
+
+// An address change whose password was right when checked but changed
+// before the change's link could be written sends no link: a change of
+// password voids pending address changes, and one written after it would
+// let whoever knew the old password take the account. 409.
+func TestChangeEmailAfterPasswordChange_409(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("zeno")
+	ctx := context.Background()
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = 'zeno' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *resp, 1)
+	go func() {
+		done <- a.post("/api/v1/me/email", map[string]string{"new_email": "zeno2@example.com", "password": testPassword})
+	}()
+	e.eventually("the change waits to write", func() bool {
+		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`) == 1
+	})
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = 'changed meanwhile' WHERE username = 'zeno'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := (<-done).want(409)
+	if r.errCode() != "conflict" || r.field("password") == "" {
+		t.Fatalf("body %s", r.Body)
+	}
+	if n := e.count(`SELECT count(*) FROM account_tokens WHERE purpose = 'change_email'`); n != 0 {
+		t.Fatalf("%d address-change links written after the password changed", n)
+	}
+}
