@@ -111,8 +111,11 @@ type Post struct {
 	// ReactionsVersion grows with every change of Reactions; live
 	// `reactions` messages carry the same number.
 	ReactionsVersion int64
-	MyRating         int            // 0: the viewer has not rated it
-	Ranks            map[string]int // board → 1-based rank, filled by the API
+	// CommentsVersion grows with every change of CommentCount (a comment
+	// added or deleted); live comment messages carry the same number.
+	CommentsVersion int64
+	MyRating        int            // 0: the viewer has not rated it
+	Ranks           map[string]int // board → 1-based rank, filled by the API
 }
 
 // Comment is a plain-text comment on a post.

@@ -326,7 +326,7 @@ func TestLive_SlowClientDropped(t *testing.T) {
 	// machine is, while the one that never reads fills its socket buffers
 	// and then its queue.
 	const total, burst = 4000, 32
-	big := map[string]string{"pad": strings.Repeat("x", 4<<10)}
+	big := map[string]any{"id": "1", "comment_count": 1, "comments_version": 1, "pad": strings.Repeat("x", 4<<10)}
 	ctx := context.Background()
 	for sent := 0; sent < total; {
 		for range burst {
@@ -350,7 +350,7 @@ func TestLive_SlowClientDropped(t *testing.T) {
 	// The slow one was cut off (the server holds only the good one now),
 	// and the good one is still served.
 	e.eventually("the slow client is disconnected", func() bool { return e.hub.Connections() == 1 })
-	if err := e.hub.Publish(ctx, ch, "comment_deleted", map[string]string{"id": "after"}); err != nil {
+	if err := e.hub.Publish(ctx, ch, "comment_deleted", map[string]any{"id": "after", "comment_count": 0, "comments_version": 2}); err != nil {
 		t.Fatal(err)
 	}
 	good.wait("a message after the slow client left", is(ch, "comment_deleted"))

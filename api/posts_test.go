@@ -72,6 +72,7 @@ type postView struct {
 	StatsVersion     int64          `json:"stats_version"`
 	ReactionsVersion int64          `json:"reactions_version"`
 	CommentCount     int            `json:"comment_count"`
+	CommentsVersion  int64          `json:"comments_version"`
 	Reactions        map[string]int `json:"reactions"`
 	MyReactions      []string       `json:"my_reactions"`
 	Removed          *struct {
@@ -1174,5 +1175,142 @@ func TestPostRules_200(t *testing.T) {
 	canVideo := media.FindTools().CanVideo()
 	if r.Videos != canVideo || slices.Contains(r.Formats, "mp4") != canVideo || (r.MaxVideoSeconds > 0) != canVideo {
 		t.Fatalf("rules %+v, but this server can take videos: %v", r, canVideo)
+	}
+}
+
+// Every comment added or deleted is announced with the post's comment
+// count as it left it and the comments version after it, the number every
+// Post carries: a copy of the post with comments_version v counts exactly
+// the changes announced with versions up to v, so a client merging copies
+// and messages in any order neither counts a comment twice nor misses one.
+func TestLive_CommentsVersioned(t *testing.T) {
+	e := newEnv(t)
+	a := e.signup("quinn")
+	p := a.newPost(nil, "", "caption", "comment on me").want(201).post()
+	path := "/api/v1/posts/" + p.ID
+	ch := "post:" + p.ID
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	snap := w.wait("snapshot", is(ch, "snapshot"))
+	if v := snap["data"].(map[string]any)["post"].(map[string]any)["comments_version"]; v != 0.0 {
+		t.Fatalf("snapshot comments_version %v; want 0", v)
+	}
+
+	const n = 8
+	users := make([]*client, n)
+	for i := range users {
+		users[i] = e.signup(fmt.Sprintf("wit%d", i))
+	}
+	ids := make([]string, n)
+	// Copies of the post read while the comments come in.
+	var (
+		copiesMu sync.Mutex
+		copies   []postView
+	)
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r := u.do("POST", path+"/comments", map[string]string{"body": fmt.Sprintf("joke %d", i)})
+			if r.Status != 201 {
+				t.Errorf("comment %d: %d %s", i, r.Status, r.Body)
+				return
+			}
+			ids[i], _ = r.m()["id"].(string)
+		}()
+		go func() {
+			defer wg.Done()
+			var c postView
+			if r := e.client().get(path); r.Status == 200 {
+				r.json(&c)
+				copiesMu.Lock()
+				copies = append(copies, c)
+				copiesMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Two deletions at once, then one of them again: gone already, so no
+	// change and no message.
+	for _, i := range []int{0, 1} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := users[i].do("DELETE", path+"/comments/"+ids[i], nil); r.Status != 204 {
+				t.Errorf("delete %d: %d %s", i, r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	users[0].do("DELETE", path+"/comments/"+ids[0], nil).want(404)
+
+	type change struct {
+		typ, id string
+		count   int
+	}
+	const changes = n + 2
+	w.wait("the last change's message", func(m map[string]any) bool {
+		d, _ := m["data"].(map[string]any)
+		return (is(ch, "comment")(m) || is(ch, "comment_deleted")(m)) && d["comments_version"] == float64(changes)
+	})
+	time.Sleep(200 * time.Millisecond) // a message announced twice would come now
+	w.mu.Lock()
+	msgs := slices.Clone(w.msgs)
+	w.mu.Unlock()
+	byVersion := map[int64]change{}
+	for _, m := range msgs {
+		if !is(ch, "comment")(m) && !is(ch, "comment_deleted")(m) {
+			continue
+		}
+		d := m["data"].(map[string]any)
+		v, ok := d["comments_version"].(float64)
+		count, ok2 := d["comment_count"].(float64)
+		if !ok || !ok2 {
+			t.Fatalf("%s message without comments_version and comment_count: %v", m["type"], d)
+		}
+		if _, dup := byVersion[int64(v)]; dup {
+			t.Fatalf("comments_version %d announced twice", int64(v))
+		}
+		byVersion[int64(v)] = change{m["type"].(string), d["id"].(string), int(count)}
+	}
+	// Replayed in version order, the messages add up: each count is the one
+	// before it plus or minus its own change.
+	count := 0
+	for v := int64(1); v <= changes; v++ {
+		c, ok := byVersion[v]
+		if !ok {
+			t.Fatalf("no message with comments_version %d: %v", v, byVersion)
+		}
+		if c.typ == "comment" {
+			count++
+		} else {
+			count--
+		}
+		if c.count != count {
+			t.Fatalf("comments_version %d (%s %s) announced comment_count %d; the changes up to it make %d", v, c.typ, c.id, c.count, count)
+		}
+		if wantDeleted := v > n; wantDeleted != (c.typ == "comment_deleted") {
+			t.Fatalf("comments_version %d is a %s", v, c.typ)
+		}
+	}
+	if len(byVersion) != changes {
+		t.Fatalf("%d comment messages for %d changes", len(byVersion), changes)
+	}
+	for _, c := range copies {
+		want := 0
+		if c.CommentsVersion > 0 {
+			want = byVersion[c.CommentsVersion].count
+		}
+		if c.CommentsVersion > changes || c.CommentCount != want {
+			t.Fatalf("a copy read meanwhile has comment_count %d at comments_version %d; the messages say %d", c.CommentCount, c.CommentsVersion, want)
+		}
+	}
+	rest := a.get(path).want(200).post()
+	if rest.CommentCount != n-2 || rest.CommentsVersion != changes {
+		t.Fatalf("REST comment_count %d, comments_version %d; want %d, %d", rest.CommentCount, rest.CommentsVersion, n-2, changes)
 	}
 }

@@ -43,8 +43,13 @@ type Announcer interface {
 	// PostGone: the post was deleted, removed or culled; version is its
 	// rank version after the change (0 when it has none: deleted).
 	PostGone(ctx context.Context, id int64, status string, version int64)
-	CommentAdded(ctx context.Context, c jokster.Comment)
-	CommentDeleted(ctx context.Context, post, comment int64)
+	// CommentAdded and CommentDeleted have the post's comment count as the
+	// change left it, with the post's comments version after it, for the
+	// reason ReactionsChanged has its version: listeners holding a count
+	// (read with the post, or heard) tell by it whether the change is
+	// already in it, and which of two counts is the newer.
+	CommentAdded(ctx context.Context, c jokster.Comment, version int64, count int)
+	CommentDeleted(ctx context.Context, post, comment, version int64, count int)
 	// ReactionsChanged has the post's reaction counts as a change left
 	// them, with the post's reactions version after it: concurrent changes
 	// are announced in no particular order, and the version, which every
@@ -56,8 +61,8 @@ type nopAnnouncer struct{}
 
 func (nopAnnouncer) PostReady(context.Context, jokster.Post)                        {}
 func (nopAnnouncer) PostGone(context.Context, int64, string, int64)                 {}
-func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment)                  {}
-func (nopAnnouncer) CommentDeleted(context.Context, int64, int64)                   {}
+func (nopAnnouncer) CommentAdded(context.Context, jokster.Comment, int64, int)      {}
+func (nopAnnouncer) CommentDeleted(context.Context, int64, int64, int64, int)       {}
 func (nopAnnouncer) ReactionsChanged(context.Context, int64, int64, map[string]int) {}
 
 type noRanker struct{}
@@ -285,7 +290,7 @@ const selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.ph
 	p.comment_count, p.reaction_counts,
 	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
 	p.created_at, p.updated_at, p.removed_at, p.removal_reason,
-	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), p.rank_version, p.reactions_version,
+	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), p.rank_version, p.reactions_version, p.comments_version,
 	coalesce((SELECT stars FROM ratings r WHERE r.post_id = p.id AND r.user_id = $1), 0)
 	FROM posts p JOIN users u ON u.id = p.author_id JOIN profiles pr ON pr.user_id = p.author_id `
 
@@ -303,7 +308,7 @@ func scanPost(r pgx.Row) (jokster.Post, error) {
 		&p.Kind, &p.Status, &p.Failure, &p.Format, &display, &thumb, &poster,
 		&p.Width, &p.Height, &p.DurationMS, &p.DuplicateOf, &p.CommentCount, &p.Reactions, &p.MyReactions,
 		&p.CreatedAt, &p.UpdatedAt, &p.RemovedAt, &p.RemovalReason,
-		&p.Histogram[0], &p.Histogram[1], &p.Histogram[2], &p.Histogram[3], &p.Histogram[4], &p.ScoreTop, &p.ScoreHot, &p.StatsVersion, &p.ReactionsVersion, &p.MyRating)
+		&p.Histogram[0], &p.Histogram[1], &p.Histogram[2], &p.Histogram[3], &p.Histogram[4], &p.ScoreTop, &p.ScoreHot, &p.StatsVersion, &p.ReactionsVersion, &p.CommentsVersion, &p.MyRating)
 	p.AuthorPhoto = mediaURL(photo)
 	p.MediaURL, p.ThumbURL, p.PosterURL = mediaURL(display), mediaURL(thumb), mediaURL(poster)
 	return p, err

@@ -57,16 +57,21 @@ func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author
 // a refused comment still answers with why. p locks the post's row, for
 // the reason interactable does: the status checked must be the one the
 // comment commits against, not the one the statement's snapshot saw
-// before a cull or removal committed.
+// before a cull or removal committed. The lock also lets the statement say
+// what the comment leaves the post's comment count and comments version at
+// (p's plus one, for the live message): the counting trigger runs as the
+// statement ends, too late for the statement to read its result, and
+// nothing else can change them in between.
 // $1 post, $2 commenter, $3 body, $4 notification kind.
 const addCommentSQL = `WITH b AS (SELECT max(until) AS until FROM bans WHERE user_id = $2 AND until > now()),
-	p AS (SELECT author_id, status FROM posts WHERE id = $1 FOR NO KEY UPDATE),
+	p AS (SELECT author_id, status, comment_count, comments_version FROM posts WHERE id = $1 FOR NO KEY UPDATE),
 	ok AS (SELECT p.author_id FROM p, b WHERE p.status = 'ready' AND b.until IS NULL),
 	c AS (INSERT INTO comments (post_id, author_id, body) SELECT $1, $2, $3 FROM ok RETURNING id, created_at),
 	n AS (INSERT INTO notifications (user_id, kind, actor_id, data)
 		SELECT ok.author_id, $4, $2, jsonb_build_object('post_id', $1::bigint::text, 'comment_id', c.id::text)
 		FROM ok, c WHERE ok.author_id <> $2 RETURNING id, created_at)
-SELECT b.until, p.author_id, p.status, c.id, c.created_at, u.username, pr.display_name, pr.photo, n.id, n.created_at
+SELECT b.until, p.author_id, p.status, c.id, c.created_at, u.username, pr.display_name, pr.photo, n.id, n.created_at,
+	p.comment_count + 1, p.comments_version + 1
 FROM b LEFT JOIN p ON true LEFT JOIN c ON true LEFT JOIN n ON true
 	LEFT JOIN users u ON u.id = $2 LEFT JOIN profiles pr ON pr.user_id = $2`
 
@@ -89,9 +94,11 @@ func (s *Service) AddComment(ctx context.Context, postID, user int64, body strin
 		id               *int64
 		created, noteAt  *time.Time
 		name, disp, phot *string
+		count            *int
+		version          *int64
 	)
 	err := s.db.QueryRow(ctx, addCommentSQL, postID, user, body, jokster.NotifyCommented).
-		Scan(&banned, &author, &status, &id, &created, &name, &disp, &phot, &noteID, &noteAt)
+		Scan(&banned, &author, &status, &id, &created, &name, &disp, &phot, &noteID, &noteAt, &count, &version)
 	switch {
 	case err != nil:
 		return jokster.Comment{}, err
@@ -110,7 +117,7 @@ func (s *Service) AddComment(ctx context.Context, postID, user int64, body strin
 		s.notify.Announce(ctx, jokster.Notification{ID: *noteID, UserID: *author, Kind: jokster.NotifyCommented, Actor: *name,
 			Data: map[string]any{"post_id": formatInt(postID), "comment_id": formatInt(c.ID)}, CreatedAt: *noteAt})
 	}
-	s.live.CommentAdded(ctx, c)
+	s.live.CommentAdded(ctx, c, *version, *count)
 	return c, nil
 }
 
@@ -150,7 +157,17 @@ func (s *Service) Comments(ctx context.Context, postID, viewer int64, cursor str
 	return pg, nil
 }
 
-// DeleteComment deletes a comment; its author or an admin may.
+// commentCount reads a post's comment count with the version it is at.
+// Read in the transaction that changed it, it is exactly what that commits:
+// the counting trigger's UPDATE holds the post's row until then.
+func commentCount(ctx context.Context, tx pgx.Tx, id int64) (count int, version int64, err error) {
+	err = tx.QueryRow(ctx, `SELECT comment_count, comments_version FROM posts WHERE id = $1`, id).Scan(&count, &version)
+	return count, version, err
+}
+
+// DeleteComment deletes a comment; its author or an admin may. A comment
+// deleted meanwhile by someone else is gone all the same: no error, and
+// only the deletion that happened is announced.
 func (s *Service) DeleteComment(ctx context.Context, postID, commentID, user int64) error {
 	var author int64
 	err := s.db.QueryRow(ctx, `SELECT author_id FROM comments WHERE id = $1 AND post_id = $2`, commentID, postID).Scan(&author)
@@ -168,10 +185,22 @@ func (s *Service) DeleteComment(ctx context.Context, postID, commentID, user int
 			return jokster.Errorf(jokster.EFORBIDDEN, "only the comment's author or an admin can delete it")
 		}
 	}
-	if _, err = s.db.Exec(ctx, `DELETE FROM comments WHERE id = $1`, commentID); err != nil {
+	var count int
+	var version int64
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		t, err := tx.Exec(ctx, `DELETE FROM comments WHERE id = $1`, commentID)
+		if err != nil || t.RowsAffected() == 0 {
+			return err
+		}
+		count, version, err = commentCount(ctx, tx, postID)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	s.live.CommentDeleted(ctx, postID, commentID)
+	if version != 0 {
+		s.live.CommentDeleted(ctx, postID, commentID, version, count)
+	}
 	return nil
 }
 

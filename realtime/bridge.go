@@ -48,14 +48,31 @@ func (b Bridge) PostGone(_ context.Context, id int64, status string, version int
 	b.Pub.Send(postCh(id), "status", data, false)
 }
 
-// CommentAdded implements posts.Announcer.
-func (b Bridge) CommentAdded(_ context.Context, c jokster.Comment) {
-	b.Pub.Send(postCh(c.PostID), "comment", view.CommentOf(c), false)
+// commentCount is what comment messages add to their data: the post's
+// comment count as the change left it, and its comments version after it,
+// which a client compares with the Post's comments_version (and the other
+// messages') to tell whether it has already counted the change. Like
+// reactions, comment messages are not coalesced: each carries its change.
+type commentCount struct {
+	Count   int   `json:"comment_count"`
+	Version int64 `json:"comments_version"`
 }
 
-// CommentDeleted implements posts.Announcer.
-func (b Bridge) CommentDeleted(_ context.Context, post, comment int64) {
-	b.Pub.Send(postCh(post), "comment_deleted", map[string]string{"id": strconv.FormatInt(comment, 10)}, false)
+// CommentAdded implements posts.Announcer: the Comment, with the count.
+func (b Bridge) CommentAdded(_ context.Context, c jokster.Comment, version int64, count int) {
+	b.Pub.Send(postCh(c.PostID), "comment", struct {
+		view.Comment
+		commentCount
+	}{view.CommentOf(c), commentCount{count, version}}, false)
+}
+
+// CommentDeleted implements posts.Announcer: the comment's id, with the
+// count.
+func (b Bridge) CommentDeleted(_ context.Context, post, comment, version int64, count int) {
+	b.Pub.Send(postCh(post), "comment_deleted", struct {
+		ID string `json:"id"`
+		commentCount
+	}{strconv.FormatInt(comment, 10), commentCount{count, version}}, false)
 }
 
 // ReactionsChanged implements posts.Announcer: the counts with their

@@ -106,9 +106,11 @@ type Post struct {
 	Stats        Stats          `json:"stats"`
 	StatsVersion int64          `json:"stats_version"`
 	// ReactionsVersion orders Reactions against live `reactions` messages.
-	ReactionsVersion int64          `json:"reactions_version"`
-	Ranks            map[string]int `json:"ranks"`
-	MyRating         *int           `json:"my_rating"`
+	ReactionsVersion int64 `json:"reactions_version"`
+	// CommentsVersion orders CommentCount against live comment messages.
+	CommentsVersion int64          `json:"comments_version"`
+	Ranks           map[string]int `json:"ranks"`
+	MyRating        *int           `json:"my_rating"`
 }
 
 func OptStr(s string) *string {
@@ -131,7 +133,7 @@ func PostOf(p jokster.Post) Post {
 		Caption: p.Caption, Tags: p.Tags, Kind: p.Kind, Status: p.Status, Failure: OptStr(p.Failure),
 		CommentCount: p.CommentCount, Reactions: p.Reactions, MyReactions: p.MyReactions,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
-		Stats: StatsOf(ranking.Histogram(p.Histogram), p.ScoreTop, p.ScoreHot), StatsVersion: p.StatsVersion, ReactionsVersion: p.ReactionsVersion, Ranks: p.Ranks, MyRating: OptInt(p.MyRating),
+		Stats: StatsOf(ranking.Histogram(p.Histogram), p.ScoreTop, p.ScoreHot), StatsVersion: p.StatsVersion, ReactionsVersion: p.ReactionsVersion, CommentsVersion: p.CommentsVersion, Ranks: p.Ranks, MyRating: OptInt(p.MyRating),
 	}
 	if out.Ranks == nil {
 		out.Ranks = map[string]int{}

@@ -146,6 +146,13 @@ export interface Post {
   // can arrive out of order, so an older copy or message must not
   // overwrite newer counts (merge.applyPostEvent, postStore.putPost).
   reactions_version: number
+  // The version of `comment_count`, which every comment added or deleted
+  // raises. Every Post carries it, and live `comment` and `comment_deleted`
+  // messages carry it as `comments_version`, with the count their change
+  // left: a message no newer than the count held is already in it (a post
+  // read after the comment, or the same message twice), and an older copy
+  // must not undo a newer count (merge.applyPostEvent, postStore.putPost).
+  comments_version: number
 }
 
 // GET /api/v1/posts/rules: what a post may be on this server.

@@ -98,6 +98,22 @@ describe('postStore: reactions read over REST against reactions heard live', () 
   })
 })
 
+describe('postStore: comment counts read over REST against comments heard live', () => {
+  it('keeps a newer live comment count over an older REST copy, and takes a newer copy\'s', () => {
+    const p = post({ comment_count: 50, comments_version: 50 })
+    putPost(p)
+    live(p.id, 'comment', { id: '51', post_id: p.id, author: p.author, body: 'ha', created_at: p.created_at, comment_count: 51, comments_version: 51 })
+    // Read before comment 51, answered after its message.
+    putPost({ ...p, caption: 'edited' })
+    expect(getPost(p.id)!.comment_count).toBe(51)
+    expect(getPost(p.id)!.comments_version).toBe(51)
+    expect(getPost(p.id)!.caption).toBe('edited')
+    putPost({ ...p, comment_count: 50, comments_version: 52 }) // read after a deletion too
+    expect(getPost(p.id)!.comment_count).toBe(50)
+    expect(getPost(p.id)!.comments_version).toBe(52)
+  })
+})
+
 describe('postStore: ranks of a post that left circulation', () => {
   it('drops the rank chips when a live message culls or removes the post', () => {
     const p = post({ ranks: { hot: 3, top: 7, top_day: 2 } })

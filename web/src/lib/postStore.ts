@@ -45,6 +45,12 @@ function olderReactions(old: Post, p: Post): boolean {
   return typeof p.reactions_version === 'number' && typeof old.reactions_version === 'number' && old.reactions_version > p.reactions_version
 }
 
+// olderComments says whether p's comment_count is older than the store's (a
+// REST answer read before a comment heard live, which it would count out).
+function olderComments(old: Post, p: Post): boolean {
+  return typeof p.comments_version === 'number' && typeof old.comments_version === 'number' && old.comments_version > p.comments_version
+}
+
 // olderStatus says whether p's status (and what goes with it: ranks,
 // removed, culled) may be older than the store's. The cull and removals
 // raise the post's stats_version, so a copy with an older stats_version
@@ -81,6 +87,7 @@ export function putPost(p: Post, since?: number): Post {
   // The caller's own reactions (my_reactions) come from the answer: only
   // the counts are everyone's.
   if (old && olderReactions(old, p)) merged = { ...merged, reactions: old.reactions, reactions_version: old.reactions_version }
+  if (old && olderComments(old, p)) merged = { ...merged, comment_count: old.comment_count, comments_version: old.comments_version }
   merged = settled(merged)
   posts.set(p.id, merged)
   notify(p.id)

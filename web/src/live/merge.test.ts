@@ -75,6 +75,36 @@ describe('applyPostEvent', () => {
     expect(b.post.viewers).toBe(1)
   })
 
+  it('takes the count of comment messages newer than the post’s, and lists their comments all the same', () => {
+    const c = { id: '5', post_id: '12', author: post.author, body: 'lol', created_at: '2026-01-01T00:00:00Z' }
+    const held = { ...post, comment_count: 4, comments_version: 6 }
+    const a = applyPostEvent(held, { ch: 'post:12', type: 'comment', v: 3, data: { ...c, comment_count: 5, comments_version: 7 } })
+    expect(a.post.comment_count).toBe(5)
+    expect(a.post.comments_version).toBe(7)
+    // Already in the count (the post was read after it), or heard twice.
+    for (const version of [6, 7]) {
+      const b = applyPostEvent(a.post, { ch: 'post:12', type: 'comment', v: 4, data: { ...c, id: '4', comment_count: 99, comments_version: version } })
+      expect(b.post.comment_count).toBe(5)
+      expect(b.post.comments_version).toBe(7)
+      expect(b.comment?.id).toBe('4')
+    }
+    const d = applyPostEvent(a.post, { ch: 'post:12', type: 'comment_deleted', v: 5, data: { id: '5', comment_count: 4, comments_version: 8 } })
+    expect(d.deletedCommentId).toBe('5')
+    expect(d.post.comment_count).toBe(4)
+    const late = applyPostEvent(d.post, { ch: 'post:12', type: 'comment_deleted', v: 6, data: { id: '3', comment_count: 3, comments_version: 8 } })
+    expect(late.post.comment_count).toBe(4)
+    expect(late.deletedCommentId).toBe('3')
+  })
+  it('keeps a newer comment count than an older whole post’s', () => {
+    const held = { ...post, comment_count: 7, comments_version: 9 }
+    const a = applyPostEvent(held, { ch: 'post:12', type: 'snapshot', v: 4, data: { post: { ...post, comment_count: 6, comments_version: 8 }, viewers: 1 } })
+    expect(a.post.comment_count).toBe(7)
+    expect(a.post.comments_version).toBe(9)
+    const b = applyPostEvent(held, { ch: 'post:12', type: 'snapshot', v: 4, data: { post: { ...post, comment_count: 8, comments_version: 10 }, viewers: 1 } })
+    expect(b.post.comment_count).toBe(8)
+    expect(b.post.comments_version).toBe(10)
+  })
+
   it('reads the server’s stats, status and comment_deleted messages', () => {
     expect(applyPostEvent(post, { ch: 'post:12', type: 'stats', v: 2, data: { stats, version: 7 } }).post.stats.count).toBe(1)
     expect(applyPostEvent(post, { ch: 'post:12', type: 'status', v: 3, data: { id: '12', status: 'culled' } }).post.status).toBe('culled')

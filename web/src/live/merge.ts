@@ -62,16 +62,32 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
     const c = (isObject(data.comment) ? data.comment : data) as unknown as Comment
     if (/delet|remov/.test(ev.type)) {
       deletedCommentId = String((data as Record<string, unknown>).comment_id ?? c.id ?? '')
-      if (typeof data.comment_count !== 'number') out.comment_count = Math.max(0, post.comment_count - 1)
       changed = true
     } else if (typeof c.body === 'string' && c.id !== undefined) {
       comment = c
-      if (typeof data.comment_count !== 'number') out.comment_count = post.comment_count + 1
       changed = true
     }
-    if (typeof data.comment_count === 'number') {
+    // The count the change left, with the post's comments_version after
+    // it. A count at that version or later already has the change (a post
+    // read after it, or the message heard twice), and concurrent changes
+    // can be published in either order: the count with the higher version
+    // wins. The comment itself is still the caller's to list, by id: the
+    // comments list is read apart from the count.
+    const version = data.comments_version
+    if (typeof version === 'number') {
+      const newer = typeof post.comments_version !== 'number' || version > post.comments_version
+      if (newer && typeof data.comment_count === 'number') {
+        out.comment_count = data.comment_count
+        out.comments_version = version
+      }
+    } else if (typeof data.comment_count === 'number') {
       out.comment_count = data.comment_count
       changed = true
+    } else if (deletedCommentId !== undefined) {
+      // A server older than comments_version: one message, one comment.
+      out.comment_count = Math.max(0, post.comment_count - 1)
+    } else if (comment) {
+      out.comment_count = post.comment_count + 1
     }
     return { post: out, changed, comment, deletedCommentId }
   }
@@ -93,6 +109,11 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
     if (post.reactions_version !== undefined && part.reactions_version < post.reactions_version) olderReactions = true
     else out.reactions_version = part.reactions_version
   }
+  let olderComments = false
+  if (typeof part.comments_version === 'number') {
+    if (typeof post.comments_version === 'number' && part.comments_version < post.comments_version) olderComments = true
+    else out.comments_version = part.comments_version
+  }
   // A whole post (a snapshot) that says which stats it holds must not undo
   // newer ones heard since it was read.
   let olderStats = false
@@ -103,6 +124,7 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
   for (const k of POST_FIELDS) {
     if (k === 'stats' && olderStats) continue
     if (k === 'reactions' && olderReactions) continue
+    if (k === 'comment_count' && olderComments) continue
     if (k in part && part[k] !== undefined) {
       ;(out as unknown as Record<string, unknown>)[k] = part[k]
       changed = true

@@ -9,7 +9,7 @@ import type { Comment, Page, Post } from '../api/types'
 import { liveMark, putPost, updatePost, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive, useLiveState, useRetryOnReconnect } from '../live/live'
 import { applyPostEvent } from '../live/merge'
-import { commentCount, emptyThread, heardComment, lostComment, threadMark, withPage, type Thread } from '../live/comments'
+import { emptyThread, heardComment, lostComment, threadMark, withPage, type Thread } from '../live/comments'
 import { useAuth } from '../auth/auth'
 import { useToast } from '../components/Toasts'
 import { AuthorLine, Tags } from '../components/PostCard'
@@ -34,8 +34,8 @@ export default function PostPage() {
   const post = usePost(id)
   const { me, ready } = useAuth()
   const [error, setError] = useState<ApiError | null>(null)
-  // The comments and how they move comment_count (see live/comments.ts).
-  // The ref is the truth the callbacks read; the state renders it.
+  // The comments (see live/comments.ts; comment_count is the post's). The
+  // ref is the truth the callbacks read; the state renders it.
   const thread = useRef<Thread>(emptyThread)
   const [shownThread, setShownThread] = useState<Thread>(emptyThread)
   const setThread = useCallback((t: Thread) => {
@@ -43,16 +43,8 @@ export default function PostPage() {
     setShownThread(t)
   }, [])
   const commentReads = useRef(0)
-  const commentAdded = useCallback((postId: string, c: Comment) => {
-    const r = heardComment(thread.current, c)
-    setThread(r.thread)
-    if (r.counts) updatePost(postId, (p) => ({ ...p, comment_count: p.comment_count + 1 }))
-  }, [setThread])
-  const commentRemoved = useCallback((postId: string, commentId: string) => {
-    const r = lostComment(thread.current, commentId)
-    setThread(r.thread)
-    if (r.counts) updatePost(postId, (p) => ({ ...p, comment_count: Math.max(0, p.comment_count - 1) }))
-  }, [setThread])
+  const commentAdded = useCallback((c: Comment) => setThread(heardComment(thread.current, c)), [setThread])
+  const commentRemoved = useCallback((commentId: string) => setThread(lostComment(thread.current, commentId)), [setThread])
   const comments = shownThread.comments
   const commentCursor = shownThread.cursor
   const liveState = useLiveState()
@@ -90,15 +82,12 @@ export default function PostPage() {
     commentReads.current++
     setThread(emptyThread)
   }, [id, setThread])
-  // Once the list holds every comment, it is the count.
-  const held = post?.comment_count
-  useEffect(() => {
-    // Not with a thread already replaced (another post's, before the reset
-    // above has rendered).
-    if (held === undefined || shownThread !== thread.current) return
-    const n = commentCount(shownThread, held)
-    if (n !== held) updatePost(id, (p) => ({ ...p, comment_count: n }))
-  }, [id, held, shownThread])
+  // A comment posted or deleted here is counted by its live message (the
+  // count it left, versioned). With no connection to hear it on, the post
+  // is read again: a read sent after the answer counts the change.
+  const ownChange = () => {
+    if (liveState !== 'open') void load()
+  }
   // Read once the session is restored (the post carries the user's rating).
   useEffect(() => {
     if (!ready) return
@@ -125,11 +114,10 @@ export default function PostPage() {
       const r = applyPostEvent(p, ev)
       comment = r.comment
       deleted = r.deletedCommentId
-      // The count of a comment event is this page's to keep (see thread).
-      return comment || deleted ? { ...r.post, comment_count: p.comment_count } : r.post
+      return r.post
     })
-    if (comment) commentAdded(id, comment)
-    if (deleted) commentRemoved(id, deleted)
+    if (comment) commentAdded(comment)
+    if (deleted) commentRemoved(deleted)
   })
   usePollWhenNotLive(() => {
     void load()
@@ -196,7 +184,15 @@ export default function PostPage() {
         </h2>
         <ul className="comment-list">
           {comments.map((c) => (
-            <CommentItem key={c.id} c={c} post={post} onDeleted={() => commentRemoved(post.id, String(c.id))} />
+            <CommentItem
+              key={c.id}
+              c={c}
+              post={post}
+              onDeleted={() => {
+                commentRemoved(String(c.id))
+                ownChange()
+              }}
+            />
           ))}
         </ul>
         {commentCursor && (
@@ -204,7 +200,13 @@ export default function PostPage() {
             More comments
           </button>
         )}
-        <CommentForm post={post} onAdded={(c) => commentAdded(post.id, c)} />
+        <CommentForm
+          post={post}
+          onAdded={(c) => {
+            commentAdded(c)
+            ownChange()
+          }}
+        />
       </section>
     </div>
   )

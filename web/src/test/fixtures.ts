@@ -32,6 +32,7 @@ export function makePost(over: Partial<Post> = {}): Post {
     ranks: {},
     stats_version: 1,
     reactions_version: 1,
+    comments_version: 1,
     my_rating: null,
     ...over,
   }
