@@ -367,12 +367,20 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 	// The account goes only if its password is still the one checked: an
 	// owner who changed it meanwhile (say, locking out an intruder who knew
 	// the old one) keeps the account.
+	// Its ready posts go too, so it holds the cull's floor lock shared
+	// first, as every path that takes posts out of `ready` does (see
+	// store.CullFloorLock).
 	var deleted bool
 	err = store.Retry(func() error {
-		return s.db.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
-		ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
-		d AS (DELETE FROM users WHERE id = $1 AND password_hash = $2 RETURNING 1)
-		SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps), EXISTS (SELECT 1 FROM d)`, id, hash).Scan(&photo, &posts, &deleted)
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if err := store.HoldReadyPosts(ctx, tx); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
+			ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
+			d AS (DELETE FROM users WHERE id = $1 AND password_hash = $2 RETURNING 1)
+			SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps), EXISTS (SELECT 1 FROM d)`, id, hash).Scan(&photo, &posts, &deleted)
+		})
 	})
 	if err == nil && !deleted {
 		return "", nil, &jokster.Error{Code: jokster.ECONFLICT,

@@ -10,7 +10,10 @@
 // (Redis may be empty): the `ready` posts created before the cycle's start
 // minus the grace period, lowest board score first — the boards' order
 // read backwards, ties going to the older post — limited by the share, the
-// cap and the floor (see Settings.Quota).
+// cap and the floor (see Settings.Quota). With a floor, removals and
+// deletions of posts wait for a cull under way, and a cull for those under
+// way (store.CullFloorLock), so none of them lands between the cull's
+// count of ready posts and its commit.
 //
 // What follows a run — taking the victims off every board, announcing,
 // notifying their authors, refreshing the danger zone, collecting their
@@ -21,14 +24,14 @@
 // The danger zone is the list of posts the next cycle would cull if it ran
 // now; it is computed by the same code as the cull itself, for the same
 // cutoff, so with no ratings in between it is exactly the next cycle's
-// victims.
+// victims. What was last announced about it is kept in PostgreSQL, shared
+// by every process that checks it (see CheckDanger).
 package cull
 
 import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 // Notification kinds of the cull.
@@ -162,14 +166,11 @@ type Service struct {
 	set Settings
 	d   Deps
 
-	// The front of the danger zone as this process last announced it (see
-	// CheckDanger).
-	frontMu sync.Mutex
-	front   string
-
 	// beforeCull, if set (tests), runs in the cull's transaction between
-	// the plan and the statement that culls.
-	beforeCull func()
+	// the plan and the statement that culls; beforeCommit, after the last
+	// statement, just before the commit.
+	beforeCull   func()
+	beforeCommit func()
 }
 
 // New returns a Service; it panics on invalid settings (config.Validate
@@ -198,8 +199,12 @@ type querier interface {
 }
 
 // Advisory lock keys (pg_advisory_xact_lock): one cull at a time, one
-// danger check at a time.
+// danger check at a time, and the floor: a cull with a floor holds
+// lockFloor exclusively while removers of posts hold it shared (see
+// store.CullFloorLock). The cull takes lockCull, then lockFloor, then post
+// rows.
 const (
 	lockCull   = 0x63756c6c // "cull"
 	lockDanger = 0x64616e67 // "dang"
+	lockFloor  = store.CullFloorLock
 )

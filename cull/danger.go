@@ -2,6 +2,7 @@ package cull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -111,16 +112,27 @@ func endangered(vs []Victim, top, quota int, safe *float64) []Endangered {
 // CheckDanger recomputes the whole danger zone and tells authors whose
 // posts entered it or left it (a `danger` notification on their `me`
 // channel), remembering the zone in cull_danger; it announces
-// DangerChanged when the zone's membership changed. Posts that left it by
-// being culled are dropped silently (their authors hear `culled`). The
-// worker runs it on every tick (every min(CULL_INTERVAL, 1m)) and after
-// every cull, so an author hears within a tick of the rating that moved
-// the post. It returns how many posts entered or left.
+// DangerChanged when the zone's membership or its front (see frontOf)
+// changed. Posts that left it by being culled are dropped silently (their
+// authors hear `culled`). The worker runs it on every tick (every
+// min(CULL_INTERVAL, 1m)) and after every cull, so an author hears within
+// a tick of the rating that moved the post. It returns how many posts
+// entered or left.
+//
+// What was announced is kept in PostgreSQL (cull_danger, and
+// cull_danger_front for the front), never in the process: every worker
+// and API process checks against the same record, under one lock and in
+// the transaction that updates it, so each change is announced and told
+// to authors once, whichever process sees it first, and a process that
+// restarts carries on from the record. Announcing follows the commit, so
+// a process that dies in between loses that one DangerChanged (the
+// authors' notifications are in PostgreSQL already); watchers of the
+// zone hear the next change.
 func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	var notes []jokster.Notification
 	changed := 0
 	size := 0
-	front := ""
+	moved := false
 	if err := storeMissingScores(ctx, s.db); err != nil {
 		return 0, err
 	}
@@ -181,7 +193,9 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 			}
 		}
 		changed = len(ids) + len(left)
-		front = frontOf(p, all, safe)
+		if moved, err = frontMoved(ctx, tx, frontOf(p, all, safe)); err != nil {
+			return err
+		}
 		if changed == 0 {
 			return nil
 		}
@@ -232,9 +246,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	if s.d.Notify != nil {
 		s.d.Notify.Announce(ctx, notes...)
 	}
-	// The front is remembered on every check, membership change or not, so
-	// that the next check compares with what this one saw.
-	if moved := s.frontMoved(front); changed > 0 || moved {
+	if changed > 0 || moved {
 		s.d.Announce.DangerChanged(ctx)
 	}
 	if changed > 0 {
@@ -265,16 +277,28 @@ func frontOf(p plan, zone []Victim, safe *float64) string {
 	return b.String()
 }
 
-// frontMoved reports whether front differs from the one this process saw
-// at its last check, and remembers it.
-func (s *Service) frontMoved(front string) bool {
-	s.frontMu.Lock()
-	defer s.frontMu.Unlock()
-	moved := s.front != "" && front != "" && s.front != front
-	if front != "" {
-		s.front = front
+// frontMoved reports whether front differs from the front last announced
+// (cull_danger_front), and records it there, in transaction tx of a danger
+// check. The row is shared by every process and only written under the
+// danger check's lock, so one change of front is announced by one check
+// wherever it runs, and a restarted process compares with what was
+// announced before it started. With no front recorded yet (a new
+// database) nothing has been announced to compare with: the front is
+// recorded and not announced as moved (a change of membership is announced
+// all the same).
+func frontMoved(ctx context.Context, tx pgx.Tx, front string) (bool, error) {
+	var was string
+	err := tx.QueryRow(ctx, `SELECT front FROM cull_danger_front`).Scan(&was)
+	known := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, err
 	}
-	return moved
+	if known && was == front {
+		return false, nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO cull_danger_front (front) VALUES ($1)
+		ON CONFLICT (id) DO UPDATE SET front = EXCLUDED.front, changed_at = now()`, front)
+	return known, err
 }
 
 func collectNotes(rows pgx.Rows, kind string) ([]jokster.Notification, error) {

@@ -83,8 +83,12 @@ func (s Settings) cullSQL() string {
 // interval due in this cycle or later makes the call a no-op (nothing
 // culled, no run). Culls are serialised by an
 // advisory lock, so each sees what the one before it did and the floor
-// holds across them; a cull that other changes took below the floor while
-// it ran is undone and planned again. Follow-up work is not done here: see
+// holds across them. With a floor, a cull also holds store.CullFloorLock
+// exclusively, which removals and deletions (of a post or of an account
+// with its posts) hold shared, so none of them commits between its count
+// and its commit; a cull that other changes took below the floor while it
+// ran anyway (a path that does not take the lock) is undone and planned
+// again. Follow-up work is not done here: see
 // Followup.
 func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 	began := time.Now()
@@ -123,8 +127,9 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 }
 
 // errFloorMoved undoes a cull that would leave fewer ready posts than the
-// floor because others left `ready` (removed, deleted) between its plan
-// and its statement: read committed gives each statement its own snapshot.
+// floor because others left `ready` between its plan and its statement
+// without taking the floor lock (removals and deletions take it and wait):
+// read committed gives each statement its own snapshot.
 var errFloorMoved = errors.New("cull: ready posts fell below the floor while culling")
 
 // cullOnce is one attempt of Cull, in one transaction: whether it created
@@ -135,6 +140,17 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
 			return err
+		}
+		// With a floor, no remover (posts: Remove, Delete) may commit
+		// between the count below and this commit: they hold the floor
+		// lock shared, so this waits for those under way (and then counts
+		// what they left) and the rest wait for the commit. Taken before
+		// any post row is locked here (storeMissingScores, the cull), as
+		// the removers take it before theirs: see store.CullFloorLock.
+		if s.set.Floor > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockFloor); err != nil {
+				return err
+			}
 		}
 		// Sorting 10^5 victims and joining them to posts spilled to disk
 		// with the default work_mem (4 MB): about 0.2 s of a large cull.
@@ -178,7 +194,10 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 		}
 		if victims > 0 && s.set.Floor > 0 {
 			// The plan counted in an earlier snapshot than the cull's: check
-			// the floor against what is ready now.
+			// the floor against what is ready now. The floor lock keeps the
+			// removers out, so this only catches a post leaving `ready` by
+			// a path that does not take it (none in this code base; a
+			// hand-written UPDATE, say).
 			var left int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&left); err != nil {
 				return err
@@ -189,6 +208,9 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 		}
 		_, err = tx.Exec(ctx, `UPDATE cull_runs SET finished_at = clock_timestamp(), ready = $2, eligible = $3, victims = $4 WHERE id = $1`,
 			runID, p.Ready, p.Eligible, victims)
+		if err == nil && s.beforeCommit != nil {
+			s.beforeCommit()
+		}
 		return err
 	})
 	return created && err == nil, skipped, err

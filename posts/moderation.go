@@ -10,6 +10,7 @@ import (
 
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 // ReportReasons are what a user may report a post for.
@@ -105,6 +106,10 @@ func (s *Service) ResolveReport(ctx context.Context, admin, reportID int64, reso
 
 // Remove takes a post down for breaking the rules: status `removed`, its
 // files queued for deletion, its open reports resolved, its author told.
+// Its transaction holds store.CullFloorLock shared, taken before the post's
+// row (the documented lock order), so a removal never commits between a
+// cull's count of ready posts and its commit, which could take the posts
+// below the cull's floor.
 func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string) (jokster.Post, error) {
 	if err := s.requireAdmin(ctx, admin); err != nil {
 		return jokster.Post{}, err
@@ -119,6 +124,9 @@ func (s *Service) Remove(ctx context.Context, admin, postID int64, reason string
 	var note jokster.Notification
 	var version int64
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := store.HoldReadyPosts(ctx, tx); err != nil {
+			return err
+		}
 		var author int64
 		err := tx.QueryRow(ctx, `UPDATE posts SET status = 'removed', removed_at = now(), removed_by = $2, removal_reason = $3,
 			original = '', display = '', thumb = '', poster = '', updated_at = now()

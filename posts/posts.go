@@ -440,7 +440,8 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 
 // Delete deletes a post; its author or an admin may. A post hidden from
 // the caller (see hidden) is not found, as it is for Get. Its files are
-// queued for collection by a trigger in the same transaction.
+// queued for collection by a trigger in the same transaction, which holds
+// store.CullFloorLock shared (see HoldReadyPosts).
 func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	var author int64
 	var status string
@@ -462,7 +463,17 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 			return jokster.Errorf(jokster.EFORBIDDEN, "only the author or an admin can delete a post")
 		}
 	}
-	if _, err := s.db.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id); err != nil {
+	// A ready post leaving must not commit between a cull's count and its
+	// commit (the cull's floor): hold store.CullFloorLock shared, taken
+	// before the DELETE locks the post's row (the documented lock order).
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := store.HoldReadyPosts(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM posts WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	slog.Info("post deleted", "post", id, "by", user)

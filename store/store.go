@@ -155,3 +155,29 @@ func HoldMediaFile(ctx context.Context, tx pgx.Tx, root, path string) error {
 	}
 	return nil
 }
+
+// CullFloorLock is the advisory lock key (a bigint key outside the int4
+// range, so no hashtext key such as LockMediaPath's can collide with it)
+// that keeps the cull's floor (CULL_FLOOR: never leave fewer ready posts
+// than that). A cull with a floor holds it exclusively
+// (pg_advisory_xact_lock) from before it counts the ready posts until it
+// commits; everything else that takes posts out of `ready` holds it shared
+// (HoldReadyPosts) until it commits, so none of them commits between the
+// cull's count and its commit: each waits for the cull, or the cull waits
+// for it and counts what it left. Removers never wait for each other, nor
+// for a cull without a floor (which does not take it).
+//
+// Lock order: this lock comes before any lock on a row of posts, in the
+// cull and in every remover alike. A remover that locked a post row first
+// and then waited here for a cull could deadlock with that cull waiting
+// for the row.
+const CullFloorLock int64 = 0x6a6b3a666c6f6f72 // "jk:floor"
+
+// HoldReadyPosts takes CullFloorLock shared for the rest of transaction tx.
+// Call it first in any transaction that may take a post out of `ready`
+// (remove it, delete it), before it locks a row of posts: see
+// CullFloorLock. It is cheap: it only waits while a cull with a floor runs.
+func HoldReadyPosts(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, CullFloorLock)
+	return err
+}
