@@ -171,6 +171,9 @@ type Service struct {
 	// statement, just before the commit.
 	beforeCull   func()
 	beforeCommit func()
+	// dangerSnapshot, if set (tests), runs in the danger check's
+	// transaction once its snapshot is taken.
+	dangerSnapshot func()
 }
 
 // New returns a Service; it panics on invalid settings (config.Validate

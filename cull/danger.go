@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // Endangered is a post in the danger zone.
@@ -144,101 +145,116 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	// One snapshot, taken after the lock: the cycle, the counts and the
 	// ranks agree with each other (a cull committing meanwhile is either
 	// wholly seen or not at all) and with what the previous check stored.
-	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		c, err := s.nextCycle(ctx, tx)
-		if err != nil {
-			return err
-		}
-		p, err := s.makePlan(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		all, err := s.bottom(ctx, tx, p, 0, p.Quota+1)
-		if err != nil {
-			return err
-		}
-		var safe *float64
-		if len(all) > p.Quota {
-			safe = &all[p.Quota].Score
-			all = all[:p.Quota]
-		}
-		size = len(all)
-		rows, err := tx.Query(ctx, `SELECT post_id FROM cull_danger`)
-		if err != nil {
-			return err
-		}
-		stored, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		was := make(map[int64]bool, len(stored))
-		for _, id := range stored {
-			was[id] = true
-		}
-		in := make(map[int64]bool, len(all))
-		var ids []int64
-		var ranks []int
-		var scores []float64
-		var dists []*float64
-		for _, e := range endangered(all, 1, p.Quota, safe) {
-			in[e.PostID] = true
-			if !was[e.PostID] {
-				ids, ranks, scores, dists = append(ids, e.PostID), append(ranks, e.Rank), append(scores, e.Score), append(dists, e.Distance)
-			}
-		}
-		var left []int64
-		for _, id := range stored {
-			if !in[id] {
-				left = append(left, id)
-			}
-		}
-		changed = len(ids) + len(left)
-		if moved, err = frontMoved(ctx, tx, frontOf(p, all, safe)); err != nil {
-			return err
-		}
-		if changed == 0 {
-			return nil
-		}
-		cullAt := p.Cycle.Start.UTC().Format(time.RFC3339)
-		if len(left) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM cull_danger WHERE post_id = ANY($1)`, left); err != nil {
+	// Such a snapshot can fail to serialize: the foreign keys of the rows
+	// it writes lock posts and users, and a row locked FOR UPDATE and
+	// changed since the snapshot (editing a post or an account) refuses
+	// them. The check is then run again, against a new snapshot, rather
+	// than lost until the next tick.
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+			notes, changed, size, moved = nil, 0, 0, false
+			c, err := s.nextCycle(ctx, tx)
+			if err != nil {
 				return err
 			}
-			rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
+			if s.dangerSnapshot != nil {
+				s.dangerSnapshot()
+			}
+			p, err := s.makePlan(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			all, err := s.bottom(ctx, tx, p, 0, p.Quota+1)
+			if err != nil {
+				return err
+			}
+			var safe *float64
+			if len(all) > p.Quota {
+				safe = &all[p.Quota].Score
+				all = all[:p.Quota]
+			}
+			size = len(all)
+			rows, err := tx.Query(ctx, `SELECT post_id FROM cull_danger`)
+			if err != nil {
+				return err
+			}
+			stored, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			was := make(map[int64]bool, len(stored))
+			for _, id := range stored {
+				was[id] = true
+			}
+			in := make(map[int64]bool, len(all))
+			var ids []int64
+			var ranks []int
+			var scores []float64
+			var dists []*float64
+			for _, e := range endangered(all, 1, p.Quota, safe) {
+				in[e.PostID] = true
+				if !was[e.PostID] {
+					ids, ranks, scores, dists = append(ids, e.PostID), append(ranks, e.Rank), append(scores, e.Score), append(dists, e.Distance)
+				}
+			}
+			var left []int64
+			for _, id := range stored {
+				if !in[id] {
+					left = append(left, id)
+				}
+			}
+			changed = len(ids) + len(left)
+			if moved, err = frontMoved(ctx, tx, frontOf(p, all, safe)); err != nil {
+				return err
+			}
+			if changed == 0 {
+				return nil
+			}
+			cullAt := p.Cycle.Start.UTC().Format(time.RFC3339)
+			if len(left) > 0 {
+				if _, err := tx.Exec(ctx, `DELETE FROM cull_danger WHERE post_id = ANY($1)`, left); err != nil {
+					return err
+				}
+				rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
 				SELECT p.author_id, $2, jsonb_build_object('post_id', p.id::text, 'caption', left(p.caption, 80), 'state', 'left', 'cull_at', $3::text)
 				FROM posts p WHERE p.id = ANY($1) AND p.status = 'ready' ORDER BY p.id
 				RETURNING id, user_id, data, created_at`, left, NotifyDanger, cullAt)
-			if err != nil {
-				return err
+				if err != nil {
+					return err
+				}
+				n, err := collectNotes(rows, NotifyDanger)
+				if err != nil {
+					return err
+				}
+				notes = append(notes, n...)
 			}
-			n, err := collectNotes(rows, NotifyDanger)
-			if err != nil {
-				return err
-			}
-			notes = append(notes, n...)
-		}
-		if len(ids) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO cull_danger (post_id, rank, score)
+			if len(ids) > 0 {
+				if _, err := tx.Exec(ctx, `INSERT INTO cull_danger (post_id, rank, score)
 				SELECT * FROM unnest($1::bigint[], $2::int[], $3::float8[])`, ids, ranks, scores); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
+					return err
+				}
+				rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
 				SELECT p.author_id, $5, jsonb_build_object('post_id', p.id::text, 'caption', left(p.caption, 80), 'state', 'entered', 'rank', u.rank,
 					'score', u.score, 'distance', u.distance, 'cycle', $6::bigint, 'cull_at', $7::text)
 				FROM unnest($1::bigint[], $2::int[], $3::float8[], $4::float8[]) AS u(id, rank, score, distance)
 				JOIN posts p ON p.id = u.id ORDER BY u.rank
 				RETURNING id, user_id, data, created_at`, ids, ranks, scores, dists, NotifyDanger, p.Cycle.Number, cullAt)
-			if err != nil {
-				return err
+				if err != nil {
+					return err
+				}
+				n, err := collectNotes(rows, NotifyDanger)
+				if err != nil {
+					return err
+				}
+				notes = append(notes, n...)
 			}
-			n, err := collectNotes(rows, NotifyDanger)
-			if err != nil {
-				return err
-			}
-			notes = append(notes, n...)
+			return nil
+		})
+		if !store.IsSerializationFailure(err) || attempt == 3 {
+			break
 		}
-		return nil
-	})
+		slog.Info("cull: the danger check met a concurrent change; checking again", "attempt", attempt)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -302,3 +302,37 @@ func TestCullWithoutFloorDoesNotHoldUpRemovals(t *testing.T) {
 		t.Fatalf("Cull = %+v, %v, %v; want 5 victims", run, created, err)
 	}
 }
+
+// The danger check reads one repeatable-read snapshot and writes rows
+// whose foreign keys lock posts. A zone post locked FOR UPDATE and changed
+// by someone else after the snapshot (a post being edited) makes that
+// fail to serialize; the check must run again rather than be lost until
+// the next tick (the author would hear a minute late).
+func TestCheckDangerRetriesAfterSerializationFailure(t *testing.T) {
+	ctx := context.Background()
+	db, set, now, _, ids := floorSetup(t, 0)
+	s := New(db, set, Deps{Notify: notifications.New(db, nil), Now: func() time.Time { return now }})
+	snapshots := 0
+	s.dangerSnapshot = func() {
+		snapshots++
+		if snapshots > 1 {
+			return
+		}
+		if _, err := db.Exec(ctx, `WITH x AS (SELECT id FROM posts WHERE id = $1 FOR UPDATE)
+			UPDATE posts p SET caption = p.caption || '!' FROM x WHERE p.id = x.id`, ids[0]); err != nil {
+			t.Error(err)
+		}
+	}
+	n, err := s.CheckDanger(ctx)
+	if err != nil {
+		t.Fatalf("CheckDanger: %v", err)
+	}
+	var zone int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM cull_danger`).Scan(&zone); err != nil {
+		t.Fatal(err)
+	}
+	// Share 0.5 of 10 eligible posts: the worst five.
+	if n != 5 || zone != 5 || snapshots != 2 {
+		t.Fatalf("CheckDanger = %d entered or left, %d in cull_danger, %d snapshots; want 5, 5, 2", n, zone, snapshots)
+	}
+}

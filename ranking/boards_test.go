@@ -1057,6 +1057,33 @@ func TestNotifyRatingsBatches(t *testing.T) {
 	}
 }
 
+// Announcing ratings changes posts' rows, but no key of theirs: a
+// repeatable-read transaction that began before it and then writes a row
+// referring to one of those posts (the danger check records its zone in
+// cull_danger) must not fail to serialize, as it did when the rows were
+// locked FOR UPDATE.
+func TestNotifyRatingsLeavesReferencesToPostsAlone(t *testing.T) {
+	f := newFixture(t, nil, "")
+	ctx := context.Background()
+	u := f.users(2)
+	p := f.post(u[0], time.Now(), "ready")
+	f.rate(p, u[1], 2)
+	tx, err := f.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT count(*) FROM posts`); err != nil { // the snapshot
+		t.Fatal(err)
+	}
+	if n, err := f.s.NotifyRatings(ctx, notifications.New(f.db, nil)); err != nil || n != 1 {
+		t.Fatalf("NotifyRatings = %d, %v; want 1 notification", n, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO cull_danger (post_id, rank, score) VALUES ($1, 1, 0)`, p); err != nil {
+		t.Fatalf("a row referring to the announced post, written in a snapshot from before: %v", err)
+	}
+}
+
 // UnlistAt takes posts off every board at the versions given (the cull's),
 // ignores a version older than the one Redis applied, and leaves the
 // boards equal to PostgreSQL's ranking.

@@ -17,7 +17,7 @@ func (s *Service) NotifyRatings(ctx context.Context, notify *notifications.Servi
 	var notes []jokster.Notification
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH due AS (
-				SELECT id, unannounced_ratings AS n FROM posts WHERE unannounced_ratings > 0 ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+				SELECT id, unannounced_ratings AS n FROM posts WHERE unannounced_ratings > 0 ORDER BY id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED)
 			UPDATE posts p SET unannounced_ratings = 0, ratings_announced_at = now() FROM due WHERE p.id = due.id
 			RETURNING p.id, p.author_id, due.n, p.h1 + p.h2 + p.h3 + p.h4 + p.h5, left(p.caption, 80)`)
 		if err != nil {

@@ -122,6 +122,14 @@ func IsDeadlock(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
+// IsSerializationFailure reports whether err is PostgreSQL's "could not
+// serialize access" (40001): a repeatable-read or serializable transaction
+// met a concurrent change and must be run again from the start.
+func IsSerializationFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40001"
+}
+
 // Retry runs fn, a whole transaction, again (up to 5 times in all) while it
 // fails as IsDeadlock says: PostgreSQL resolves a deadlock by aborting one
 // side, which can simply try again.
