@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { ensureChromium, log, startServer } from './server.mjs'
 import { scenarios, Skip } from './scenarios.mjs'
+import { dangerScenarios } from './danger.mjs'
 
 const web = join(dirname(fileURLToPath(import.meta.url)), '..')
 const root = join(web, '..')
@@ -48,9 +49,16 @@ async function main() {
   const server = await startServer({ root, bin })
   let browser
   const results = []
+  // Servers a scenario started of its own (ctx.cleanups), taken down with
+  // ours even when the scenario timed out.
+  const cleanups = []
+  const cleanupScenarios = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((e) => log('cleanup:', e.message))
+  }
   const onSignal = async () => {
     log('interrupted: cleaning up')
     await browser?.close().catch(() => {})
+    await cleanupScenarios()
     await server.cleanup()
     process.exit(130)
   }
@@ -64,10 +72,13 @@ async function main() {
     })
     rmSync(shots, { recursive: true, force: true })
     mkdirSync(shots, { recursive: true })
-    const ctx = { server, browser, url: server.url, shots, consoleErrors: [] }
+    const ctx = { server, browser, url: server.url, shots, consoleErrors: [], cleanups }
     const only = process.env.E2E_ONLY
     let failedBefore = false
-    for (const s of scenarios) {
+    // The scenarios on servers of their own go last, before the ones that
+    // always run (the console check).
+    const all = [...scenarios.filter((s) => !s.always), ...dangerScenarios, ...scenarios.filter((s) => s.always)]
+    for (const s of all) {
       if (only && !s.name.includes(only) && !s.always) continue
       if (failedBefore && s.needsPrevious) {
         results.push({ name: s.name, status: 'skipped' })
@@ -95,6 +106,7 @@ async function main() {
     }
   } finally {
     await browser?.close().catch(() => {})
+    await cleanupScenarios()
     await server.cleanup()
   }
   const passed = results.filter((r) => r.status === 'passed').length

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto'
 import { laughingFace } from './png.mjs'
 
 const run = randomBytes(3).toString('hex')
-const PASSWORD = 'laughing-out-loud-42'
+export const PASSWORD = 'laughing-out-loud-42'
 
 // Console messages that are not errors of the app.
 const ALLOWED_CONSOLE = [/Download the React DevTools/]
 
-async function newPage(ctx, label, opts = {}) {
+export async function newPage(ctx, label, opts = {}) {
   const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, ...opts })
   const page = await context.newPage()
   page.__label = label
@@ -37,7 +37,7 @@ function mark(what) {
   lastMark = Date.now()
 }
 
-async function shot(ctx, page, name, opts = {}) {
+export async function shot(ctx, page, name, opts = {}) {
   mark('before ' + name)
   const { settle, ...rest } = opts
   await page.waitForTimeout(settle ?? 400)
@@ -47,7 +47,7 @@ async function shot(ctx, page, name, opts = {}) {
 }
 
 // api is a small client for actors that need no browser.
-async function apiUser(ctx, name) {
+export async function apiUser(ctx, name) {
   const call = async (method, path, body, token) => {
     const res = await fetch(ctx.url + '/api/v1' + path, {
       method,
@@ -74,7 +74,7 @@ async function register(page, ctx, username) {
   await page.getByRole('button', { name: `Account menu for ${username}` }).waitFor()
 }
 
-async function until(fn, what, ms = 20_000) {
+export async function until(fn, what, ms = 20_000) {
   const end = Date.now() + ms
   let last
   while (Date.now() < end) {
@@ -521,7 +521,7 @@ export const scenarios = [
 ]
 
 // textPost creates a caption-only post (ready at once) and returns its id.
-async function textPost(ctx, user, caption, tags) {
+export async function textPost(ctx, user, caption, tags) {
   const form = new FormData()
   form.append('caption', caption)
   if (tags) form.append('tags', tags)

@@ -97,7 +97,12 @@ export function ensureChromium(path) {
   if (!existsSync(path)) throw new Error(`${path} not found: install Debian's chromium (apt-get install chromium) or set CHROMIUM`)
 }
 
-export async function startServer({ root, bin }) {
+// startServer starts a Jokster; by default the suite's own (seeded, with the
+// fast cull the scenarios expect). A scenario that needs other settings
+// starts one more with env (variables that win over the defaults and over
+// the process's own environment), seed false (no demo users and posts) and
+// a name for its log lines.
+export async function startServer({ root, bin, env: overrides = {}, seed = true, name = 'jokster' }) {
   const id = randomBytes(4).toString('hex')
   const work = mkdtempSync(join(tmpdir(), 'jokster-e2e-'))
   const media = join(work, 'media')
@@ -166,25 +171,28 @@ export async function startServer({ root, bin }) {
     CULL_SHARE: process.env.CULL_SHARE || '1',
     CULL_MAX: process.env.CULL_MAX || '1',
     WS_BOARD_RATE: '5',
+    ...overrides,
   }
   const run = (args) => {
     const r = spawnSync(bin, args, { env, encoding: 'utf8', cwd: root })
     if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`)
   }
-  log(`database ${dbName}, redis ${redisURL}`)
+  log(`${name}: database ${dbName}, redis ${redisURL}`)
   let seeded = 0
   try {
     run(['migrate'])
-    run(['seed'])
-    const r = spawnSync('psql', [dbURL.toString(), '-Atq', '-c', `SELECT count(*) FROM posts WHERE status IN ('ready', 'processing')`], { encoding: 'utf8' })
-    seeded = Number(r.stdout.trim()) || 0
+    if (seed) {
+      run(['seed'])
+      const r = spawnSync('psql', [dbURL.toString(), '-Atq', '-c', `SELECT count(*) FROM posts WHERE status IN ('ready', 'processing')`], { encoding: 'utf8' })
+      seeded = Number(r.stdout.trim()) || 0
+    }
   } catch (e) {
     await cleanup()
     throw e
   }
   // The scenarios add three posts that the floor keeps (the doomed one, the
   // upload and the leaderboard's) until the cull test adds a fourth.
-  env.CULL_FLOOR = process.env.CULL_FLOOR || String(seeded + 3)
+  env.CULL_FLOOR = overrides.CULL_FLOOR ?? (process.env.CULL_FLOOR || String(seeded + 3))
 
   const logFile = join(work, 'server.log')
   cleanups.unshift(async () => {
@@ -228,11 +236,11 @@ export async function startServer({ root, bin }) {
   }
   let url
   try {
-    url = await onFreePorts('jokster', startJokster)
+    url = await onFreePorts(name, startJokster)
   } catch (e) {
     await cleanup()
     throw e
   }
-  log(`server at ${url}`)
+  log(`${name}: server at ${url}`)
   return { url, env, logFile, cleanup, bin, dbName, seeded }
 }
