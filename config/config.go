@@ -77,7 +77,7 @@ type Config struct {
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text" doc:"text or json"`
 
 	// The cull (see README, "The cull").
-	CullInterval time.Duration `env:"CULL_INTERVAL" envDefault:"1h" doc:"length of a cull cycle: the lowest-ranked posts are culled once per cycle, at its start (whole seconds, e.g. 30s for a demo)"`
+	CullInterval time.Duration `env:"CULL_INTERVAL" envDefault:"1h" doc:"length of a cull cycle: the lowest-ranked posts are culled once per cycle, at its start (whole seconds, e.g. 30s for a demo; at 1s an occasional cycle is skipped, as a cycle is due within a second of its start and one that is over is not made up)"`
 	CullGrace    time.Duration `env:"CULL_GRACE" envDefault:"24h" doc:"posts younger than this at the start of a cycle are never culled"`
 	CullShare    float64       `env:"CULL_SHARE" envDefault:"0.1" doc:"most a cycle culls, as a share of the eligible posts (ready and past the grace period), rounded down; 0 turns the cull off"`
 	CullMax      int           `env:"CULL_MAX" envDefault:"0" doc:"most posts a cycle culls, whatever the share; 0: no cap"`

@@ -258,7 +258,6 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	dangerPosts.Set(float64(size))
 	if s.d.Notify != nil {
 		s.d.Notify.Announce(ctx, notes...)
 	}

@@ -9,12 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jokster/jokster/testkit"
@@ -377,5 +379,20 @@ func TestRebuildLockIsOwned(t *testing.T) {
 	lb.release(ctx)
 	if n := rdb.Exists(ctx, "l:rank:rebuilding").Val(); n != 0 {
 		t.Fatal("b's release left the lock")
+	}
+}
+
+// The reconcile lag metric follows Run's passes: once a pass has run it
+// is the time since that pass began, a number (NaN means no pass yet).
+func TestReconcileLagFollowsPasses(t *testing.T) {
+	f := newFixture(t, nil, "")
+	u := f.users(2)
+	f.rate(f.post(u[0], time.Now(), "ready"), u[1], 3)
+	began := time.Now()
+	f.run(50 * time.Millisecond)
+	f.eventually("a reconcile pass that began after the test", func() bool { return lastReconcile.Load() >= began.UnixNano() })
+	lag := testutil.ToFloat64(reconcileLag)
+	if math.IsNaN(lag) || lag < 0 || lag > time.Since(began).Seconds() {
+		t.Fatalf("lag %v s, %v after the test began", lag, time.Since(began))
 	}
 }

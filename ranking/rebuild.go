@@ -31,8 +31,11 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			slog.Warn("ranking: clearing boards of the old format failed; retrying", "err", err)
 		}
 		if !s.Ready(ctx) {
+			started := time.Now()
 			if err := s.Rebuild(ctx); err != nil && ctx.Err() == nil {
 				slog.Warn("ranking: rebuild failed; retrying", "err", err)
+			} else if err == nil && s.Ready(ctx) {
+				lastReconcile.Store(started.UnixNano())
 			}
 		} else {
 			started := time.Now()
@@ -40,7 +43,8 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 				slog.Warn("ranking: reconcile failed", "err", err)
 			} else {
 				last = started
-				reconcileLag.Set(time.Since(started).Seconds())
+				reconcileSeconds.Set(time.Since(started).Seconds())
+				lastReconcile.Store(started.UnixNano())
 				if n > 0 {
 					slog.Debug("ranking: reconciled", "posts", n)
 				}

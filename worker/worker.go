@@ -48,6 +48,7 @@ func (p Periodic) every() time.Duration {
 type periodicOnce struct {
 	next   asynq.Handler
 	rdb    redis.UniversalClient
+	prefix string                   // REDIS_PREFIX, as every key Jokster owns
 	period map[string]time.Duration // task type → period
 }
 
@@ -57,7 +58,7 @@ func (p periodicOnce) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return p.next.ProcessTask(ctx, t)
 	}
 	slot := time.Now().UnixMilli() / d.Milliseconds()
-	key := fmt.Sprintf("jokster:periodic:%s:%d", t.Type(), slot)
+	key := fmt.Sprintf("%speriodic:%s:%d", p.prefix, t.Type(), slot)
 	first, err := p.rdb.SetNX(ctx, key, 1, d).Result()
 	if err != nil {
 		return err
@@ -74,11 +75,14 @@ func (p periodicOnce) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// DefaultPeriodic is the housekeeping every deployment runs.
+// DefaultPeriodic is the housekeeping every deployment runs. The hourly
+// purge also runs at start: workers restarted more often than hourly
+// (deploys) would otherwise never expire tokens and old notifications; its
+// period slot keeps restarts within an hour from purging again.
 func DefaultPeriodic() []Periodic {
 	return []Periodic{
 		{Spec: "@every 1m", Task: func() *asynq.Task { return asynq.NewTask(TypeRequeueLost, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Second, AtStart: true},
-		{Spec: "@every 1h", Task: func() *asynq.Task { return asynq.NewTask(TypePurge, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Minute},
+		{Spec: "@every 1h", Task: func() *asynq.Task { return asynq.NewTask(TypePurge, nil, asynq.Queue(QueueLow)) }, Unique: 50 * time.Minute, AtStart: true},
 		{Spec: "@every 1m", Task: NewNotifyRatingsTask, Unique: 50 * time.Second},
 	}
 }
@@ -93,20 +97,33 @@ type Worker struct {
 	atStart []*asynq.Task
 }
 
-// Option adjusts the asynq server configuration New builds (tests use it to
-// shorten retry delays and polling intervals).
-type Option func(*asynq.Config)
+// Config is what New builds a worker with: the asynq server's
+// configuration, and the prefix of the keys of Jokster's own the worker
+// writes (asynq's have none).
+type Config struct {
+	asynq.Config
+	KeyPrefix string
+}
+
+// Option adjusts the configuration New builds (tests use it to shorten
+// retry delays and polling intervals).
+type Option func(*Config)
 
 // ShutdownTimeout bounds how long Shutdown lets running tasks finish
 // (SHUTDOWN_TIMEOUT; tasks not finished by then go back to the queue).
 func ShutdownTimeout(d time.Duration) Option {
-	return func(c *asynq.Config) { c.ShutdownTimeout = d }
+	return func(c *Config) { c.ShutdownTimeout = d }
+}
+
+// KeyPrefix is REDIS_PREFIX (default "jokster:").
+func KeyPrefix(p string) Option {
+	return func(c *Config) { c.KeyPrefix = p }
 }
 
 // New builds a worker on Redis r running concurrency tasks at once.
 func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []Periodic, options ...Option) (*Worker, error) {
 	log := slogLogger{}
-	cfg := asynq.Config{
+	cfg := Config{KeyPrefix: "jokster:", Config: asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
 		Logger:          log,
@@ -118,17 +135,17 @@ func New(r asynq.RedisConnOpt, concurrency int, mux *asynq.ServeMux, periodic []
 		// and retries become due within a second rather than asynq's
 		// default five.
 		DelayedTaskCheckInterval: time.Second,
-	}
+	}}
 	for _, o := range options {
 		o(&cfg)
 	}
-	srv := asynq.NewServer(r, cfg)
+	srv := asynq.NewServer(r, cfg.Config)
 	sched := asynq.NewScheduler(r, &asynq.SchedulerOpts{Logger: log, Location: time.UTC})
 	rdb, ok := r.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, fmt.Errorf("worker: no Redis client for %T", r)
 	}
-	once := periodicOnce{next: mux, rdb: rdb, period: map[string]time.Duration{}}
+	once := periodicOnce{next: mux, rdb: rdb, prefix: cfg.KeyPrefix, period: map[string]time.Duration{}}
 	w := &Worker{srv: srv, sched: sched, handler: once, redis: r, rdb: rdb}
 	for _, p := range periodic {
 		opts := []asynq.Option{}

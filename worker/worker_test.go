@@ -20,6 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jokster/jokster/mail"
@@ -108,7 +109,7 @@ func newEnv(t *testing.T, redisURL string) *env {
 func logf(msg string, args ...any) { slog.Info(msg, args...) }
 
 // fast makes retries and the move of retried tasks back to pending quick.
-func fast(cfg *asynq.Config) {
+func fast(cfg *worker.Config) {
 	cfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond }
 	cfg.DelayedTaskCheckInterval = 100 * time.Millisecond
 	cfg.TaskCheckInterval = 100 * time.Millisecond
@@ -625,6 +626,32 @@ func TestPeriodicAtStart(t *testing.T) {
 	eventually(t, "the hourly task to run at start", func() bool { return runs.Load() == 1 })
 }
 
+// The keys the worker writes for itself (a periodic task's slot) live
+// under REDIS_PREFIX, as every key Jokster owns.
+func TestPeriodicSlotKeysUnderPrefix(t *testing.T) {
+	e := newEnv(t, "")
+	mux, runs := tickRuns(0)
+	w, err := worker.New(e.redis, 4, mux, []worker.Periodic{{Spec: "@every 1h", Task: tickTask, AtStart: true}}, fast,
+		worker.KeyPrefix("pfx7:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	eventually(t, "the hourly task to run at start", func() bool { return runs.Load() == 1 })
+	rdb := e.redis.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	keys, err := rdb.Keys(context.Background(), "*periodic*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], "pfx7:periodic:test:tick:") {
+		t.Fatalf("periodic slot keys %q, want one under pfx7:", keys)
+	}
+}
+
 // A task asynq archived (its retries ran out, or its worker died on the
 // last one) does not swallow the re-enqueue of work that is still to do:
 // it is replaced by a pending one. A pending one is left alone.
@@ -679,5 +706,45 @@ func TestRequeueReachesEveryRow(t *testing.T) {
 	tasks, err := e.insp.ListPendingTasks(worker.QueueCritical, asynq.PageSize(5000))
 	if err != nil || len(tasks) != 2500 {
 		t.Fatalf("%d pending tasks, %v; want 2500", len(tasks), err)
+	}
+}
+
+// Queue sizes are on /metrics: tasks waiting in a queue no worker serves
+// are counted as pending there, with the age of the oldest, and Jokster's
+// other queues are reported empty.
+func TestQueueMetrics(t *testing.T) {
+	e := newEnv(t, "")
+	for i := range 3 {
+		if _, err := e.client.Enqueue(asynq.NewTask("test:waiting", []byte{byte(i)}, asynq.Queue(worker.QueueLow))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.client.Enqueue(asynq.NewTask("test:later", nil, asynq.Queue(worker.QueueLow), asynq.ProcessIn(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(worker.QueueMetrics(e.redis))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += " " + l.GetValue()
+			}
+			got[key] = m.GetGauge().GetValue()
+		}
+	}
+	for key, want := range map[string]float64{"jokster_queue_tasks low pending": 3, "jokster_queue_tasks low scheduled": 1,
+		"jokster_queue_tasks low active": 0, "jokster_queue_tasks critical pending": 0, "jokster_queue_paused low": 0} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (reported: %v), want %v", key, v, ok, want)
+		}
+	}
+	if v := got["jokster_queue_latency_seconds low"]; v <= 0 {
+		t.Errorf("latency of a queue with pending tasks: %v, want above 0", v)
 	}
 }

@@ -162,8 +162,17 @@ func TestBinary(t *testing.T) {
 	if code, body := get(base + "/"); code != 200 || !strings.Contains(body, "<html") {
 		t.Fatalf("home page: %d", code)
 	}
-	if code, body := get(ops + "/metrics"); code != 200 || !strings.Contains(body, "jokster_http_request_duration_seconds") {
+	code, metrics := get(ops + "/metrics")
+	if code != 200 {
 		t.Fatalf("metrics: %d", code)
+	}
+	// What operators watch (issue 6): HTTP latency, live connections,
+	// the cull, the danger zone, the reconcile's lag and the queues.
+	for _, m := range []string{"jokster_http_request_duration_seconds", "jokster_websocket_connections", "jokster_cull_runs_total",
+		"jokster_cull_victims_total", "jokster_cull_danger_posts", "jokster_reconcile_lag_seconds", `jokster_queue_tasks{queue="critical",state="pending"}`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics has no %s", m)
+		}
 	}
 	if code, _ := get(ops + "/monitor/"); code != 200 {
 		t.Fatalf("asynqmon: %d", code)

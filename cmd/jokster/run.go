@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
@@ -117,10 +118,21 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 	live := realtime.Bridge{Pub: d.pub}
 	d.cull = cull.New(d.db, cullSettings(cfg), cull.Deps{Boards: d.ranking, Files: d.posts, Queue: d.tasks,
 		Notify: d.notify, Announce: live})
+	registerMetrics(d.cull.Metrics())
 	d.ranking.SetAnnouncer(live)
 	d.notify.SetAnnouncer(live)
 	d.posts.SetAnnouncer(live)
 	return d, nil
+}
+
+// registerMetrics adds collectors built at start-up to /metrics (the
+// packages register their plain counters themselves).
+func registerMetrics(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := prometheus.Register(c); err != nil {
+			slog.Warn("metrics: not registered", "err", err)
+		}
+	}
 }
 
 func (d *deps) close() {
@@ -193,12 +205,14 @@ func run(ctx context.Context, cfg config.Config, r roles) error {
 				}}}
 		h.Cull = d.cull
 		periodic := append(worker.DefaultPeriodic(), worker.CullPeriodic(cfg.CullInterval))
-		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), periodic, worker.ShutdownTimeout(cfg.ShutdownTimeout)); err != nil {
+		if w, err = worker.New(d.redisOpt, cfg.WorkerConcurrency, h.Mux(), periodic, worker.ShutdownTimeout(cfg.ShutdownTimeout),
+			worker.KeyPrefix(cfg.RedisPrefix)); err != nil {
 			return err
 		}
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}
+		registerMetrics(worker.QueueMetrics(d.redisOpt))
 		slog.Info("worker up", "concurrency", cfg.WorkerConcurrency)
 	}
 
