@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { mediaBox } from './Media'
+import { createElement } from 'react'
+import { renderToStaticMarkup } from 'react-dom/server'
+import { Media, mediaBox, Thumb } from './Media'
+import { makePost } from '../test/fixtures'
+import type { Post } from '../api/types'
 
 describe('mediaBox', () => {
   it('never lets a small picture grow beyond its own size', () => {
@@ -17,5 +21,31 @@ describe('mediaBox', () => {
   it('lets videos and pictures of unknown size take the width', () => {
     expect(mediaBox({ width: 320, height: 240 }, { full: true, video: true })).toEqual({ aspectRatio: '320 / 240' })
     expect(mediaBox({ width: null, height: null }, { full: false, video: false })).toEqual({ aspectRatio: '4 / 3' })
+  })
+})
+
+describe('the media of a post out of circulation', () => {
+  const media = { url: '/media/d/abc.webp', thumb_url: '/media/t/abc.webp', poster_url: null, format: 'webp', width: 640, height: 480, duration_ms: null } as unknown as Post['media']
+  const image = makePost({ kind: 'image', caption: 'cat', media })
+
+  it('shows a ready post\'s picture', () => {
+    expect(renderToStaticMarkup(createElement(Media, { post: image, full: true }))).toContain('src="/media/d/abc.webp"')
+    expect(renderToStaticMarkup(createElement(Thumb, { post: image }))).toContain('src="/media/t/abc.webp"')
+  })
+
+  it('shows no picture once the post is culled (its files are deleted), whatever copy the page holds', () => {
+    const culled = { ...image, status: 'culled' as const }
+    const html = renderToStaticMarkup(createElement(Media, { post: culled, full: true }))
+    expect(html).not.toContain('<img')
+    expect(html).not.toContain('abc.webp')
+    expect(html).toContain('The picture is gone: culled posts lose their media.')
+    expect(renderToStaticMarkup(createElement(Thumb, { post: culled }))).not.toContain('<img')
+    const removed = renderToStaticMarkup(createElement(Media, { post: { ...image, kind: 'video', status: 'removed' } }))
+    expect(removed).not.toContain('<video')
+    expect(removed).toContain('The video is gone: removed posts lose their media.')
+  })
+
+  it('keeps a culled text joke\'s caption to itself (it has no media)', () => {
+    expect(renderToStaticMarkup(createElement(Media, { post: makePost({ status: 'culled' }) }))).toBe('')
   })
 })

@@ -27,11 +27,33 @@ export function mediaBox(m: Pick<PostMedia, 'width' | 'height'>, opts: { full: b
   return style
 }
 
+// mediaGone: a culled or removed post has lost its media (the API answers
+// without it once the files are collected, which follows the cull or the
+// removal by a moment): whatever copy a page holds, its files are gone or
+// going, so none is shown.
+export function mediaGone(post: Pick<Post, 'status'>): boolean {
+  return post.status === 'culled' || post.status === 'removed'
+}
+
+// mediaGoneText: "The picture is gone: culled posts lose their media."
+export function mediaGoneText(post: Pick<Post, 'status' | 'kind'>): string {
+  const what = post.kind === 'video' ? 'video' : post.kind === 'gif' ? 'GIF' : 'picture'
+  return `The ${what} is gone: ${post.status === 'removed' ? 'removed' : 'culled'} posts lose their media.`
+}
+
 export function Media({ post, full = false }: { post: Post; full?: boolean }) {
   const m = post.media
   const reduced = usePrefersReducedMotion()
   const [ref, inView] = useInView<HTMLDivElement>('100px')
   const [play, setPlay] = useState(false)
+  if (mediaGone(post)) {
+    if (post.kind === 'text') return null
+    return (
+      <div className="media-gone muted" data-testid="media-gone">
+        <span aria-hidden="true">🗑</span> {mediaGoneText(post)}
+      </div>
+    )
+  }
   if (!m) return null
   const w = m.width ?? 4
   const h = m.height ?? 3
@@ -76,7 +98,13 @@ export function Media({ post, full = false }: { post: Post; full?: boolean }) {
 }
 
 export function Thumb({ post, size = 56 }: { post: Post; size?: number }) {
-  const m = post.media
+  const m = mediaGone(post) ? null : post.media
+  if (mediaGone(post) && post.kind !== 'text')
+    return (
+      <span className="thumb thumb-text" style={{ width: size, height: size }} aria-hidden="true">
+        🗑
+      </span>
+    )
   if (!m) return <span className="thumb thumb-text" style={{ width: size, height: size }} aria-hidden="true">Aa</span>
   return <img className="thumb" src={m.thumb_url ?? m.poster_url ?? m.url} alt="" loading="lazy" width={size} height={size} style={{ width: size, height: size }} />
 }

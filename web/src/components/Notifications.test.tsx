@@ -54,7 +54,7 @@ describe('notifications about a post', () => {
     expect(describeNotification(note('danger', { state: 'entered' }))).toEqual({ text: 'Your post entered the danger zone!', to: '/danger', extra: undefined })
   })
 
-  it('render the post link, and the danger zone beside it (not inside it)', () => {
+  it('render the post link, and the danger zone under it (not inside it, nor squeezing it)', () => {
     const html = renderToStaticMarkup(
       <MemoryRouter>
         <ul>
@@ -62,6 +62,8 @@ describe('notifications about a post', () => {
         </ul>
       </MemoryRouter>,
     )
+    // has-extra: the link takes a line of its own (styles.css), the text the width.
+    expect(html).toMatch(/^<ul><li class="notif unread has-extra">/)
     expect(html).toMatch(/<a href="\/p\/42"[^>]*><span class="notif-text">Your post “Puns &lt;3” entered the danger zone!<\/span><time[^>]*>[^<]*<\/time><\/a><a class="notif-extra small" href="\/danger"[^>]*>Danger zone<\/a>/)
   })
 })

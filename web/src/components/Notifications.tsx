@@ -84,7 +84,7 @@ export function NotificationItem({ n, onOpen }: { n: Notification; onOpen?: () =
     </>
   )
   return (
-    <li className={`notif${n.read ? '' : ' unread'}`}>
+    <li className={`notif${n.read ? '' : ' unread'}${d.extra ? ' has-extra' : ''}`}>
       {d.to ? (
         <Link to={d.to} onClick={onOpen}>
           {body}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { culledLine, ratingsText, safetyText } from './cull'
+import { culledLine, culledPostsLabel, ratingsText, safetyText, survivedLabel } from './cull'
 
 describe('cull words', () => {
   const now = Date.parse('2026-01-01T12:00:00Z')
@@ -22,5 +22,15 @@ describe('cull words', () => {
     expect(safetyText({ places: 2, distance: 0.0002 })).toBe('needs to overtake 2 posts (less than 0.001 points behind)')
     expect(safetyText({ places: 2, distance: null })).toBe('needs to overtake 2 posts')
     expect(safetyText({})).toBeNull()
+  })
+})
+
+describe('an author\'s cull numbers', () => {
+  it('count posts, not culls', () => {
+    expect(survivedLabel(3)).toBe('posts survived a cull')
+    expect(survivedLabel(1)).toBe('post survived a cull')
+    expect(survivedLabel(0)).toBe('posts survived a cull')
+    expect(culledPostsLabel(2)).toBe('posts culled')
+    expect(culledPostsLabel(1)).toBe('post culled')
   })
 })

@@ -1,7 +1,7 @@
 // Words for the cull: what the banner of a culled post says, and how far a
 // post of the danger zone is from safety.
 
-import type { CullInfo, PostStats } from '../api/types'
+import type { CullInfo, Post, PostStats } from '../api/types'
 import { num, plural, timeAgo } from './format'
 
 // culledLine: "Culled 7 minutes ago at rank #7". The cycle number is the
@@ -11,6 +11,26 @@ export function culledLine(c: CullInfo, now = Date.now()): string {
   if (c.at) s += ' ' + timeAgo(c.at, now)
   if (typeof c.rank === 'number') s += ` at rank #${c.rank}`
   return s
+}
+
+// needsCullDetail says whether a post just heard to be culled must be read
+// again for its banner: the live status message carries no rank or time
+// (GET /api/v1/posts/{id} does, as `culled`).
+export function needsCullDetail(before: Pick<Post, 'status'> | undefined, after: Pick<Post, 'status' | 'culled'> | undefined): boolean {
+  if (!after || after.status !== 'culled' || before?.status === 'culled') return false
+  const c = after.culled
+  return !c || typeof c.rank !== 'number' || !c.at
+}
+
+// survivedLabel and culledPostsLabel: the labels of an author's cull
+// numbers. posts_survived counts posts (those that faced a cull and are
+// still up), not culls.
+export function survivedLabel(n: number): string {
+  return n === 1 ? 'post survived a cull' : 'posts survived a cull'
+}
+
+export function culledPostsLabel(n: number): string {
+  return n === 1 ? 'post culled' : 'posts culled'
 }
 
 export interface Risk {

@@ -130,6 +130,16 @@ export function applyPostEvent(post: Post, ev: LiveEvent): PostUpdate {
       changed = true
     }
   }
+  // The status message of a culled post names its run (`run`), not its
+  // rank or time: the banner can link to the run at once, and the page
+  // reads the post again for the rest (see needsCullDetail).
+  if (out.status === 'culled' && (typeof part.run === 'string' || typeof part.run === 'number') && part.run !== '') {
+    const run = String(part.run)
+    if (!out.culled || out.culled.run_id === undefined || out.culled.run_id === '') {
+      out.culled = { ...(out.culled ?? {}), run_id: run }
+      changed = true
+    }
+  }
   if (/cull/.test(ev.type) && out.status !== 'culled') {
     out.status = 'culled'
     if (!out.culled && isObject(data)) out.culled = data as Post['culled']

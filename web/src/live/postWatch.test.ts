@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { LiveClient, type LiveListener, type SocketLike } from './LiveClient'
-import { MAX_POST_CHANNELS, PostWatch, Reread } from './postWatch'
+import { Jittered, MAX_POST_CHANNELS, PostWatch, Reread } from './postWatch'
 
 // A subscribe function that records the live subscriptions.
 function channels() {
@@ -223,5 +223,37 @@ describe('Reread', () => {
     await finish()
     await vi.advanceTimersByTimeAsync(10_000)
     expect(read).toHaveBeenCalledTimes(2)
+  })
+})
+
+describe('Jittered', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('runs once for a burst, after its own random wait, and again for a later call', async () => {
+    vi.useFakeTimers()
+    const fn = vi.fn()
+    const j = new Jittered(fn, { minMs: 250, maxMs: 3000, random: () => 0.2 }) // 800 ms
+    j.fire()
+    expect(j.pending).toBe(true)
+    await vi.advanceTimersByTimeAsync(500)
+    j.fire()
+    await vi.advanceTimersByTimeAsync(299)
+    expect(fn).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(j.pending).toBe(false)
+    j.fire()
+    await vi.advanceTimersByTimeAsync(800)
+    expect(fn).toHaveBeenCalledTimes(2)
+  })
+
+  it('does nothing once stopped', async () => {
+    vi.useFakeTimers()
+    const fn = vi.fn()
+    const j = new Jittered(fn, { minMs: 10, maxMs: 20 })
+    j.fire()
+    j.stop()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(fn).not.toHaveBeenCalled()
   })
 })

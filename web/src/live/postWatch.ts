@@ -175,3 +175,45 @@ export class Reread {
     this.timer = null
   }
 }
+
+// Jittered runs `fn` once, a random wait of minMs to maxMs after the first
+// of a burst of fire() calls; calls made while it waits join it. Each call
+// to fire() after it ran draws a new wait. For a message every viewer of a
+// page hears at the same moment (the danger channel's "changed" after a
+// cull) that makes each of them read: they spread their reads over the
+// window instead of all reading at once, and several messages make one
+// read.
+export interface JitterOptions {
+  minMs: number
+  maxMs: number
+  // For tests: a number in [0, 1) (Math.random).
+  random?: () => number
+}
+
+export class Jittered {
+  private timer: ReturnType<typeof setTimeout> | null = null
+  constructor(
+    private fn: () => void,
+    private opts: JitterOptions,
+  ) {}
+
+  // pending: a run is waiting.
+  get pending(): boolean {
+    return this.timer !== null
+  }
+
+  fire(): void {
+    if (this.timer) return
+    const { minMs, maxMs, random = Math.random } = this.opts
+    const wait = Math.round(minMs + Math.max(0, maxMs - minMs) * random())
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.fn()
+    }, wait)
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+}

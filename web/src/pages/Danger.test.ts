@@ -1,5 +1,23 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { heardRiskPost, readCull, readRisk, riskIds, riskLine, zoneMayHaveChanged, zoneReread } from './Danger'
+import {
+  dangerChanged,
+  heardRiskPost,
+  joinRunPage,
+  joinZone,
+  readCull,
+  readRisk,
+  readRunPage,
+  readZone,
+  riskIds,
+  riskLine,
+  runShown,
+  zoneMayHaveChanged,
+  zoneMoreLabel,
+  zoneMoved,
+  zoneReread,
+  zoneShown,
+  ZONE_MORE,
+} from './Danger'
 import type { Post } from '../api/types'
 import { makePost } from '../test/fixtures'
 import { getPost, putPost } from '../lib/postStore'
@@ -105,5 +123,145 @@ describe('the danger zone, live', () => {
     heardRiskPost('78', { ch: 'post:78', type: 'stats', v: 3, data: { stats: stats(3, 4), version: 7 } }, reread)
     await vi.advanceTimersByTimeAsync(3000)
     expect(fetch).toHaveBeenCalledTimes(2)
+  })
+})
+
+// A zone of `count` posts as GET /api/v1/cull pages it: best-ranked first
+// (the post nearest safety first, rank 97 of 120 when 24 are in danger),
+// `limit` (default 20, at most 100) from the offset in `cursor`.
+function zoneServer(count: number, opts: { lastRank?: number; cycle?: number } = {}) {
+  const last = opts.lastRank ?? 120
+  const calls: string[] = []
+  const get = async (path: string) => {
+    calls.push(path)
+    const u = new URL(path, 'http://x')
+    const offset = Number(u.searchParams.get('cursor') ?? 0)
+    const limit = Math.min(Number(u.searchParams.get('limit') ?? 20), 100)
+    const items = []
+    for (let i = offset; i < Math.min(count, offset + limit); i++) {
+      const rank = last - count + 1 + i
+      items.push({ rank, score: 0, distance: 0, places: i + 1, post_id: String(rank), post: makePost({ id: String(rank), caption: `rank ${rank}` }) })
+    }
+    const next = offset + limit < count ? String(offset + limit) : null
+    return { next_cull_at: '2026-01-01T00:00:00Z', cycle: opts.cycle ?? 7, ready: last, eligible: last, settings: {}, danger: { count, safe_score: 1, items, next_cursor: next }, recent_runs: [] }
+  }
+  return { get, calls }
+}
+
+describe('the danger zone, paged', () => {
+  it('reads the cursor of the next page, and null on the last', () => {
+    expect(readCull({ danger: { count: 24, items: [], next_cursor: '20' } }).nextCursor).toBe('20')
+    expect(readCull({ danger: { count: 4, items: [], next_cursor: null } }).nextCursor).toBeNull()
+  })
+
+  it('shows the first page, says how many are not shown, and reaches the most endangered with the cursor', async () => {
+    const s = zoneServer(24)
+    const first = await readZone(s.get, 20)
+    expect(s.calls).toEqual(['/cull']) // the page every viewer reads (and the server shares)
+    expect(first.atRisk.map((r) => r.rank)).toEqual(Array.from({ length: 20 }, (_, i) => 97 + i))
+    expect(first.atRiskCount).toBe(24)
+    expect(first.nextCursor).toBe('20')
+    expect(zoneShown(first)).toBe('Showing 20 of 24, nearest to safety first: the 4 not shown yet go first.')
+    expect(zoneMoreLabel(first)).toBe('Show 4 more')
+    // "Show more": the next page with the cursor.
+    const page = readCull(await s.get(`/cull?cursor=${first.nextCursor}&limit=${ZONE_MORE}`))
+    expect(zoneMoved(first, page)).toBe(false)
+    const all = joinZone(first, page)
+    expect(all.atRisk.map((r) => r.rank).slice(-4)).toEqual([117, 118, 119, 120])
+    expect(all.atRisk).toHaveLength(24)
+    expect(all.nextCursor).toBeNull()
+    expect(zoneShown(all)).toBeNull() // the count and the list agree
+  })
+
+  it('reads again as many rows as were shown: one read up to 100, then page by page', async () => {
+    const s = zoneServer(24)
+    const v = await readZone(s.get, 70)
+    expect(s.calls).toEqual(['/cull?limit=70'])
+    expect(v.atRisk).toHaveLength(24)
+    const big = zoneServer(260, { lastRank: 1000 })
+    const w = await readZone(big.get, 170)
+    expect(big.calls).toEqual(['/cull?limit=100', '/cull?cursor=100&limit=70'])
+    expect(w.atRisk).toHaveLength(170)
+    expect(new Set(w.atRisk.map((r) => r.key)).size).toBe(170)
+    expect(w.nextCursor).toBe('170')
+    expect(zoneShown(w)).toBe('Showing 170 of 260, nearest to safety first: the 90 not shown yet go first.')
+    expect(zoneMoreLabel(w)).toBe(`Show ${ZONE_MORE} more`)
+  })
+
+  it('lists a post once when the zone moved between two pages, and never more rows than the zone has posts', () => {
+    const row = (id: string, rank: number) => ({ rank, post_id: id })
+    const a = readCull({ cycle: 7, danger: { count: 4, items: [row('1', 10), row('2', 11)], next_cursor: '2' } })
+    // Meanwhile post 2 moved down a place and the zone shrank to 3.
+    const b = readCull({ cycle: 7, danger: { count: 3, items: [row('2', 12)], next_cursor: null } })
+    expect(zoneMoved(a, b)).toBe(true) // the page reads the zone again
+    const j = joinZone(a, b)
+    expect(j.atRisk.map((r) => r.key)).toEqual(['1', '2'])
+    expect(j.atRiskCount).toBe(3)
+    const c = readCull({ cycle: 7, danger: { count: 1, items: [row('3', 12)], next_cursor: null } })
+    expect(joinZone(a, c).atRisk).toHaveLength(1)
+    expect(zoneMoved(a, readCull({ cycle: 8, danger: { count: 4, items: [], next_cursor: null } }))).toBe(true)
+  })
+})
+
+describe('a cull run\'s victims', () => {
+  const victims = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ rank: from + i, score: 0, post_id: String(from + i), post: null }))
+
+  it('counts them all (victim_count), not the page, and reads on with the cursor', () => {
+    const first = readRunPage({ id: '5', victim_count: 26, eligible: 260, victims: { items: victims(95, 20), next_cursor: '114' } })
+    expect(first.count).toBe(26)
+    expect(first.victims).toHaveLength(20)
+    expect(first.next).toBe('114')
+    expect(runShown(first)).toBe('Showing 20 of 26, best-ranked first.')
+    const all = joinRunPage(first, readRunPage({ id: '5', victim_count: 26, victims: { items: victims(115, 6), next_cursor: null } }))
+    expect(all.victims.map((v) => v.rank)).toEqual(Array.from({ length: 26 }, (_, i) => 95 + i))
+    expect(all.next).toBeNull()
+    expect(runShown(all)).toBeNull()
+    expect(all.run.eligible).toBe(260)
+  })
+
+  it('does not list a victim twice', () => {
+    const first = readRunPage({ victim_count: 3, victims: { items: victims(1, 2), next_cursor: '2' } })
+    expect(joinRunPage(first, readRunPage({ victim_count: 3, victims: { items: victims(2, 2), next_cursor: null } })).victims.map((v) => v.key)).toEqual(['1', '2', '3'])
+  })
+})
+
+describe('the danger channel\'s "changed"', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('reads GET /cull after a random wait of 0.25 to 3 s, once for several messages', async () => {
+    vi.useFakeTimers()
+    const reads: number[] = []
+    const reread = { now: vi.fn(() => reads.push(Date.now())) }
+    const start = Date.now()
+    const c = dangerChanged(reread, () => 0.5) // this viewer waits 1.625 s
+    c.fire()
+    await vi.advanceTimersByTimeAsync(1000)
+    c.fire()
+    c.fire()
+    expect(reread.now).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(700)
+    expect(reread.now).toHaveBeenCalledTimes(1)
+    expect(reread.now).toHaveBeenCalledWith({ fresh: true })
+    expect(reads[0] - start).toBe(1625)
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(reread.now).toHaveBeenCalledTimes(1)
+    // A message after the read: another read, after another wait.
+    c.fire()
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(reread.now).toHaveBeenCalledTimes(2)
+  })
+
+  it('spreads the viewers over the window', async () => {
+    vi.useFakeTimers()
+    const at = async (r: number) => {
+      const start = Date.now()
+      let when = -1
+      dangerChanged({ now: () => (when = Date.now() - start) }, () => r).fire()
+      await vi.advanceTimersByTimeAsync(5000)
+      return when
+    }
+    expect(await at(0)).toBe(250)
+    expect(await at(0.999)).toBeGreaterThan(2990)
+    expect(await at(0.999)).toBeLessThanOrEqual(3000)
   })
 })

@@ -4,13 +4,13 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router'
-import { api, ApiError, errorMessage } from '../api/client'
+import { api, ApiError, errorMessage, qs } from '../api/client'
 import type { Post } from '../api/types'
 import { getPost, liveMark, putPosts, updatePost, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive, usePostChannels, useRetryOnReconnect } from '../live/live'
 import type { LiveEvent } from '../live/LiveClient'
 import { applyPostEvent } from '../live/merge'
-import { Reread } from '../live/postWatch'
+import { Jittered, Reread } from '../live/postWatch'
 import { Thumb } from '../components/Media'
 import { LaughRating } from '../components/PostActions'
 import { countdown, fullTime, num, parts, plural } from '../lib/format'
@@ -48,8 +48,13 @@ export interface CullView {
   nextAt: string | null
   cycle?: number
   settings: Obj
+  // The rows read so far (the zone is paged, best-ranked first: the post
+  // nearest safety first, the first to go last), and how many posts the
+  // zone holds in all.
   atRisk: AtRisk[]
   atRiskCount: number
+  // The cursor of the zone's next page, or null when every post is listed.
+  nextCursor: string | null
   eligible?: number
   ready?: number
   runs: Run[]
@@ -107,10 +112,69 @@ export function readCull(raw: unknown): CullView {
     atRisk,
     atRiskCount:
       isObj(dangerRaw) && typeof dangerRaw.count === 'number' ? dangerRaw.count : typeof o.count === 'number' ? o.count : atRisk.length,
+    nextCursor: isObj(dangerRaw) && typeof dangerRaw.next_cursor === 'string' && dangerRaw.next_cursor ? dangerRaw.next_cursor : null,
     eligible: pick(o, 'eligible') as number | undefined,
     ready: pick(o, 'ready') as number | undefined,
     runs,
   }
+}
+
+// The danger zone is paged best-ranked first (the post nearest safety
+// first, the first to go last) with `cursor` and `limit`; the API has no
+// parameter for the other order. The page shows the first ZONE_PAGE rows
+// (the page every viewer reads, which the server shares among anonymous
+// viewers), and "Show more" reads on with the cursor, ZONE_MORE at a time.
+export const ZONE_PAGE = 20
+export const ZONE_MORE = 50
+const ZONE_MAX_LIMIT = 100 // the API's most per page
+
+// joinZone adds a later page of the zone to the rows read so far. The zone
+// may have moved between the two reads, so a post already listed is not
+// listed twice; everything else (the count, the cursor, the countdown, the
+// runs) is the later page's, the newer news. Once the last page is read
+// the list holds no more rows than the zone has posts.
+export function joinZone(view: CullView, more: CullView): CullView {
+  const seen = new Set(view.atRisk.map((r) => r.key))
+  let atRisk = [...view.atRisk, ...more.atRisk.filter((r) => !seen.has(r.key))]
+  if (more.nextCursor === null && atRisk.length > more.atRiskCount) atRisk = atRisk.slice(0, more.atRiskCount)
+  return { ...more, atRisk }
+}
+
+// zoneMoved says whether a later page was read from another zone than the
+// rows the page holds: another cycle, or another number of posts. The rows
+// read before it are then stale: read them all again.
+export function zoneMoved(view: CullView, more: CullView): boolean {
+  return view.cycle !== more.cycle || view.atRiskCount !== more.atRiskCount
+}
+
+// readZone reads GET /api/v1/cull with the first `want` rows of the zone
+// (at least one page): up to 100 in one read (one snapshot of the zone),
+// then page by page with the cursor.
+export async function readZone(get: (path: string) => Promise<unknown>, want: number): Promise<CullView> {
+  const first = Math.min(Math.max(want, ZONE_PAGE), ZONE_MAX_LIMIT)
+  let view = readCull(await get('/cull' + qs({ limit: first > ZONE_PAGE ? first : undefined })))
+  while (view.nextCursor !== null && view.atRisk.length < want) {
+    const more = readCull(await get('/cull' + qs({ cursor: view.nextCursor, limit: Math.min(ZONE_MAX_LIMIT, want - view.atRisk.length) })))
+    const had = view.atRisk.length
+    view = joinZone(view, more)
+    if (view.atRisk.length === had) break // nothing new: the zone moved under the cursor
+  }
+  return view
+}
+
+// zoneShown: "Showing 20 of 24 (nearest to safety first)".
+export function zoneShown(view: Pick<CullView, 'atRisk' | 'atRiskCount' | 'nextCursor'>): string | null {
+  const n = view.atRisk.length
+  if (view.nextCursor === null && n >= view.atRiskCount) return null
+  const total = Math.max(view.atRiskCount, n)
+  const left = total - n
+  return `Showing ${num(n)} of ${num(total)}, nearest to safety first: ${left === 1 ? 'the one not shown yet goes' : left > 1 ? `the ${num(left)} not shown yet go` : 'those not shown yet go'} first.`
+}
+
+// zoneMoreLabel: "Show 4 more".
+export function zoneMoreLabel(view: Pick<CullView, 'atRisk' | 'atRiskCount'>): string {
+  const left = view.atRiskCount - view.atRisk.length
+  return left > 0 ? `Show ${num(Math.min(left, ZONE_MORE))} more` : 'Show more'
 }
 
 const SETTING_LABEL: Record<string, string> = {
@@ -187,22 +251,45 @@ function sameZone(page: CullView, live: CullView): boolean {
   return live.atRisk.every((r, i) => page.atRisk[i] !== undefined && page.atRisk[i].postId === r.postId && page.atRisk[i].rank === r.rank)
 }
 
+// How the page answers the danger channel's "changed" (and a snapshot that
+// disagrees with the page): every viewer hears it at the same moment — after
+// a cull, all of them — so each reads GET /api/v1/cull after a random wait
+// of its own, 0.25 to 3 s, and the messages heard meanwhile make that one
+// read.
+export const DANGER_CHANGED = { minMs: 250, maxMs: 3000 }
+
+export function dangerChanged(reread: Pick<Reread, 'now'>, random: () => number = Math.random): Jittered {
+  return new Jittered(() => reread.now({ fresh: true }), { ...DANGER_CHANGED, random })
+}
+
+// Once the countdown ends the page looks again until the server has run the
+// cull and names the next one: every 3 to 6 s, each viewer on a rhythm of
+// its own (the countdown ends at the same moment for everyone).
+const OVERDUE = { minMs: 3000, maxMs: 6000 }
+
 export default function Danger() {
   useDocumentTitle('Danger zone')
   const [view, setView] = useState<CullView | null>(null)
   const [state, setState] = useState<'loading' | 'ok' | 'absent' | 'error'>('loading')
   const [error, setError] = useState<string | null>(null)
   const now = useNow(1000)
+  // How many rows of the zone the viewer asked to see (a page, and what
+  // "Show more" added): every read of the zone reads that many again.
+  const want = useRef(ZONE_PAGE)
+  const [more, setMore] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null })
 
   const load = useCallback(async () => {
     try {
       const since = liveMark()
-      const raw = await api<unknown>('/cull')
-      const v = readCull(raw)
+      const wanted = want.current
+      const v = await readZone((path) => api<unknown>(path), wanted)
       putPosts(v.atRisk.flatMap((r) => (r.post ? [r.post] : [])), since)
       setView(v)
       setError(null)
       setState('ok')
+      // "Show more" was pressed while this read was on its way: read the
+      // rows it asked for too (the read is in flight: this is one more).
+      if (want.current > wanted && v.nextCursor !== null) reread.now()
     } catch (e) {
       // 503: this node has no cull configured.
       const absent = e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 503)
@@ -215,35 +302,49 @@ export default function Danger() {
   // Every read of GET /cull goes through reread: one at a time, and a burst
   // of ratings makes one read (after a few seconds), not one per rating.
   const [reread] = useState(() => zoneReread(load))
+  const [changed] = useState(() => dangerChanged(reread))
   useEffect(() => {
     reread.start()
-    return () => reread.stop()
-  }, [reread])
+    return () => {
+      reread.stop()
+      changed.stop()
+    }
+  }, [reread, changed])
   const { ready, me } = useAuth()
   useEffect(() => {
     if (ready) reread.now()
   }, [reread, ready, me?.id])
 
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
+  // showMore reads the zone's next page with its cursor. Should the zone
+  // have moved since the rows shown were read (another count, a cull), the
+  // rows are read again, as many as are now wanted.
+  const showMore = async () => {
+    if (!view || view.nextCursor === null || more.busy) return
+    const from = view
+    want.current = Math.max(want.current, from.atRisk.length + ZONE_MORE)
+    setMore({ busy: true, error: null })
+    try {
+      const since = liveMark()
+      const page = readCull(await api<unknown>('/cull' + qs({ cursor: from.nextCursor, limit: ZONE_MORE })))
+      putPosts(page.atRisk.flatMap((r) => (r.post ? [r.post] : [])), since)
+      // A read of the whole zone may have replaced the rows meanwhile: add
+      // the page only to the rows it follows.
+      setView((cur) => (cur === from ? joinZone(from, page) : cur))
+      if (zoneMoved(from, page)) reread.now()
+      setMore({ busy: false, error: null })
+    } catch (e) {
+      setMore({ busy: false, error: errorMessage(e) })
+    }
+  }
+
   useChannel(state === 'ok' ? 'danger' : null, (ev) => {
     if (ev.type === 'error' || ev.type === 'resync') return
     // The snapshot is a summary (the first posts' ids, no settings or past
     // runs): when it says what the page shows already, nothing to do; else,
     // like "changed", read GET /api/v1/cull again.
     if (ev.type === 'snapshot' && isObj(ev.data) && view && sameZone(view, readCull(ev.data))) return
-    if (timer.current) return
-    timer.current = setTimeout(() => {
-      timer.current = null
-      reread.now({ fresh: true })
-    }, 250)
+    changed.fire()
   })
-  useEffect(
-    () => () => {
-      if (timer.current) clearTimeout(timer.current)
-      timer.current = null
-    },
-    [],
-  )
   // The danger channel speaks at most once a tick (or after a cull): the
   // listed posts' own channels say at once when someone rates one of them.
   // Their stats show in the rows straight away, and the zone (ranks, the
@@ -260,8 +361,12 @@ export default function Danger() {
   const overdue = !!view?.nextAt && Date.parse(view.nextAt) - now <= 0
   useEffect(() => {
     if (!overdue) return
-    const t = setInterval(() => reread.now(), 3000)
-    return () => clearInterval(t)
+    const look = new Jittered(() => {
+      reread.now()
+      look.fire()
+    }, OVERDUE)
+    look.fire()
+    return () => look.stop()
   }, [overdue, reread])
 
   if (state === 'loading') return <Spinner />
@@ -339,6 +444,7 @@ export default function Danger() {
                 <RiskRow key={r.key} r={r} />
               ))}
             </ol>
+            <MoreRows shown={zoneShown(view)} label={view.nextCursor !== null ? zoneMoreLabel(view) : null} busy={more.busy} error={more.error} onMore={() => void showMore()} />
           </>
         )}
       </section>
@@ -370,6 +476,31 @@ export default function Danger() {
   )
 }
 
+// MoreRows: below a paged list, how much of it is shown and a button that
+// reads the next page.
+function MoreRows({ shown, label, busy, error, onMore }: { shown: string | null; label: string | null; busy: boolean; error: string | null; onMore: () => void }) {
+  if (!shown && !label && !error) return null
+  return (
+    <div className="more-rows">
+      {shown && (
+        <p className="muted small" role="status">
+          {shown}
+        </p>
+      )}
+      {error && (
+        <p className="field-error" role="alert">
+          Could not load more: {error}
+        </p>
+      )}
+      {label && (
+        <button className="btn btn-small" onClick={onMore} disabled={busy} aria-busy={busy}>
+          {busy ? 'Loading…' : label}
+        </button>
+      )}
+    </div>
+  )
+}
+
 // riskLine: "rank 7 · 1 rating, avg 3.0 · needs to overtake 1 post (…)".
 export function riskLine(r: AtRisk, post: Post | undefined): string {
   const safety = safetyText(r)
@@ -390,25 +521,86 @@ function RiskRow({ r }: { r: AtRisk }) {
   )
 }
 
+// A recorded run and the victims read so far: GET /api/v1/cull/runs/{id}
+// gives one page of them (best-ranked first) with a cursor; victim_count
+// says how many there were in all.
+export interface RunPage {
+  run: Obj
+  victims: AtRisk[]
+  // How many posts the run culled (victim_count), if the answer says.
+  count?: number
+  next: string | null
+}
+
+export function readRunPage(raw: unknown): RunPage {
+  const run = isObj(raw) ? raw : {}
+  const list = pick(run, 'victims', 'posts', 'items')
+  const next = isObj(list) && typeof list.next_cursor === 'string' && list.next_cursor ? list.next_cursor : null
+  const v = pick(run, 'victim_count')
+  return { run, victims: readRisk(list), count: typeof v === 'number' ? v : undefined, next }
+}
+
+// joinRunPage adds the next page of victims (a run does not change: the
+// pages follow one another; a victim already listed is not listed twice).
+export function joinRunPage(page: RunPage, more: RunPage): RunPage {
+  const seen = new Set(page.victims.map((r) => r.key))
+  return { ...page, victims: [...page.victims, ...more.victims.filter((r) => !seen.has(r.key))], count: more.count ?? page.count, next: more.next }
+}
+
+// runShown: "Showing 20 of 26" while victims are left to load.
+export function runShown(page: RunPage): string | null {
+  const n = page.victims.length
+  if (page.next === null || page.count === undefined || n >= page.count) return null
+  return `Showing ${num(n)} of ${num(page.count)}, best-ranked first.`
+}
+
+const RUN_MORE = 50
+
 export function CullRun() {
   const { id = '' } = useParams()
   useDocumentTitle(`Cull ${id}`)
-  const [run, setRun] = useState<Obj | null>(null)
+  const [page, setPage] = useState<RunPage | null>(null)
   const [err, setErr] = useState<string | null>(null)
+  const [more, setMore] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null })
+  // The run shown: an answer for another run (the page moved on) is dropped.
+  const shownId = useRef(id)
   useEffect(() => {
-    api<Obj>(`/cull/runs/${id}`)
-      .then((r) => {
-        const risk = readRisk(pick(r, 'victims', 'posts', 'items'))
-        putPosts(risk.flatMap((x) => (x.post ? [x.post] : [])))
-        setRun(r)
+    shownId.current = id
+    setPage(null)
+    setErr(null)
+    setMore({ busy: false, error: null })
+    api<unknown>(`/cull/runs/${encodeURIComponent(id)}`)
+      .then((raw) => {
+        if (shownId.current !== id) return
+        const p = readRunPage(raw)
+        putPosts(p.victims.flatMap((x) => (x.post ? [x.post] : [])))
+        setPage(p)
       })
-      .catch((e) => setErr(errorMessage(e)))
+      .catch((e) => {
+        if (shownId.current === id) setErr(errorMessage(e))
+      })
   }, [id])
+  const showMore = async () => {
+    if (!page || page.next === null || more.busy) return
+    const from = page
+    setMore({ busy: true, error: null })
+    try {
+      const p = readRunPage(await api<unknown>(`/cull/runs/${encodeURIComponent(id)}` + qs({ cursor: from.next, limit: RUN_MORE })))
+      if (shownId.current !== id) return
+      putPosts(p.victims.flatMap((x) => (x.post ? [x.post] : [])))
+      setPage((cur) => (cur === from ? joinRunPage(from, p) : cur))
+      setMore({ busy: false, error: null })
+    } catch (e) {
+      if (shownId.current === id) setMore({ busy: false, error: errorMessage(e) })
+    }
+  }
   if (err) return <div className="error-box" role="alert">{err}</div>
-  if (!run) return <Spinner />
-  const victims = readRisk(pick(run, 'victims', 'posts', 'items'))
+  if (!page) return <Spinner />
+  const { run, victims } = page
   const at = pick(run, 'started_at', 'at', 'ran_at', 'finished_at', 'created_at') as string | undefined
   const eligible = pick(run, 'eligible') as number | undefined
+  const count = page.count ?? victims.length
+  const left = count - victims.length
   return (
     <div className="danger-page">
       <p>
@@ -420,13 +612,24 @@ export function CullRun() {
           {parts(at ? fullTime(at) : null, eligible !== undefined ? `${plural(eligible, 'post')} ${eligible === 1 ? 'was' : 'were'} eligible` : null)}
         </p>
       )}
-      <section className="card">
-        <h2>Culled ({victims.length})</h2>
-        <ol className="risk-list">
-          {victims.map((v) => (
-            <RiskRow key={v.key} r={v} />
-          ))}
-        </ol>
+      <section className="card" aria-labelledby="victims-h">
+        <h2 id="victims-h">Culled ({num(count)})</h2>
+        {count === 0 ? (
+          <p className="muted">Nobody was culled in this run.</p>
+        ) : (
+          <ol className="risk-list">
+            {victims.map((v) => (
+              <RiskRow key={v.key} r={v} />
+            ))}
+          </ol>
+        )}
+        <MoreRows
+          shown={runShown(page)}
+          label={page.next !== null ? (left > 0 ? `Show ${num(Math.min(left, RUN_MORE))} more` : 'Show more') : null}
+          busy={more.busy}
+          error={more.error}
+          onMore={() => void showMore()}
+        />
       </section>
     </div>
   )

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { api, ApiError, errorMessage, qs } from '../api/client'
 import type { Comment, Page, Post } from '../api/types'
-import { liveMark, putPost, updatePost, usePost } from '../lib/postStore'
+import { getPost, liveMark, putPost, updatePost, usePost } from '../lib/postStore'
 import { useChannel, useNow, usePollWhenNotLive, useLiveState, useRetryOnReconnect } from '../live/live'
 import { applyPostEvent } from '../live/merge'
 import { emptyThread, heardComment, lostComment, threadMark, withPage, type Thread } from '../live/comments'
@@ -18,7 +18,9 @@ import { LaughRating, Reactions } from '../components/PostActions'
 import { Histogram, Ranks } from '../components/Stats'
 import { Avatar } from '../components/Avatar'
 import { fullTime, sentence } from '../lib/format'
-import { culledLine } from '../lib/cull'
+import { culledLine, needsCullDetail } from '../lib/cull'
+import { Reread } from '../live/postWatch'
+import { boardNews, rankChannel, withRank, type RankKey } from '../live/boardRanks'
 import { parseTags } from '../lib/tags'
 import { postTitle } from '../lib/titles'
 import { currentPlatform, isSend, sendShortcut } from '../lib/keys'
@@ -82,6 +84,18 @@ export default function PostPage() {
     commentReads.current++
     setThread(emptyThread)
   }, [id, setThread])
+  // Reads of the post that live news asks for (the post was culled: its
+  // banner wants the rank and time; it fell out of a board's top 20: its
+  // rank chip wants the new rank): after a short random wait, so that the
+  // post's viewers do not all read at once, and one read for a burst.
+  const loadRef = useRef(load)
+  loadRef.current = load
+  const [reread] = useState(() => new Reread(() => loadRef.current(), POST_REREAD))
+  useEffect(() => {
+    reread.start()
+    return () => reread.stop()
+  }, [reread])
+  useLiveRanks(post, reread)
   // A comment posted or deleted here is counted by its live message (the
   // count it left, versioned). With no connection to hear it on, the post
   // is read again: a read sent after the answer counts the change.
@@ -110,6 +124,7 @@ export default function PostPage() {
     }
     let comment: Comment | undefined
     let deleted: string | undefined
+    const before = getPost(id)
     updatePost(id, (p) => {
       const r = applyPostEvent(p, ev)
       comment = r.comment
@@ -118,6 +133,9 @@ export default function PostPage() {
     })
     if (comment) commentAdded(comment)
     if (deleted) commentRemoved(deleted)
+    // Culled while the page is open: the message names the run, not where
+    // the post fell or when; GET /posts/{id} says (`culled`).
+    if (needsCullDetail(before, getPost(id))) reread.request()
   })
   usePollWhenNotLive(() => {
     void load()
@@ -210,6 +228,33 @@ export default function PostPage() {
       </section>
     </div>
   )
+}
+
+// How soon the page reads the post again when live news asks for it: 0.5 s
+// plus up to 2.5 s of this page's own.
+const POST_REREAD = { delayMs: 500, jitterMs: 2500 }
+
+// useLiveRanks keeps the rank chips true while the post is in a board's
+// top 20 (see live/boardRanks.ts): the board's messages give its new rank,
+// and when it falls out of the top the post is read again for it.
+function useLiveRanks(post: Post | undefined, reread: Pick<Reread, 'request'>) {
+  const follow = (key: RankKey) => ({
+    ch: post ? rankChannel(post, key) : null,
+    on: (ev: Parameters<typeof boardNews>[1]) => {
+      if (!post || ev.type === 'error' || ev.type === 'resync') return
+      const news = boardNews(post.id, ev)
+      if (news.rank !== undefined) updatePost(post.id, (p) => withRank(p, key, news.rank!))
+      else if (news.reread) reread.request()
+    },
+  })
+  const hot = follow('hot')
+  const top = follow('top')
+  const day = follow('top_day')
+  const week = follow('top_week')
+  useChannel(hot.ch, hot.on)
+  useChannel(top.ch, top.on)
+  useChannel(day.ch, day.on)
+  useChannel(week.ch, week.on)
 }
 
 function StatusBanner({ post }: { post: Post }) {

@@ -11,6 +11,7 @@ import { useToast } from '../components/Toasts'
 import { Avatar } from '../components/Avatar'
 import { PostCard } from '../components/PostCard'
 import { compact, fullTime } from '../lib/format'
+import { culledPostsLabel, survivedLabel } from '../lib/cull'
 import { useDocumentTitle } from '../lib/hooks'
 import { profileTitle } from '../lib/titles'
 import { noteFollow } from '../lib/following'
@@ -94,14 +95,14 @@ export default function ProfilePage() {
             <dd>{s.best_rank ? `#${s.best_rank}` : '–'}</dd>
           </div>
           {typeof s.posts_survived === 'number' && (
-            <div>
-              <dt>survived culls</dt>
+            <div title="Posts that faced a cull and are still up">
+              <dt>{survivedLabel(s.posts_survived)}</dt>
               <dd>{compact(s.posts_survived)}</dd>
             </div>
           )}
           {typeof s.posts_culled === 'number' && (
-            <div>
-              <dt>culled</dt>
+            <div title="Posts the cull took">
+              <dt>{culledPostsLabel(s.posts_culled)}</dt>
               <dd>{compact(s.posts_culled)}</dd>
             </div>
           )}
