@@ -451,6 +451,46 @@ func TestLive_BoardsCoalesced(t *testing.T) {
 	}
 }
 
+// Ratings of a post below a board's top 20 make the node read the board
+// again and find its top unchanged: nothing is sent, and the next diff's
+// prev is still the version of the message before it. (Each such read used
+// to take a version of its own, so every viewer of the board saw a gap at
+// the next diff and resubscribed.)
+func TestLive_BoardPrevFollowsUnchangedReads(t *testing.T) {
+	hubTweaks = []func(*realtime.Config){func(c *realtime.Config) { c.BoardRate = 10 }}
+	defer func() { hubTweaks = nil }()
+	e := newEnv(t)
+	author := e.signup("uma")
+	var ids []string
+	for i := 0; i < 21; i++ { // equal scores, newer first: the first post is 21st
+		ids = append(ids, author.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post().ID)
+	}
+	e.waitRanked()
+	const ch = "board:top:all"
+	w := e.ws(nil)
+	w.send(map[string]any{"type": "subscribe", "ch": ch})
+	w.wait("board snapshot", is(ch, "snapshot"))
+	for round, r := range []*client{e.signup("ux1"), e.signup("ux2"), e.signup("ux3")} {
+		r.do("PUT", "/api/v1/posts/"+ids[0]+"/rating", map[string]int{"stars": 1}).want(200)
+		time.Sleep(400 * time.Millisecond) // a few ticks: the board is read again, unchanged
+		before := w.count(is(ch, "diff"))
+		r.do("PUT", "/api/v1/posts/"+ids[20]+"/rating", map[string]int{"stars": 5}).want(200)
+		e.eventually(fmt.Sprintf("round %d: the diff of a rating in the top", round), func() bool { return w.count(is(ch, "diff")) > before })
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var last float64
+	for _, m := range w.msgs {
+		if m["ch"] != ch {
+			continue
+		}
+		if prev, _ := m["prev"].(float64); m["type"] != "snapshot" && prev != last {
+			t.Fatalf("a %s with v %.0f and prev %.0f after v %.0f: a gap in an unbroken stream", m["type"], m["v"], prev, last)
+		}
+		last = m["v"].(float64)
+	}
+}
+
 // TestLive_TwoNodesAndRedisRestart runs two API nodes on one PostgreSQL and
 // one redis-server of the test's own: a rating through one reaches a client
 // of the other, and after Redis restarts both get snapshots and go on.

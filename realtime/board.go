@@ -106,25 +106,30 @@ func (b *boardCoalescer) refresh(ctx context.Context, key string) {
 		slog.Debug("realtime: board read failed", "board", key, "err", err)
 		return
 	}
+	var data any
+	typ := "diff"
 	b.mu.Lock()
 	prev, had := b.state[key]
 	b.state[key] = now
-	lastV := b.v[key]
-	v := b.next()
-	b.v[key] = v
-	b.events++
-	b.mu.Unlock()
-	var data any
-	typ := "diff"
 	if had {
 		d := diff(prev, now)
 		if d.empty() {
+			// Nothing to send, so no new version either: the next message's
+			// prev must be the version subscribers last got, or they see a
+			// gap that is none and all resubscribe. (The entries' items may
+			// be newer now; diffs do not carry those anyway.)
+			b.mu.Unlock()
 			return
 		}
 		data = d
 	} else {
 		typ, data = "snapshot", map[string]any{"items": now}
 	}
+	lastV := b.v[key]
+	v := b.next()
+	b.v[key] = v
+	b.events++
+	b.mu.Unlock()
 	raw, _ := json.Marshal(data)
 	msg, _ := json.Marshal(Message{Ch: key, Type: typ, V: v, Prev: lastV, Data: raw})
 	b.h.mu.RLock()
@@ -156,9 +161,16 @@ func (b *boardCoalescer) snapshot(ctx context.Context, name string) (any, int64,
 			return nil, 0, err
 		}
 		b.mu.Lock()
-		b.state[key] = st
-		v = b.next()
-		b.v[key] = v
+		if cur, ok := b.state[key]; ok {
+			// Another subscription's snapshot (or a flush) stored the board
+			// while this one read it: take that state and its version, which
+			// the next diff follows, not a second version of its own.
+			st, v = cur, b.v[key]
+		} else {
+			b.state[key] = st
+			v = b.next()
+			b.v[key] = v
+		}
 		b.mu.Unlock()
 	}
 	return map[string]any{"items": st}, v, nil

@@ -1,12 +1,14 @@
-// The leaderboards: hot, top by window, per tag, creators. Live: every board
-// message refetches the board (debounced), and rows glide to their new place.
+// The leaderboards: hot, top by window, per tag, creators. Live: board
+// messages refetch the board (after a random wait, see boardChanged), and
+// rows glide to their new place.
 
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react'
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { api, errorMessage, qs } from '../api/client'
 import type { BoardItem, Page } from '../api/types'
 import { liveMark, putPosts } from '../lib/postStore'
 import { useChannel, usePollWhenNotLive } from '../live/live'
+import { Jittered } from '../live/postWatch'
 import { Thumb } from '../components/Media'
 import { Avatar } from '../components/Avatar'
 import { num, compact } from '../lib/format'
@@ -32,6 +34,16 @@ export function boardChannel(board: Board, win: string, tag: string, sort: strin
   if (board === 'tag') return tagBoardChannel(tag, sort)
   if (board === 'top') return `board:top:${win}`
   return `board:${board}`
+}
+
+// How the page answers a message of its board's channel: every viewer of the
+// board hears it at the same moment, so each reads the board again after a
+// random wait of its own, 0.25 to 3 s, and the messages heard meanwhile make
+// that one read.
+export const BOARD_CHANGED = { minMs: 250, maxMs: 3000 }
+
+export function boardChanged(read: () => void, random: () => number = Math.random): Jittered {
+  return new Jittered(read, { ...BOARD_CHANGED, random })
 }
 
 export default function Leaderboards() {
@@ -70,18 +82,13 @@ export default function Leaderboards() {
     void load()
   }, [load])
 
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null)
+  // One per board shown: a read still waiting for another board is dropped.
+  const changed = useMemo(() => boardChanged(() => void load()), [load])
+  useEffect(() => () => changed.stop(), [changed])
   useChannel(boardChannel(board, win, tag, sort), (ev) => {
     if (ev.type === 'error') return
-    if (timer.current) return
-    timer.current = setTimeout(() => {
-      timer.current = null
-      void load()
-    }, 250)
+    changed.fire()
   })
-  useEffect(() => () => {
-    if (timer.current) clearTimeout(timer.current)
-  }, [])
   usePollWhenNotLive(() => void load())
 
   const set = (k: string, v: string | null) => {
