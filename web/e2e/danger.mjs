@@ -16,12 +16,11 @@
 // one post, the worst — the author's. Two 5★ ratings (≈ 2.70) then lift it
 // above them, and the zone moves to another post.
 //
-// The author's post is left unrated, rather than rated down, until it is
-// in the zone: the minute's rating notifications (ranking.NotifyRatings)
-// lock the rated posts' rows FOR UPDATE on the same minute as the danger
-// check, and a check that then inserts such a post into cull_danger fails
-// on its foreign key ("could not serialize access due to concurrent
-// update") and is not retried, so the author would hear a minute later.
+// The author's post is left unrated until it is in the zone, so that the
+// only ratings before "entered" are the other posts': which tick hears it
+// is then the only variable. (Until this scenario found it, a post rated
+// in the same minute as the danger check could make the check fail to
+// serialize and lose that tick; cull and ranking tests now cover it.)
 
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
