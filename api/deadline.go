@@ -70,13 +70,21 @@ func dependencyDown(err error) bool {
 			strings.HasPrefix(pe.Code, "57P") || pe.Code == "57014"
 	}
 	var ce *pgconn.ConnectError
-	var ne net.Error
+	var oe *net.OpError
+	var errno syscall.Errno
 	var re redis.Error
 	switch {
+	case errors.As(err, &errno):
+		// A bare errno (inside a *PathError, say) is the filesystem's: a
+		// full disk is no outage to retry. Only a connection's count.
+		return errors.As(err, &oe) && (errno == syscall.ECONNREFUSED || errno == syscall.ECONNRESET ||
+			errno == syscall.EPIPE || errno == syscall.ETIMEDOUT || errno == syscall.EHOSTUNREACH || errno == syscall.ENETUNREACH)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &ce), errors.As(err, &ne),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &ce), errors.As(err, &oe),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		// The request's own connection is read through clientBody, whose
+		// errors are the client's: what is left are the server's own
+		// connections, to PostgreSQL and Redis.
 		return true
 	case errors.As(err, &re):
 		// Redis still loading its data after a restart, or a replica

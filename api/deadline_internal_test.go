@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,8 +83,19 @@ func TestUnavailableClassifiesRealFailures(t *testing.T) {
 	if !errors.As(unique, &pe) {
 		t.Fatalf("duplicate key: %v", unique)
 	}
+	_, missing := os.Open(filepath.Join(t.TempDir(), "gone"))
+	full := &os.PathError{Op: "write", Path: "/media/x", Err: syscall.ENOSPC}
+	// A client whose upload stalls past the read timeout: the read of the
+	// request's body fails with the connection's timeout.
+	stalled := clientBody{iotest.ErrReader(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded})}
+	_, stall := io.ReadAll(stalled)
+	if code := jokster.ErrorCode(fmt.Errorf("posts: ingest: %w", stall)); code != jokster.EINVALID {
+		t.Errorf("a stalled upload: code %q, want invalid (400)", code)
+	}
 	for name, err := range map[string]error{"duplicate key": unique, "a bug": errors.New("index out of range"),
-		"the request's fault": jokster.Errorf(jokster.EINVALID, "no"), "no rows": pgx.ErrNoRows} {
+		"the request's fault": jokster.Errorf(jokster.EINVALID, "no"), "no rows": pgx.ErrNoRows,
+		"a missing file": fmt.Errorf("media: %w", missing), "a full disk": fmt.Errorf("media: store: %w", full),
+		"a client's stalled upload": fmt.Errorf("posts: ingest: %w", stall)} {
 		if u := unavailable(err); u != nil {
 			t.Errorf("%s (%v) classified as unavailable", name, err)
 		}

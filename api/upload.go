@@ -25,6 +25,7 @@ func parts(c *fiber.Ctx, max int64, fn func(p *multipart.Part) error) error {
 	if body == nil {
 		body = bytes.NewReader(c.Body())
 	}
+	body = clientBody{body}
 	lr := &io.LimitedReader{R: body, N: max + 1}
 	mr := multipart.NewReader(lr, params["boundary"])
 	err = eachPart(mr, lr, max, fn)
@@ -82,4 +83,19 @@ func emptyFile(p *multipart.Part) (bool, io.Reader) {
 		return true, nil
 	}
 	return false, io.MultiReader(bytes.NewReader(one[:n]), p)
+}
+
+// clientBody reads the request's body and makes its errors the client's:
+// a body that stalls past the read timeout or breaks off is a bad request
+// (400), not a dependency that is down (503), whatever network error the
+// read returns on the way.
+type clientBody struct{ r io.Reader }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, &jokster.Error{Code: jokster.EINVALID,
+			Message: "the upload could not be read: the connection stalled or broke off (" + err.Error() + ")"}
+	}
+	return n, err
 }
