@@ -100,6 +100,11 @@ func ProcessPhoto(r io.Reader, limits Limits, size int) ([]byte, error) {
 	if err := checkPixels(cfg.Width, cfg.Height, limits.MaxPixels); err != nil {
 		return nil, err
 	}
+	if kind == "jpeg" {
+		if err := CheckJPEG(data); err != nil {
+			return nil, err
+		}
+	}
 
 	img, err := codec.decode(bytes.NewReader(data))
 	if err != nil {

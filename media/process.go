@@ -16,6 +16,7 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/corona10/goimagehash"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/jokster/jokster"
 )
@@ -133,6 +135,26 @@ func Process(ctx context.Context, root string, u Upload, tools Tools) (Result, e
 	}
 }
 
+// decodeBudget bounds the memory the image and GIF decodes of this
+// process hold at once, in bytes. Decoding cannot be made to stream, and a
+// GIF within the upload limits (6000×6000, 5 frames: 127 KB) took 1.6 GB
+// to process; ten at once (WORKER_CONCURRENCY) would have the process
+// killed for its memory, API and all. Decodes wait for their share; one
+// larger than the whole budget runs alone.
+const decodeBudget = 1 << 30
+
+var decodeSem = semaphore.NewWeighted(decodeBudget)
+
+// reserve waits for n bytes of the decode budget (at most all of it) and
+// returns the function that gives them back.
+func reserve(ctx context.Context, n int64) (func(), error) {
+	n = min(max(n, 1), decodeBudget)
+	if err := decodeSem.Acquire(ctx, n); err != nil {
+		return nil, err
+	}
+	return func() { decodeSem.Release(n) }, nil
+}
+
 // processImage makes the renditions of a still image.
 func processImage(ctx context.Context, root string, file *os.File, format string) (Result, error) {
 	name := formats[format].name
@@ -154,6 +176,23 @@ func processImage(ctx context.Context, root string, file *os.File, format string
 	if err := checkPixels(cfg.Width, cfg.Height, maxProcessPixels); err != nil {
 		return Result{}, err
 	}
+	if format == "jpeg" {
+		// Uploads are walked when they arrive; this also stops a scan
+		// bomb stored before that walk counted scans.
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return Result{}, fmt.Errorf("media: %w", err)
+		}
+		br.Reset(file)
+		if err := structureError(walkJPEG(br), name); err != nil {
+			return Result{}, err
+		}
+	}
+	// Decoded (up to 8 bytes a pixel for 16-bit PNGs), oriented and scaled.
+	release, err := reserve(ctx, 16*int64(cfg.Width)*int64(cfg.Height))
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return Result{}, fmt.Errorf("media: %w", err)
 	}
@@ -215,6 +254,23 @@ func processGIF(ctx context.Context, root string, file *os.File) (Result, error)
 	if err := checkPixels(cfg.Width, cfg.Height, maxProcessPixels); err != nil {
 		return Result{}, err
 	}
+	// Every frame decoded (a byte a pixel), then the screen as RGBA several
+	// times over (the canvas, the poster, a frame before and after
+	// scaling): the frames are counted first, without decoding.
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return Result{}, fmt.Errorf("media: %w", err)
+	}
+	br.Reset(file)
+	hd, err := walkGIF(br, UploadLimits{MaxPixels: math.MaxInt64, MaxGIFFrames: math.MaxInt, MaxGIFPixels: math.MaxInt64})
+	if err != nil {
+		return Result{}, structureError(err, "GIF")
+	}
+	screen := int64(cfg.Width) * int64(cfg.Height)
+	release, err := reserve(ctx, int64(hd.frames)*screen+16*screen)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return Result{}, fmt.Errorf("media: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/image/draw"
 
@@ -412,4 +413,31 @@ func writeTemp(t testing.TB, data []byte, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Image and GIF decodes share a memory budget per process: with the budget
+// taken, processing waits (here until its deadline) instead of decoding
+// alongside; given back, the same processing runs.
+func TestProcessWaitsForTheDecodeBudget(t *testing.T) {
+	root := t.TempDir()
+	ctx := testCtx(t)
+	u, err := Ingest(ctx, root, bytes.NewReader(animatedGIF(t, 60, 40)), testUploadLimits, Tools{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := reserve(ctx, decodeBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_, err = Process(short, root, u, Tools{})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		release()
+		t.Fatalf("Process with the budget taken: %v, want it to wait until its deadline", err)
+	}
+	release()
+	if _, err := Process(ctx, root, u, Tools{}); err != nil {
+		t.Fatalf("Process with the budget back: %v", err)
+	}
 }
