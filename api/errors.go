@@ -52,32 +52,59 @@ type errorDetail struct {
 // Unexpected errors are logged with the request id and reported as
 // "internal" without details.
 func errorHandler(c *fiber.Ctx, err error) error {
-	var fe *fiber.Error
-	var je *jokster.Error
-	var pe *pgconn.PgError
-	if down := unavailable(err); down != nil {
+	if unavailable(err) != nil {
 		slog.Warn("request: PostgreSQL or Redis unavailable", "method", c.Method(), "path", c.Path(),
 			"request_id", requestID(c), "err", err)
-		err = down
 	}
+	status, body := classify(err)
+	if je, ok := asDomain(err); ok && je.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22") && status == fiber.StatusBadRequest {
+		// Usually the request's value, but a server bug (a number the
+		// code computed out of range) looks the same: keep a trace.
+		slog.Warn("request: PostgreSQL refused a value", "method", c.Method(), "path", c.Path(),
+			"request_id", requestID(c), "code", pe.Code, "err", pe.Message)
+	}
+	switch status {
+	case fiber.StatusNotFound:
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			body.Message = "no such route: " + c.Method() + " " + c.Path()
+		}
+	}
+	if status >= 500 && status != fiber.StatusServiceUnavailable {
+		slog.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
+	}
+	return c.Status(status).JSON(errorBody{Error: body})
+}
+
+// asDomain returns err as the *jokster.Error it answers with: its own, or
+// the unavailable one a dependency's failure becomes.
+func asDomain(err error) (*jokster.Error, bool) {
+	if down := unavailable(err); down != nil {
+		return down, true
+	}
+	var je *jokster.Error
+	ok := errors.As(err, &je)
+	return je, ok
+}
+
+// classify is the one place that decides an error's status and body.
+func classify(err error) (int, errorDetail) {
+	var fe *fiber.Error
+	var pe *pgconn.PgError
 	status, body := fiber.StatusInternalServerError, errorDetail{Code: jokster.EINTERNAL, Message: jokster.ErrorMessage(err)}
-	switch {
-	case errors.As(err, &je):
+	if je, ok := asDomain(err); ok {
 		status = statuses[je.Code]
 		if status == 0 {
 			status = fiber.StatusInternalServerError
 		}
-		body = errorDetail{Code: je.Code, Message: je.Message, Fields: je.Fields}
-		if je.RetryAfter > 0 {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(je.RetryAfter))
-		}
+		return status, errorDetail{Code: je.Code, Message: je.Message, Fields: je.Fields}
+	}
+	switch {
 	case errors.As(err, &pe) && requestsFault(pe, &status, &body):
-		if strings.HasPrefix(pe.Code, "22") {
-			// Usually the request's value, but a server bug (a number the
-			// code computed out of range) looks the same: keep a trace.
-			slog.Warn("request: PostgreSQL refused a value", "method", c.Method(), "path", c.Path(),
-				"request_id", requestID(c), "code", pe.Code, "err", pe.Message)
-		}
 	case errors.As(err, &fe):
 		status = fe.Code
 		code, ok := fiberCodes[fe.Code]
@@ -88,18 +115,12 @@ func errorHandler(c *fiber.Ctx, err error) error {
 			}
 		}
 		msg := fe.Message
-		switch fe.Code {
-		case fiber.StatusNotFound:
-			msg = "no such route: " + c.Method() + " " + c.Path()
-		case fiber.StatusRequestEntityTooLarge:
+		if fe.Code == fiber.StatusRequestEntityTooLarge {
 			msg = "the request body is too large"
 		}
 		body = errorDetail{Code: code, Message: msg}
 	}
-	if status >= 500 && status != fiber.StatusServiceUnavailable {
-		slog.Error("request failed", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
-	}
-	return c.Status(status).JSON(errorBody{Error: body})
+	return status, body
 }
 
 // requestsFault reports whether PostgreSQL error pe is one the request,

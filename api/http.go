@@ -219,16 +219,9 @@ func viewer(c *fiber.Ctx) int64 {
 	return 0
 }
 
+// statusOf is the status errorHandler answers err with (the access log
+// and the metrics run before it and must say the same).
 func statusOf(err error) int {
-	if unavailable(err) != nil {
-		return fiber.StatusServiceUnavailable
-	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		return fe.Code
-	}
-	if s, ok := statuses[jokster.ErrorCode(err)]; ok {
-		return s
-	}
-	return fiber.StatusInternalServerError
+	status, _ := classify(err)
+	return status
 }
