@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -394,5 +395,40 @@ func TestReconcileLagFollowsPasses(t *testing.T) {
 	lag := testutil.ToFloat64(reconcileLag)
 	if math.IsNaN(lag) || lag < 0 || lag > time.Since(began).Seconds() {
 		t.Fatalf("lag %v s, %v after the test began", lag, time.Since(began))
+	}
+}
+
+// Board pages served from PostgreSQL (while Redis rebuilds) walk the
+// board's index and stop at the page, rather than sort every ready post:
+// they must be in the index's order exactly.
+func TestBoardsFromPostgresUseTheirIndexes(t *testing.T) {
+	f := newFixture(t, nil, "")
+	u := f.users(1)
+	f.exec(`INSERT INTO posts (author_id, caption, kind, status, created_at, score_top, score_hot)
+		SELECT $1, 'joke', 'text', 'ready', now() - g * interval '1 minute', random(), random() FROM generate_series(1, 5000) g`, u[0])
+	f.exec(`ANALYZE posts`)
+	for _, board := range []string{"hot", "top:all"} {
+		sql, args, err := boardSQL(board)
+		if err != nil || sql == "" {
+			t.Fatalf("%s: %q %v", board, sql, err)
+		}
+		rows, err := f.db.Query(context.Background(), `EXPLAIN `+sql+` LIMIT 21 OFFSET 0`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := ""
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan += line + "\n"
+		}
+		if rows.Err() != nil {
+			t.Fatal(rows.Err())
+		}
+		if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {
+			t.Errorf("%s: the page is not read off an index:\n%s", board, plan)
+		}
 	}
 }

@@ -55,38 +55,17 @@ func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]
 }
 
 // boardFromPostgres computes a board with the same order as Redis: the
-// stored scores, ties broken by id (newer first), as BoardScore does.
+// stored scores, ties broken by id (newer first), as BoardScore does. It
+// is the order of posts_top_idx and posts_hot_idx exactly, so a page is an
+// index scan that stops at the page, not a sort of every ready post (which
+// "NULLS LAST" forced: 134–155 ms a read at 20,000 posts, while Redis
+// rebuilds). A post whose scores were never stored (its board update
+// failed; the cull and the danger check store them) is left out until
+// they are.
 func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
-	var sql string
-	var args []any
-	parts := strings.Split(name, ":")
-	switch {
-	case name == "hot":
-		sql = `SELECT id, coalesce(score_hot, 0) FROM posts WHERE status = 'ready' ORDER BY score_hot DESC NULLS LAST, id DESC`
-	case name == "new":
-		sql = `SELECT id, id::float8 AS score FROM posts WHERE status = 'ready' ORDER BY id DESC`
-	case name == "top:all":
-		sql = `SELECT id, coalesce(score_top, 0) FROM posts WHERE status = 'ready' ORDER BY score_top DESC NULLS LAST, id DESC`
-	case len(parts) == 3 && parts[0] == "top" && (parts[1] == "day" || parts[1] == "week"):
-		from, to, err := window(parts[1], parts[2])
-		if err != nil {
-			return nil, false, err
-		}
-		sql = `SELECT id, coalesce(score_top, 0) FROM posts WHERE status = 'ready' AND created_at >= $1 AND created_at < $2
-			ORDER BY score_top DESC NULLS LAST, id DESC`
-		args = append(args, from, to)
-	case len(parts) == 3 && parts[0] == "tag":
-		col := "score_top"
-		if parts[2] == "hot" {
-			col = "score_hot"
-		}
-		sql = `SELECT p.id, coalesce(p.` + col + `, 0) FROM posts p JOIN post_tags t ON t.post_id = p.id
-			WHERE p.status = 'ready' AND t.tag = $1 ORDER BY p.` + col + ` DESC NULLS LAST, p.id DESC`
-		args = append(args, parts[1])
-	case name == "creators":
-		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.laughs > 0 ORDER BY c.laughs DESC, c.id DESC`
-	default:
-		return nil, false, nil
+	sql, args, err := boardSQL(name)
+	if err != nil || sql == "" {
+		return nil, false, err
 	}
 	args = append(args, limit+1, offset)
 	rows, err := s.db.Query(ctx, sql+` LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
@@ -118,6 +97,41 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 		out = out[:limit]
 	}
 	return out, more, nil
+}
+
+// boardSQL is the query of board name served from PostgreSQL, in the
+// board's order, before its LIMIT and OFFSET; "" for no such board.
+func boardSQL(name string) (string, []any, error) {
+	var sql string
+	var args []any
+	parts := strings.Split(name, ":")
+	switch {
+	case name == "hot":
+		sql = `SELECT id, score_hot FROM posts WHERE status = 'ready' AND score_hot IS NOT NULL ORDER BY score_hot DESC, id DESC`
+	case name == "new":
+		sql = `SELECT id, id::float8 AS score FROM posts WHERE status = 'ready' ORDER BY id DESC`
+	case name == "top:all":
+		sql = `SELECT id, score_top FROM posts WHERE status = 'ready' AND score_top IS NOT NULL ORDER BY score_top DESC, id DESC`
+	case len(parts) == 3 && parts[0] == "top" && (parts[1] == "day" || parts[1] == "week"):
+		from, to, err := window(parts[1], parts[2])
+		if err != nil {
+			return "", nil, err
+		}
+		sql = `SELECT id, score_top FROM posts WHERE status = 'ready' AND score_top IS NOT NULL AND created_at >= $1 AND created_at < $2
+			ORDER BY score_top DESC, id DESC`
+		args = append(args, from, to)
+	case len(parts) == 3 && parts[0] == "tag":
+		col := "score_top"
+		if parts[2] == "hot" {
+			col = "score_hot"
+		}
+		sql = `SELECT p.id, p.` + col + ` FROM posts p JOIN post_tags t ON t.post_id = p.id
+			WHERE p.status = 'ready' AND p.` + col + ` IS NOT NULL AND t.tag = $1 ORDER BY p.` + col + ` DESC, p.id DESC`
+		args = append(args, parts[1])
+	case name == "creators":
+		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.laughs > 0 ORDER BY c.laughs DESC, c.id DESC`
+	}
+	return sql, args, nil
 }
 
 // Generation identifies the current state of every board: it changes with
