@@ -598,6 +598,66 @@ func TestVideoPost_LocationStripped(t *testing.T) {
 	}
 }
 
+// A video whose header understates its length (mvhd, tkhd and mdhd say
+// 1 s; its frames last 3 s) passes the upload's check of VIDEO_MAX_SECONDS,
+// but processing checks the length of what it would serve and fails the
+// post.
+func TestVideoPost_ForgedLength_Failed(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg is not installed (make test installs it)")
+	}
+	e := newEnv(t, func(c *config.Config) { c.VideoMaxSeconds = 2 })
+	e.startWorker()
+	c := e.signup("hugo")
+	src := filepath.Join(t.TempDir(), "long.mp4")
+	out, err := exec.Command(ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=64x64:rate=10",
+		"-pix_fmt", "yuv420p", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	data, _ := os.ReadFile(src)
+	c.newPost(data, "long.mp4").want(413)
+	// The lengths declared in version 0 boxes (ffmpeg's for short files).
+	var movieScale uint32
+	patched := 0
+	var walk func(start, end int)
+	walk = func(start, end int) {
+		for i := start; i+8 <= end; {
+			n, box := int(binary.BigEndian.Uint32(data[i:])), string(data[i+4:i+8])
+			if n < 8 || i+n > end {
+				t.Fatalf("bad MP4 box at %d", i)
+			}
+			if (box == "mvhd" || box == "tkhd" || box == "mdhd") && data[i+8] != 0 {
+				t.Fatalf("%s is not version 0", box)
+			}
+			switch box {
+			case "moov", "trak", "mdia":
+				walk(i+8, i+n)
+			case "mvhd", "mdhd":
+				scale := binary.BigEndian.Uint32(data[i+20:])
+				if box == "mvhd" {
+					movieScale = scale
+				}
+				binary.BigEndian.PutUint32(data[i+24:], scale)
+				patched++
+			case "tkhd":
+				binary.BigEndian.PutUint32(data[i+28:], movieScale)
+				patched++
+			}
+			i += n
+		}
+	}
+	walk(0, len(data))
+	if patched != 3 {
+		t.Fatalf("patched %d lengths", patched)
+	}
+	p := c.waitReady(c.newPost(data, "long.mp4").want(201).post().ID)
+	if p.Status != "failed" || p.Failure == nil || !strings.Contains(*p.Failure, "3 seconds long") || !strings.Contains(*p.Failure, "at most 2 seconds") {
+		t.Fatalf("%+v (failure %v)", p, p.Failure)
+	}
+}
+
 func TestLostProcessingTask_Requeued(t *testing.T) {
 	e := newEnv(t)
 	c := e.signup("hana")
@@ -862,6 +922,46 @@ func TestReuploadWhileFirstDeleted_201(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM media_garbage WHERE path = $1`, original); n != 0 {
 		t.Fatalf("the reused original is still queued for collection")
+	}
+}
+
+// The server dies after an upload's file is stored and before its post is
+// saved: once the claim runs out, the re-enqueue job queues the file for
+// collection and enqueues its task, and the collector deletes it. A file
+// that a post uses stays, stale claim or not.
+func TestExpiredClaim_FileCollected(t *testing.T) {
+	e := newEnv(t)
+	c := e.signup("zora")
+	ctx := context.Background()
+	_, used := c.processedPicture(jpegOf(320, 240, 3), "kept.jpg")
+	u, err := e.posts.Ingest(ctx, bytes.NewReader(jpegOf(320, 240, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(u.Path))
+	if _, err := os.Stat(orphan); err != nil {
+		t.Fatal(err)
+	}
+	// No post is made (the server was killed); the claims run out.
+	if _, err := e.db.Exec(ctx, `INSERT INTO media_claims (path, until) VALUES ($1, now()) ON CONFLICT (path) DO UPDATE SET until = now()`, used); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `UPDATE media_claims SET until = now() - interval '1 minute'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.posts.Requeue(ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM media_claims`); n != 0 {
+		t.Fatalf("%d expired claims left", n)
+	}
+	e.startWorker()
+	e.eventually("the orphan file to be collected", func() bool {
+		_, err := os.Stat(orphan)
+		return os.IsNotExist(err) && e.count(`SELECT count(*) FROM media_garbage`) == 0
+	})
+	if _, err := os.Stat(filepath.Join(e.cfg.MediaRoot, filepath.FromSlash(used))); err != nil {
+		t.Fatalf("a file a post uses was collected: %v", err)
 	}
 }
 

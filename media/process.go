@@ -88,7 +88,17 @@ func HashDistance(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 // post failed with the message); other errors are internal and worth a
 // retry. ctx cancels ffmpeg (each run is bounded by ctx's deadline, or
 // ToolTimeout without one); decoding an image is not interruptible.
+// Process does not hold a video to a length: ProcessWithin does.
 func Process(ctx context.Context, root string, u Upload, tools Tools) (Result, error) {
+	return ProcessWithin(ctx, root, u, tools, UploadLimits{})
+}
+
+// ProcessWithin is Process that also holds a video to lim.MaxVideoSeconds
+// (no limit if not positive). Ingest checks the length a container
+// declares, which a forged header can understate; the remux rewrites it
+// from the packets, so the length of the display rendition is checked
+// again, and a longer one is ETOOLARGE (mark the post failed).
+func ProcessWithin(ctx context.Context, root string, u Upload, tools Tools, lim UploadLimits) (Result, error) {
 	if root == "" {
 		return Result{}, errors.New("media: empty storage root")
 	}
@@ -131,7 +141,7 @@ func Process(ctx context.Context, root string, u Upload, tools Tools) (Result, e
 	case KindGIF:
 		return processGIF(ctx, root, file)
 	default:
-		return processVideo(ctx, root, rt, u, tools)
+		return processVideo(ctx, root, rt, u, tools, lim.MaxVideoSeconds)
 	}
 }
 
@@ -475,7 +485,8 @@ func paletteKey(p color.Palette) string {
 }
 
 // processVideo remuxes a video without metadata and takes a poster frame.
-func processVideo(ctx context.Context, root string, rt *os.Root, u Upload, tools Tools) (Result, error) {
+// A remux longer than maxSeconds (if positive) is ETOOLARGE.
+func processVideo(ctx context.Context, root string, rt *os.Root, u Upload, tools Tools, maxSeconds float64) (Result, error) {
 	src := filepath.Join(root, filepath.FromSlash(u.Path))
 	ext := formats[u.Format].ext
 	if err := rt.MkdirAll(DisplayDir, 0o755); err != nil {
@@ -496,15 +507,26 @@ func processVideo(ctx context.Context, root string, rt *os.Root, u Upload, tools
 	if _, err := runTool(ctx, tools.FFmpeg, args...); err != nil {
 		return Result{}, toolError(err, src, "the video cannot be processed")
 	}
+	// The remux copies every packet and writes the length they make, not
+	// the one the upload's header declared (which Ingest checked): that is
+	// the length served, checked before the rendition is kept.
+	info, err := probe(ctx, tools, filepath.Join(root, filepath.FromSlash(tmp)), u.Format)
+	if err != nil {
+		return Result{}, err
+	}
+	if s := float64(info.durationMS) / 1000; maxSeconds > 0 && s > maxSeconds {
+		claim := ""
+		if u.DurationMS > 0 {
+			claim = " (its header claims " + seconds(float64(u.DurationMS)/1000) + ")"
+		}
+		return Result{}, &jokster.Error{Code: jokster.ETOOLARGE, Message: fmt.Sprintf(
+			"the video is %s seconds long%s; at most %s seconds are allowed", seconds(s), claim, seconds(maxSeconds))}
+	}
 	display, err := renameContentAddressed(rt, tmp, DisplayDir, ext)
 	if err != nil {
 		return Result{}, err
 	}
 	displayAbs := filepath.Join(root, filepath.FromSlash(display))
-	info, err := probe(ctx, tools, displayAbs, u.Format)
-	if err != nil {
-		return Result{}, err
-	}
 
 	poster, err := videoFrame(ctx, root, rt, tools, displayAbs, u.Format, info.durationMS)
 	if err != nil {

@@ -34,7 +34,7 @@ func (s *Service) Process(ctx context.Context, id int64) error {
 	} else if err != nil {
 		return err
 	}
-	res, err := media.Process(ctx, s.set.MediaRoot, u, s.set.Tools)
+	res, err := media.ProcessWithin(ctx, s.set.MediaRoot, u, s.set.Tools, s.set.Limits)
 	var je *jokster.Error
 	if errors.As(err, &je) {
 		return s.Fail(ctx, id, je.Message)
@@ -204,9 +204,24 @@ func (s *Service) Requeue(ctx context.Context, olderThan time.Duration) (int, er
 			break
 		}
 	}
-	// Claims whose upload never became a post (the request died).
-	if _, err := s.db.Exec(ctx, `DELETE FROM media_claims WHERE until < now()`); err != nil {
+	// Claims whose upload never became a post (the request died): their
+	// files are queued for collection, which deletes them unless a post or
+	// a profile uses them (a file stored for the first time is in
+	// media_garbage only from here on), and their tasks enqueued now.
+	rows, err = s.db.Query(ctx, `WITH c AS (DELETE FROM media_claims WHERE until < now() RETURNING path),
+		g AS (INSERT INTO media_garbage (path) SELECT path FROM c ON CONFLICT DO NOTHING)
+		SELECT path FROM c ORDER BY path`)
+	if err != nil {
 		return n, err
+	}
+	expired, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return n, err
+	}
+	for _, p := range expired {
+		if s.queue.EnqueueCollect(ctx, p) == nil {
+			n++
+		}
 	}
 	lastPath := ""
 	for {
@@ -253,7 +268,8 @@ func (s *Service) Collect(ctx context.Context, path string) error {
 		if claimed && !used {
 			// An upload on its way will use it, or, if it never becomes a
 			// post, the re-enqueue job brings the file back here once the
-			// claim has run out: it stays queued.
+			// claim has run out (Requeue queues the paths of expired
+			// claims): it stays queued.
 			return nil
 		}
 		if !used {
