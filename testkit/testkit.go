@@ -338,6 +338,10 @@ func RedisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
 	return RedisInfo(ctx, rdb, "cpu", "used_cpu_user_main_thread:") + RedisInfo(ctx, rdb, "cpu", "used_cpu_sys_main_thread:")
 }
 
+// Pid is the redis-server's process id (tests stop and continue it to
+// play a Redis that hangs).
+func (s *RedisServer) Pid() int { return s.cmd.Process.Pid }
+
 // Stop kills the server and waits for it to exit.
 func (s *RedisServer) Stop() {
 	_ = s.cmd.Process.Kill()

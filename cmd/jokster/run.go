@@ -68,7 +68,7 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 			return nil, err
 		}
 	}
-	ropt, err := redis.ParseURL(cfg.RedisURL)
+	ropt, err := redisOptions(cfg.RedisURL)
 	if err != nil {
 		d.db.Close()
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -363,4 +363,22 @@ func admin(ctx context.Context, cfg config.Config, args []string) error {
 	}
 	fmt.Printf("%s: admin %s\n", args[1], map[bool]string{true: "granted", false: "revoked"}[args[0] == "grant"])
 	return nil
+}
+
+// redisOptions are the Redis client's: go-redis's defaults ignore a
+// request's deadline and wait up to 3 s a read, three times over, so a
+// Redis that hangs (rather than refusing connections) held every request
+// for its whole deadline and more. Calls now end with their context's
+// deadline, a read waits at most 2 s, and a failed call is tried once more.
+func redisOptions(url string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.ContextTimeoutEnabled = true
+	opt.DialTimeout = 2 * time.Second
+	opt.ReadTimeout = 2 * time.Second
+	opt.WriteTimeout = 2 * time.Second
+	opt.MaxRetries = 1
+	return opt, nil
 }
