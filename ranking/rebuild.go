@@ -121,6 +121,9 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	}
 	// Creators with laughs (posts' authors were updated above, but a
 	// creator whose posts were all culled still counts).
+	if err := l.renew(ctx); err != nil {
+		return err
+	}
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT author_id FROM posts WHERE status = 'culled'`)
 	if err != nil {
 		return err
@@ -208,9 +211,11 @@ type rebuildLock struct {
 	token string
 }
 
-// lockTTL bounds how long a crashed holder blocks the others; a rebuild
-// renews the lock after every batch.
-const lockTTL = time.Minute
+// lockTTL bounds how long a crashed holder blocks the others' rebuild
+// (boards are served from PostgreSQL meanwhile); a rebuild renews the lock
+// after every batch of a thousand posts, which takes well under a second.
+// It was a minute: a node killed mid-rebuild kept the boards down that long.
+const lockTTL = 15 * time.Second
 
 // errLockLost stops a rebuild whose lock is no longer its own.
 var errLockLost = errors.New("ranking: the rebuild lock was lost (Redis lost its data, or the lock expired); the boards are rebuilt again")
