@@ -376,6 +376,17 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 			if err := store.HoldReadyPosts(ctx, tx); err != nil {
 				return err
 			}
+			// The cascade changes the rows of every post the account wrote,
+			// rated, commented on or reacted to (the counting triggers), in
+			// no set order; the rating writers lock posts in id order, and
+			// under load the two deadlocked every time. Taking the posts in
+			// id order first makes the cascade find them held.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM posts WHERE id IN (
+					SELECT post_id FROM ratings WHERE user_id = $1 UNION SELECT post_id FROM comments WHERE author_id = $1
+					UNION SELECT post_id FROM reactions WHERE user_id = $1 UNION SELECT id FROM posts WHERE author_id = $1)
+				ORDER BY id FOR NO KEY UPDATE`, id); err != nil {
+				return err
+			}
 			return tx.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
 			ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
 			d AS (DELETE FROM users WHERE id = $1 AND password_hash = $2 RETURNING 1)
