@@ -353,14 +353,16 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (string,
 
 // Delete removes the account and, by cascade, everything it owns. It
 // returns the profile photo's file name, so the caller can remove the file
-// once nobody else uses it, and the ids of the posts the cascade deleted,
-// so the caller can take them off the boards and the open pages (a post
-// the list misses, created at that very moment, left a tombstone for the
-// ranking's reconcile loop).
-func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, posts []int64, err error) {
+// once nobody else uses it; the ids of the posts the cascade deleted, so
+// the caller can take them off the boards and the open pages (a post the
+// list misses, created at that very moment, left a tombstone for the
+// ranking's reconcile loop); and the ids of the other posts the account
+// had rated, whose scores the cascade changed, for the boards to follow
+// at once rather than at the next reconcile.
+func (s *Service) Delete(ctx context.Context, id int64, password string) (photo string, posts, rated []int64, err error) {
 	_, hash, err := s.checkPasswordOf(ctx, id, password, "password")
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	// The cascade updates the counters of everyone the account followed or
 	// was followed by, and may deadlock with their own follows: run again.
@@ -389,12 +391,15 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 			}
 			return tx.QueryRow(ctx, `WITH p AS (SELECT photo FROM profiles WHERE user_id = $1),
 			ps AS (SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM posts WHERE author_id = $1),
+			rs AS (SELECT coalesce(array_agg(r.post_id ORDER BY r.post_id), '{}') AS ids FROM ratings r JOIN posts rp ON rp.id = r.post_id
+				WHERE r.user_id = $1 AND rp.author_id <> $1),
 			d AS (DELETE FROM users WHERE id = $1 AND password_hash = $2 RETURNING 1)
-			SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps), EXISTS (SELECT 1 FROM d)`, id, hash).Scan(&photo, &posts, &deleted)
+			SELECT coalesce((SELECT photo FROM p), ''), (SELECT ids FROM ps), (SELECT ids FROM rs), EXISTS (SELECT 1 FROM d)`,
+				id, hash).Scan(&photo, &posts, &rated, &deleted)
 		})
 	})
 	if err == nil && !deleted {
-		return "", nil, &jokster.Error{Code: jokster.ECONFLICT,
+		return "", nil, nil, &jokster.Error{Code: jokster.ECONFLICT,
 			Message: "the password was changed meanwhile; the account was not deleted: log in with the new password",
 			Fields:  map[string]string{"password": "changed meanwhile"}}
 	}
@@ -402,5 +407,5 @@ func (s *Service) Delete(ctx context.Context, id int64, password string) (photo 
 		s.tokens.sessions.forget(id)
 		slog.Info("account deleted", "user_id", id, "posts", len(posts))
 	}
-	return photo, posts, err
+	return photo, posts, rated, err
 }

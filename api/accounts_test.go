@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/jokster/jokster/accounts"
 	"github.com/jokster/jokster/api"
 	"github.com/jokster/jokster/config"
+	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/ratelimit"
 	"github.com/jokster/jokster/realtime"
 	"github.com/jokster/jokster/testkit"
@@ -1200,5 +1202,32 @@ func TestDeleteAccountWhileOthersRate_204(t *testing.T) {
 	}
 	if deadlocks != deadlocks0 {
 		t.Errorf("%d deadlocks while the account was deleted", deadlocks-deadlocks0)
+	}
+}
+
+// The ratings an account's deletion takes with it leave the boards with
+// the account, not at the next reconcile: by the time the deletion is
+// answered the post's board score is the one its remaining ratings give.
+func TestDeleteAccountTakesItsRatingsOffTheBoards_204(t *testing.T) {
+	e := newEnv(t)
+	alice, vera, bob := e.signup("alice"), e.signup("vera"), e.signup("bob")
+	p := alice.newPost(nil, "", "caption", "a joke").want(201).post()
+	e.waitRanked()
+	vera.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 5}).want(200)
+	bob.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1}).want(200)
+	id, err := strconv.ParseInt(p.ID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	board := e.rankPrefix + "board:top:all"
+	want := ranking.BoardScore(ranking.TopScore(ranking.Histogram{1, 0, 0, 0, 0}), id) // bob's rating alone
+	e.eventually("both ratings on the board", func() bool {
+		s, err := e.rdb.ZScore(ctx, board, p.ID).Result()
+		return err == nil && s == ranking.BoardScore(ranking.TopScore(ranking.Histogram{1, 0, 0, 0, 1}), id)
+	})
+	vera.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword}).want(204)
+	if s, err := e.rdb.ZScore(ctx, board, p.ID).Result(); err != nil || s != want {
+		t.Fatalf("board score right after the deletion: %v %v, want %v (bob's rating alone)", s, err, want)
 	}
 }

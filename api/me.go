@@ -38,11 +38,11 @@ func (s *server) deleteMe(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	photo, posts, err := s.Accounts.Delete(c.UserContext(), viewer(c), in.Password)
+	photo, posts, rated, err := s.Accounts.Delete(c.UserContext(), viewer(c), in.Password)
 	if err != nil {
 		return err
 	}
-	s.Posts.AccountDeleted(c.UserContext(), posts)
+	s.Posts.AccountDeleted(c.UserContext(), posts, rated)
 	s.Profiles.RemovePhotoFile(c.UserContext(), photo)
 	s.clearRefreshCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)

@@ -131,7 +131,7 @@ func deleteAuthorAccount(ctx context.Context, db *pgxpool.Pool, id int64) error 
 	if err != nil {
 		return err
 	}
-	_, _, err = accounts.New(db, tokens, nil, nil, accounts.Settings{Hash: fast}).Delete(ctx, leaver, password)
+	_, _, _, err = accounts.New(db, tokens, nil, nil, accounts.Settings{Hash: fast}).Delete(ctx, leaver, password)
 	return err
 }
 

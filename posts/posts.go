@@ -487,12 +487,15 @@ func (s *Service) Delete(ctx context.Context, id, user int64) error {
 // (the cascade, which tells no one): they leave the boards and the pages
 // open on them, and their files are collected. If the boards cannot be
 // told now, the ranking's reconcile loop finds the posts' tombstones.
-func (s *Service) AccountDeleted(ctx context.Context, ids []int64) {
-	if len(ids) == 0 {
+func (s *Service) AccountDeleted(ctx context.Context, ids, rated []int64) {
+	if len(ids)+len(rated) == 0 {
 		return
 	}
-	if _, err := s.rank.Unlist(ctx, ids); err != nil {
-		slog.Warn("posts: a deleted account's posts stay on the boards until the reconcile loop runs", "posts", len(ids), "err", err)
+	// Unlist takes the deleted posts off and puts the rated ones, still
+	// ready, where their scores without the account's ratings place them.
+	if _, err := s.rank.Unlist(ctx, append(append([]int64{}, ids...), rated...)); err != nil {
+		slog.Warn("posts: a deleted account's posts and ratings stay on the boards until the reconcile loop runs",
+			"posts", len(ids), "rated", len(rated), "err", err)
 	}
 	for _, id := range ids {
 		s.live.PostGone(ctx, id, "deleted", 0)
