@@ -29,6 +29,10 @@ func (s *server) mediaRoutes(app *fiber.App) {
 		if err := h(c); err != nil {
 			return err
 		}
+		// Once: the security headers' middleware sent it too, and the
+		// adaptor adds the handler's copy rather than replacing it.
+		c.Response().Header.Del("X-Content-Type-Options")
+		c.Set("X-Content-Type-Options", "nosniff")
 		if c.Response().StatusCode() >= 400 {
 			c.Response().Header.Del(fiber.HeaderCacheControl)
 			return fiber.ErrNotFound

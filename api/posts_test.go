@@ -252,7 +252,7 @@ func TestImagePost_ProcessedAndStripped(t *testing.T) {
 	}
 	for _, u := range []string{p.Media.URL, *p.Media.ThumbURL} {
 		r := e.client().get(u).want(200)
-		if r.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.HasPrefix(r.Header.Get("Content-Type"), "image/") {
+		if v := r.Header.Values("X-Content-Type-Options"); len(v) != 1 || v[0] != "nosniff" || !strings.HasPrefix(r.Header.Get("Content-Type"), "image/") {
 			t.Fatalf("%s: %v", u, r.Header)
 		}
 		if bytes.Contains(r.Body, []byte("SECRET-GPS-HOME!")) || bytes.Contains(r.Body, []byte("Exif")) {
