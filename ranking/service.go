@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // Stats are a post's rating statistics.
@@ -186,12 +187,23 @@ func (s *Service) storeScores(ctx context.Context, rows []postRow) error {
 		ids[i], versions[i], tops[i], hots[i] = r.id, r.version, Quantize(TopScore(r.hist)), Quantize(HotScore(r.hist, r.created))
 	}
 	// Only scores computed from the post's current version are stored: a
-	// rating committed since the rows were read has stored newer ones.
-	_, err := s.db.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
-		FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[]) AS u(id, version, top, hot)
-		WHERE p.id = u.id AND p.rank_version = u.version
-		AND (p.score_top IS DISTINCT FROM u.top OR p.score_hot IS DISTINCT FROM u.hot)`, ids, versions, tops, hots)
-	return err
+	// rating committed since the rows were read has stored newer ones. The
+	// rows are locked in id order first, as the rating writers lock them:
+	// the UPDATE alone locks them in its join's order, and deadlocked with
+	// the writers when many posts' scores changed at once (an account
+	// deleted with its ratings, under rating load).
+	return store.Retry(func() error {
+		return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM posts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE posts p SET score_top = u.top, score_hot = u.hot
+				FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[]) AS u(id, version, top, hot)
+				WHERE p.id = u.id AND p.rank_version = u.version
+				AND (p.score_top IS DISTINCT FROM u.top OR p.score_hot IS DISTINCT FROM u.hot)`, ids, versions, tops, hots)
+			return err
+		})
+	})
 }
 
 // apply runs the version-guarded sync script for each row in one
