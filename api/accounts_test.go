@@ -1066,34 +1066,45 @@ func TestLive_MeRefusedAfterSignOut(t *testing.T) {
 func TestDeleteAccountAfterPasswordChange_409(t *testing.T) {
 	e := newEnv(t)
 	a := e.signup("yara")
-	ctx := context.Background()
-	tx, err := e.db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = 'yara' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan *resp, 1)
-	go func() { done <- a.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword}) }()
-	e.eventually("the deletion waits to write", func() bool {
-		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM users%'`) == 1
-	})
-	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = 'changed meanwhile' WHERE username = 'yara'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := (<-done).want(409)
+	r := e.passwordChangedWhileWaiting("yara", "%DELETE FROM users%", func() *resp {
+		return a.do("DELETE", "/api/v1/me", map[string]string{"password": testPassword})
+	}).want(409)
 	if r.errCode() != "conflict" || r.field("password") == "" {
 		t.Fatalf("body %s", r.Body)
 	}
 	if e.count(`SELECT count(*) FROM users WHERE username = 'yara'`) != 1 {
 		t.Fatal("the account was deleted with a password that had changed")
 	}
+}
+
+// passwordChangedWhileWaiting holds username's row, sends the request,
+// waits until it waits for that row in a statement matching queryLike,
+// changes the password and lets go; it returns the request's answer.
+func (e *env) passwordChangedWhileWaiting(username, queryLike string, send func() *resp) *resp {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = $1 FOR UPDATE`, username); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *resp, 1)
+	go func() { done <- send() }()
+	e.eventually("the request waits to write", func() bool {
+		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE $1`, queryLike) == 1
+	})
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = 'changed meanwhile' WHERE username = $1`, username); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return <-done
 }
 
 // An address change whose password was right when checked but changed
@@ -1103,30 +1114,9 @@ func TestDeleteAccountAfterPasswordChange_409(t *testing.T) {
 func TestChangeEmailAfterPasswordChange_409(t *testing.T) {
 	e := newEnv(t)
 	a := e.signup("zeno")
-	ctx := context.Background()
-	tx, err := e.db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE username = 'zeno' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan *resp, 1)
-	go func() {
-		done <- a.post("/api/v1/me/email", map[string]string{"new_email": "zeno2@example.com", "password": testPassword})
-	}()
-	e.eventually("the change waits to write", func() bool {
-		return e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`) == 1
-	})
-	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = 'changed meanwhile' WHERE username = 'zeno'`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := (<-done).want(409)
+	r := e.passwordChangedWhileWaiting("zeno", "%FOR NO KEY UPDATE%", func() *resp {
+		return a.post("/api/v1/me/email", map[string]string{"new_email": "zeno2@example.com", "password": testPassword})
+	}).want(409)
 	if r.errCode() != "conflict" || r.field("password") == "" {
 		t.Fatalf("body %s", r.Body)
 	}
