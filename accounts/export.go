@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // exportHead is the export's one-row sections, as one JSON object.
@@ -35,7 +36,7 @@ var exportLists = []struct{ name, sql string }{
 		FROM follows f JOIN users x ON x.id = f.follower_id WHERE f.followee_id = $1 ORDER BY f.created_at, x.id`},
 	{"posts", `SELECT jsonb_build_object('id', p.id::text, 'caption', p.caption,
 			'tags', coalesce((SELECT jsonb_agg(t.tag ORDER BY t.tag) FROM post_tags t WHERE t.post_id = p.id), '[]'),
-			'kind', p.kind, 'status', p.status, 'failure', nullif(p.failure, ''),
+			'kind', p.kind, 'status', ` + store.Status("p") + `, 'failure', nullif(p.failure, ''),
 			'media', CASE WHEN p.display <> '' THEN jsonb_build_object('url', '/media/' || p.display,
 				'thumb_url', '/media/' || nullif(p.thumb, ''), 'poster_url', '/media/' || nullif(p.poster, ''),
 				'format', p.format, 'width', p.width, 'height', p.height, 'duration_ms', p.duration_ms,
@@ -44,7 +45,8 @@ var exportLists = []struct{ name, sql string }{
 			'ratings', jsonb_build_object('1', p.h1, '2', p.h2, '3', p.h3, '4', p.h4, '5', p.h5),
 			'created_at', p.created_at, 'updated_at', p.updated_at,
 			'removed', CASE WHEN p.removed_at IS NOT NULL THEN jsonb_build_object('at', p.removed_at, 'reason', p.removal_reason) END,
-			'culled', CASE WHEN p.culled_run_id IS NOT NULL THEN jsonb_build_object('run_id', p.culled_run_id::text, 'rank', p.culled_rank) END)
+			'culled', (SELECT jsonb_build_object('run_id', v.run_id::text, 'rank', v.rank) FROM cull_victims v
+				WHERE v.post_id = p.id ORDER BY v.run_id DESC LIMIT 1))
 		FROM posts p WHERE p.author_id = $1 ORDER BY p.id`},
 	{"comments", `SELECT jsonb_build_object('id', c.id::text, 'post_id', c.post_id::text, 'body', c.body, 'created_at', c.created_at)
 		FROM comments c WHERE c.author_id = $1 ORDER BY c.id`},

@@ -369,3 +369,106 @@ func oldRatedPosts(t *testing.T, e *env) (alice, carol *client, ids []string) {
 	}
 	return alice, carol, ids
 }
+
+// The cull's transaction records its victims and leaves their posts rows
+// to the follow-up, which marks them in batches. In between — here, the
+// follow-up has not run at all — the victims are culled for everyone all
+// the same: their pages say where they fell, they are in no list and on
+// no board served by PostgreSQL, they take no ratings, comments,
+// reactions or edits, their authors' profiles count them culled, and the
+// next danger zone does not count them. After the follow-up, the answers
+// are the same, and the rows say it too.
+func TestCull_VictimsCulledBeforeTheirRowsAreMarked_409(t *testing.T) {
+	frozen := time.Now()
+	cullClock = func() time.Time { return frozen }
+	defer func() { cullClock = nil }()
+	e := newEnv(t, func(c *config.Config) { c.CullShare = 0.5; c.CullFloor = 0 })
+	ctx := context.Background()
+	alice, carol := e.signup("alice"), e.signup("carol")
+	var old []string
+	for i := range 4 {
+		p := alice.newPost(nil, "", "caption", fmt.Sprintf("joke %d", i)).want(201).post()
+		carol.do("PUT", "/api/v1/posts/"+p.ID+"/rating", map[string]int{"stars": 1 + i}).want(200)
+		old = append(old, p.ID)
+	}
+	if _, err := e.db.Exec(ctx, `UPDATE posts SET created_at = now() - interval '48 hours' WHERE id = ANY($1::bigint[])`, old); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.cull.NextCycle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, created, err := e.cull.Cull(ctx, c)
+	if err != nil || !created || run.Victims != 2 {
+		t.Fatalf("Cull = %+v, %v, %v; want 2 victims", run, created, err)
+	}
+	victims, survivors := old[:2], old[2:] // the two worst rated
+	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1::bigint[]) AND status = 'ready'`, victims); n != 2 {
+		t.Fatalf("%d victims' rows still say ready; this test is about the time before they are marked", n)
+	}
+	anon := e.client()
+	check := func(when string) {
+		t.Helper()
+		for _, id := range victims {
+			var page struct {
+				Status string `json:"status"`
+				Culled *struct {
+					RunID string `json:"run_id"`
+					Cycle int64  `json:"cycle"`
+				} `json:"culled"`
+			}
+			anon.get("/api/v1/posts/" + id).want(200).json(&page)
+			if page.Status != "culled" || page.Culled == nil || page.Culled.RunID != fmt.Sprint(run.ID) || page.Culled.Cycle != c.Number {
+				t.Fatalf("%s: post %s: %+v", when, id, page)
+			}
+			for _, path := range []string{"/api/v1/posts?limit=100", "/api/v1/leaderboards/new?limit=100", "/api/v1/posts?author=alice&limit=100"} {
+				var lst struct {
+					Items []struct {
+						ID   string `json:"id"`
+						Post struct {
+							ID string `json:"id"`
+						} `json:"post"`
+					} `json:"items"`
+				}
+				anon.get(path).want(200).json(&lst)
+				for _, it := range lst.Items {
+					if it.ID == id || it.Post.ID == id {
+						t.Fatalf("%s: culled post %s listed by %s", when, id, path)
+					}
+				}
+			}
+			if code := carol.do("PUT", "/api/v1/posts/"+id+"/rating", map[string]int{"stars": 5}).want(409).errCode(); code != "conflict" {
+				t.Fatalf("%s: rating a culled post: %s", when, code)
+			}
+			carol.do("POST", "/api/v1/posts/"+id+"/comments", map[string]string{"body": "still funny"}).want(409)
+			carol.do("PUT", "/api/v1/posts/"+id+"/reactions/laugh", nil).want(409)
+			alice.do("PATCH", "/api/v1/posts/"+id, map[string]string{"caption": "edited"}).want(409)
+		}
+		var prof struct {
+			Stats struct {
+				Posts  int `json:"posts"`
+				Culled int `json:"posts_culled"`
+			} `json:"stats"`
+		}
+		anon.get("/api/v1/profiles/alice").want(200).json(&prof)
+		if prof.Stats.Posts != 2 || prof.Stats.Culled != 2 {
+			t.Fatalf("%s: alice's stats %+v; want 2 posts up, 2 culled", when, prof.Stats)
+		}
+		var st cullStatusView
+		anon.get("/api/v1/cull").want(200).json(&st)
+		if st.Ready != 2 || st.Eligible != 2 {
+			t.Fatalf("%s: the next zone counts %d ready, %d eligible; want 2 and 2", when, st.Ready, st.Eligible)
+		}
+		for _, id := range survivors {
+			carol.do("PUT", "/api/v1/posts/"+id+"/rating", map[string]int{"stars": 5}).want(200)
+		}
+	}
+	check("before the follow-up")
+	if err := e.cull.Followup(ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1::bigint[]) AND status = 'culled' AND culled_run_id = $2`, victims, run.ID); n != 2 {
+		t.Fatalf("%d victims' rows marked by the follow-up; want 2", n)
+	}
+	check("after the follow-up")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/jokster/jokster/cull"
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/ranking"
+	"github.com/jokster/jokster/store"
 	"github.com/jokster/jokster/testkit"
 )
 
@@ -275,30 +276,53 @@ func TestCull_GraceShareFloor(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1) AND status <> 'ready'`, young); n != 0 {
 		t.Fatalf("%d young posts culled", n)
 	}
-	// Each victim: culled, marked with the run and its rank, its rank
-	// version bumped; its recorded rank is its place on the board (the 11
-	// young posts rank below every old one).
-	rows, err := e.db.Query(e.ctx, `SELECT p.id, p.status, p.culled_run_id, p.culled_rank, p.rank_version, v.rank, v.score, p.score_top
-		FROM posts p JOIN cull_victims v ON v.post_id = p.id WHERE v.run_id = $1 ORDER BY v.rank`, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	for rows.Next() {
-		var id, runID, version int64
-		var status string
-		var rank, vrank int
-		var score, stored float64
-		if err := rows.Scan(&id, &status, &runID, &rank, &version, &vrank, &score, &stored); err != nil {
+	// Each victim: culled at once — by its record, which every reader
+	// consults (store.Status) before the follow-up marks its row — with
+	// its recorded rank its place on the board (the 11 young posts rank
+	// below every old one); then, once the follow-up has settled the run,
+	// its row says so too: the run, the rank, its rank version bumped.
+	checkVictims := func(settled bool) {
+		t.Helper()
+		rows, err := e.db.Query(e.ctx, `SELECT p.id, `+store.Status("p")+`, p.status, coalesce(p.culled_run_id, 0), coalesce(p.culled_rank, 0),
+			p.rank_version, v.rank, v.score, p.score_top
+			FROM posts p JOIN cull_victims v ON v.post_id = p.id WHERE v.run_id = $1 ORDER BY v.rank`, run.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if status != "culled" || runID != run.ID || rank != vrank || rank != 25+i || version < 2 || score != stored {
-			t.Errorf("victim %d: status %s run %d rank %d/%d version %d score %v/%v", id, status, runID, rank, vrank, version, score, stored)
+		i := 0
+		for rows.Next() {
+			var id, runID, version int64
+			var status, row string
+			var rank, vrank int
+			var score, stored float64
+			if err := rows.Scan(&id, &status, &row, &runID, &rank, &version, &vrank, &score, &stored); err != nil {
+				t.Fatal(err)
+			}
+			if status != "culled" || vrank != 25+i || score != stored {
+				t.Errorf("victim %d: status %s rank %d score %v/%v", id, status, vrank, score, stored)
+			}
+			if settled && (row != "culled" || runID != run.ID || rank != vrank || version < 2) {
+				t.Errorf("victim %d settled: row %s run %d rank %d/%d version %d", id, row, runID, rank, vrank, version)
+			}
+			if !settled && (row != "ready" || runID != 0) {
+				t.Errorf("victim %d before settling: row %s run %d", id, row, runID)
+			}
+			i++
 		}
-		i++
+		if i != 6 {
+			t.Fatalf("%d victims recorded", i)
+		}
 	}
-	if i != 6 {
-		t.Fatalf("%d victims recorded", i)
+	checkVictims(false)
+	if n := e.count(`SELECT count(*) FROM posts p WHERE ` + store.Ready("p")); n != 35 {
+		t.Fatalf("%d posts ready after the cull; want 35", n)
+	}
+	if err := e.svc.Followup(e.ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkVictims(true)
+	if n := e.count(`SELECT count(*) FROM posts WHERE status = 'ready'`); n != 35 {
+		t.Fatalf("%d rows ready after settling; want 35", n)
 	}
 
 	// The floor: 35 ready posts are left; a floor of 33 allows only 2 more.
@@ -306,8 +330,8 @@ func TestCull_GraceShareFloor(t *testing.T) {
 		cull.Deps{Boards: e.rank, Now: e.clock.Now})
 	e.clock.Add(time.Hour)
 	run, _ = e.cull()
-	if run.Victims != 2 || e.count(`SELECT count(*) FROM posts WHERE status = 'ready'`) != 33 {
-		t.Fatalf("with a floor of 33: %d victims, %d ready", run.Victims, e.count(`SELECT count(*) FROM posts WHERE status = 'ready'`))
+	if run.Victims != 2 || e.count(`SELECT count(*) FROM posts p WHERE `+store.Ready("p")) != 33 {
+		t.Fatalf("with a floor of 33: %d victims, %d ready", run.Victims, e.count(`SELECT count(*) FROM posts p WHERE `+store.Ready("p")))
 	}
 	// The cap.
 	e.svc = cull.New(e.db, cull.Settings{Interval: time.Hour, Grace: 24 * time.Hour, Share: 0.5, Max: 3, Board: "top"},
@@ -412,7 +436,7 @@ func TestCull_OncePerCycle(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM cull_runs`); n != 1 {
 		t.Fatalf("%d runs", n)
 	}
-	if n := e.count(`SELECT count(*) FROM posts WHERE status = 'culled'`); n != 10 {
+	if n := e.count(`SELECT count(*) FROM posts p WHERE ` + store.Status("p") + ` = 'culled'`); n != 10 {
 		t.Fatalf("%d culled; want ⌊0.2 × 50⌋ = 10", n)
 	}
 	if len(e.queue.followups) != 1 {
@@ -627,9 +651,6 @@ func TestFollowup_IdempotentAndComplete(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM media_garbage`); n != 0 {
 		t.Fatalf("%d files queued for collection by the cull itself", n)
 	}
-	if n := e.count(`SELECT count(*) FROM cull_victims WHERE run_id = $1 AND cardinality(files) = 3`, run.ID); n != 2 {
-		t.Fatalf("%d victims recorded with their 3 files", n)
-	}
 	// Until the follow-up, the victims are still on the Redis boards.
 	member := func(board string, id int64) bool {
 		_, err := e.rdb.ZScore(e.ctx, e.prefix+"board:"+board, strconv.FormatInt(id, 10)).Result()
@@ -642,6 +663,10 @@ func TestFollowup_IdempotentAndComplete(t *testing.T) {
 		if err := e.svc.Followup(e.ctx, run.ID); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Settling recorded each victim's files, which its row gave up after.
+	if n := e.count(`SELECT count(*) FROM cull_victims WHERE run_id = $1 AND cardinality(files) = 3`, run.ID); n != 2 {
+		t.Fatalf("%d victims recorded with their 3 files", n)
 	}
 	boards, err := e.rdb.Keys(e.ctx, e.prefix+"board:*").Result()
 	if err != nil || len(boards) < 6 {

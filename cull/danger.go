@@ -217,7 +217,7 @@ func (s *Service) CheckDanger(ctx context.Context) (int, error) {
 				}
 				rows, err := tx.Query(ctx, `INSERT INTO notifications (user_id, kind, data)
 				SELECT p.author_id, $2, jsonb_build_object('post_id', p.id::text, 'caption', left(p.caption, 80), 'state', 'left', 'cull_at', $3::text)
-				FROM posts p WHERE p.id = ANY($1) AND p.status = 'ready' ORDER BY p.id
+				FROM posts p WHERE p.id = ANY($1) AND `+store.Ready("p")+` ORDER BY p.id
 				RETURNING id, user_id, data, created_at`, left, NotifyDanger, cullAt)
 				if err != nil {
 					return err

@@ -62,7 +62,7 @@ func TestCullFloorHoldsWhenPostsLeaveMeanwhile(t *testing.T) {
 		t.Fatalf("Cull = %v, %v", created, err)
 	}
 	var ready int
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&ready); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM posts p WHERE `+store.Ready("p")).Scan(&ready); err != nil {
 		t.Fatal(err)
 	}
 	// Planned with 10 ready: 3 victims. After the removal only 2 may go.
@@ -221,7 +221,7 @@ func TestCullFloorHoldsAgainstRemovalsBeforeCommit(t *testing.T) {
 				t.Fatal(leaveErr)
 			}
 			var ready int
-			if err := db.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&ready); err != nil {
+			if err := db.QueryRow(ctx, `SELECT count(*) FROM posts p WHERE `+store.Ready("p")).Scan(&ready); err != nil {
 				t.Fatal(err)
 			}
 			if leftFirst {
@@ -275,7 +275,7 @@ func TestCullFloorWaitsForRemovalsUnderWay(t *testing.T) {
 		t.Fatalf("Cull = %v, %v", r.created, r.err)
 	}
 	var ready int
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&ready); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM posts p WHERE `+store.Ready("p")).Scan(&ready); err != nil {
 		t.Fatal(err)
 	}
 	if r.run.Ready != 9 || r.run.Victims != 2 || ready != 7 {
@@ -283,23 +283,48 @@ func TestCullFloorWaitsForRemovalsUnderWay(t *testing.T) {
 	}
 }
 
-// Without a floor the cull takes no floor lock: a removal while a cull
-// runs does not wait for it.
-func TestCullWithoutFloorDoesNotHoldUpRemovals(t *testing.T) {
+// Without a floor too the cull holds the floor lock: it no longer locks
+// its victims' rows, so a removal committing between its plan and its
+// commit would otherwise leave a post recorded as culled that had been
+// removed first. A removal started meanwhile waits for the cull and lands
+// after it, on the post as the cull left it.
+func TestCullWithoutFloorHoldsUpRemovals(t *testing.T) {
 	ctx := context.Background()
 	db, set, now, admin, ids := floorSetup(t, 0)
 	ps := posts.New(db, nopQueue{}, notifications.New(db, nil), posts.Settings{})
 	s := New(db, set, Deps{Now: func() time.Time { return now }})
-	s.beforeCommit = func() {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if _, err := ps.Remove(rctx, admin, ids[9], "breaks the rules"); err != nil {
-			t.Errorf("a removal during a cull without a floor: %v", err)
-		}
+	done := make(chan struct{})
+	var removeErr error
+	removedFirst := false
+	s.beforeCull = func() {
+		go func() {
+			defer close(done)
+			// The worst post: a victim, as planned.
+			if _, removeErr = ps.Remove(ctx, admin, ids[0], "breaks the rules"); removeErr != nil {
+				return
+			}
+			var culled bool
+			removeErr = db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cull_runs WHERE finished_at IS NOT NULL)`).Scan(&culled)
+			removedFirst = !culled
+		}()
+		waitingForAdvisoryLock(t, db, done)
 	}
 	run, created, err := s.Cull(ctx, set.CycleAt(now))
 	if err != nil || !created || run.Victims != 5 {
 		t.Fatalf("Cull = %+v, %v, %v; want 5 victims", run, created, err)
+	}
+	<-done
+	if removeErr != nil {
+		t.Fatal(removeErr)
+	}
+	if removedFirst {
+		t.Fatal("the removal committed between the cull's plan and its commit")
+	}
+	var status string
+	var victim bool
+	if err := db.QueryRow(ctx, `SELECT `+store.Status("p")+`, EXISTS (SELECT 1 FROM cull_victims WHERE post_id = p.id) FROM posts p WHERE p.id = $1`,
+		ids[0]).Scan(&status, &victim); err != nil || status != "removed" || !victim {
+		t.Fatalf("the post culled, then removed: status %q, recorded victim %v, %v", status, victim, err)
 	}
 }
 

@@ -24,21 +24,24 @@ const filesAtOnce = 4
 //  1. boards: the victims leave every board in Redis, in batches
 //     (ranking.Unlist; idempotent and version-guarded);
 //  2. announcements: PostsCulled and DangerChanged (at least once);
-//  3. notifications: one `culled` notification per victim, written in the
+//  3. settling: the victims' posts rows are marked `culled`, in batches
+//     (settle; the cull's transaction only recorded them, which already
+//     made them culled for every reader: store.CullPending);
+//  4. notifications: one `culled` notification per victim, written in the
 //     transaction that stamps the step (exactly once);
-//  4. the danger zone is recomputed for the next cycle (CheckDanger);
-//  5. media: culled posts keep their caption, stats and comments (their
+//  5. the danger zone is recomputed for the next cycle (CheckDanger);
+//  6. media: culled posts keep their caption, stats and comments (their
 //     page says where they fell) but not their files: the posts let go of
 //     them (the posts_garbage trigger queues them for collection) and each
 //     is deleted unless another post or a profile uses it.
 //
 // It never culls anything, and a run whose follow-up is done is a no-op.
 func (s *Service) Followup(ctx context.Context, runID int64) error {
-	var steps struct{ boards, announced, notified, danger, media, done *time.Time }
+	var steps struct{ boards, announced, settled, notified, danger, media, done *time.Time }
 	var cycle int64
-	err := s.db.QueryRow(ctx, `SELECT cycle, boards_done_at, announced_at, notified_at, danger_done_at, media_done_at, followup_done_at
+	err := s.db.QueryRow(ctx, `SELECT cycle, boards_done_at, announced_at, settled_at, notified_at, danger_done_at, media_done_at, followup_done_at
 		FROM cull_runs WHERE id = $1 AND finished_at IS NOT NULL`, runID).
-		Scan(&cycle, &steps.boards, &steps.announced, &steps.notified, &steps.danger, &steps.media, &steps.done)
+		Scan(&cycle, &steps.boards, &steps.announced, &steps.settled, &steps.notified, &steps.danger, &steps.media, &steps.done)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrNoRun
 	} else if err != nil || steps.done != nil {
@@ -78,6 +81,20 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		s.d.Announce.DangerChanged(ctx)
 		if err := stamp("announced_at"); err != nil {
 			return err
+		}
+	}
+	if steps.settled == nil {
+		moved, err := s.settle(ctx, runID)
+		if err != nil {
+			return err
+		}
+		// Posts a rating reached between the cull and now may be back on
+		// the boards at the rating's version: off again, at the version
+		// settling gave them.
+		if len(moved) > 0 && s.d.Boards != nil {
+			if _, err := s.d.Boards.Unlist(ctx, moved); err != nil {
+				return fmt.Errorf("cull: run %d: board removal of %d posts rated meanwhile: %w", runID, len(moved), err)
+			}
 		}
 	}
 	if steps.notified == nil {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/jokster/jokster/store"
 )
 
 // Recent returns the latest limit runs, newest first.
@@ -62,9 +64,10 @@ type AuthorStats struct {
 func (s *Service) AuthorStats(ctx context.Context, user int64) (AuthorStats, error) {
 	var st AuthorStats
 	err := s.db.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE status = 'ready' AND created_at < (SELECT max(cutoff) FROM cull_runs WHERE finished_at IS NOT NULL)),
-		count(*) FILTER (WHERE status = 'culled')
-		FROM posts WHERE author_id = $1 AND status IN ('ready', 'culled')`, user).Scan(&st.Survived, &st.Culled)
+		count(*) FILTER (WHERE s = 'ready' AND created_at < (SELECT max(cutoff) FROM cull_runs WHERE finished_at IS NOT NULL)),
+		count(*) FILTER (WHERE s = 'culled')
+		FROM (SELECT `+store.Status("p")+` AS s, p.created_at FROM posts p
+			WHERE p.author_id = $1 AND p.status IN ('ready', 'culled')) a`, user).Scan(&st.Survived, &st.Culled)
 	return st, err
 }
 
@@ -83,8 +86,14 @@ func (s *Service) CulledInfo(ctx context.Context, ids []int64) (map[int64]Culled
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// The victims of a run not settled yet are culled by their record
+	// alone (store.CullPending): their rows say nothing yet.
 	rows, err := s.db.Query(ctx, `SELECT p.id, r.id, r.cycle, coalesce(p.culled_rank, 0), coalesce(r.finished_at, r.started_at)
-		FROM posts p JOIN cull_runs r ON r.id = p.culled_run_id WHERE p.id = ANY($1) AND p.status = 'culled'`, ids)
+		FROM posts p JOIN cull_runs r ON r.id = p.culled_run_id WHERE p.id = ANY($1) AND p.status = 'culled'
+		UNION ALL
+		SELECT v.post_id, r.id, r.cycle, v.rank, coalesce(r.finished_at, r.started_at)
+		FROM cull_victims v JOIN cull_runs r ON r.id = v.run_id JOIN posts p ON p.id = v.post_id
+		WHERE v.post_id = ANY($1) AND r.settled_at IS NULL AND p.status = 'ready'`, ids)
 	if err != nil {
 		return nil, err
 	}

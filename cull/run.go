@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // SettingsDoc is how settings are recorded on a run and shown by the API.
@@ -56,23 +57,19 @@ func scanRun(r pgx.Row) (Run, error) {
 var ErrNoRun = jokster.Errorf(jokster.ENOTFOUND, "no such cull run")
 
 // cullSQL culls the quota in one statement: it picks the victims with
-// bottomSQL ($1 cutoff, $2 ready posts, $3 the quota), marks them culled by
-// run $4 — in id order, so the table and its indexes are walked forwards
-// rather than hopped about in score order — and records each with its
-// rank, score, media files (RETURNING sees the files, which this
-// statement leaves alone) and new rank version. It bumps the versions
-// itself, as trigger posts_rank_bump would, because the trigger's function
-// call per row is a noticeable share of a large cull. A post that stopped being ready
-// meanwhile is skipped: the UPDATE re-checks the status of a row another
-// transaction changed.
+// bottomSQL ($1 cutoff, $2 ready posts, $3 the quota) and records each in
+// cull_victims for run $4 with its rank, score and the rank version its
+// row will have once settled (one more than now). That record is what
+// culls them: the posts rows are left as they are, and until the
+// follow-up settles the run (settleSQL) every read finds the victims
+// through store.CullPending. Rewriting 10^5 scattered posts rows here cost
+// 2–5 s; the statement now reads only the board's index and appends to
+// cull_victims (docs/benchmarks.md). Rows are inserted in id order, the
+// order of the primary key and of cull_victims_post_idx.
 func (s Settings) cullSQL() string {
-	return `WITH v AS MATERIALIZED (` + s.bottomSQL() + ` LIMIT $3),
-	upd AS (UPDATE posts p SET status = 'culled', culled_run_id = $4, culled_rank = v.rank, updated_at = now(),
-			rank_version = p.rank_version + 1, rank_changed_at = now()
-		FROM (SELECT * FROM v ORDER BY id) v WHERE p.id = v.id AND p.status = 'ready'
-		RETURNING p.id, v.rank, v.score, array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files, p.rank_version)
-	INSERT INTO cull_victims (run_id, post_id, rank, score, files, rank_version)
-		SELECT $4, id, rank, score, files, rank_version FROM upd`
+	return `WITH v AS MATERIALIZED (` + s.bottomSQL(true) + ` LIMIT $3)
+	INSERT INTO cull_victims (run_id, post_id, rank, score, rank_version)
+		SELECT $4, id, rank, score, rank_version + 1 FROM v ORDER BY id`
 }
 
 // Cull runs cycle c unless it already ran, and returns the cycle's run and
@@ -141,16 +138,18 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCull); err != nil {
 			return err
 		}
-		// With a floor, no remover (posts: Remove, Delete) may commit
-		// between the count below and this commit: they hold the floor
-		// lock shared, so this waits for those under way (and then counts
-		// what they left) and the rest wait for the commit. Taken before
-		// any post row is locked here (storeMissingScores, the cull), as
-		// the removers take it before theirs: see store.CullFloorLock.
-		if s.set.Floor > 0 {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockFloor); err != nil {
-				return err
-			}
+		// No remover (posts: Remove, Delete; account deletion) may commit
+		// between the plan below and this commit: they hold the floor lock
+		// shared, so this waits for those under way (and then counts what
+		// they left) and the rest wait for the commit. That keeps the
+		// floor, and it keeps every victim recorded here ready at the
+		// commit: the cull no longer locks the victims' rows (cullSQL), so
+		// nothing else would stop a post removed meanwhile from being
+		// recorded as culled too. Taken before any post row is locked here
+		// (storeMissingScores, settling), as the removers take it before
+		// theirs: see store.CullFloorLock.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockFloor); err != nil {
+			return err
 		}
 		// Sorting 10^5 victims and joining them to posts spilled to disk
 		// with the default work_mem (4 MB): about 0.2 s of a large cull.
@@ -175,6 +174,12 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 			return err
 		}
 		created = true
+		// A run the follow-up has not settled yet (it is still under way,
+		// or its task was lost) is settled here first, so that cullSQL may
+		// take every ready row at its word (bottomSQL's settled).
+		if err := settleUnsettled(ctx, tx, runID); err != nil {
+			return err
+		}
 		if err := storeMissingScores(ctx, tx); err != nil {
 			return err
 		}
@@ -194,12 +199,13 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 		}
 		if victims > 0 && s.set.Floor > 0 {
 			// The plan counted in an earlier snapshot than the cull's: check
-			// the floor against what is ready now. The floor lock keeps the
-			// removers out, so this only catches a post leaving `ready` by
-			// a path that does not take it (none in this code base; a
-			// hand-written UPDATE, say).
+			// the floor against what is ready now (this run's victims are
+			// pending, so store.Ready leaves them out). The floor lock
+			// keeps the removers out, so this only catches a post leaving
+			// `ready` by a path that does not take it (none in this code
+			// base; a hand-written UPDATE, say).
 			var left int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE status = 'ready'`).Scan(&left); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM posts p WHERE `+store.Ready("p")).Scan(&left); err != nil {
 				return err
 			}
 			if left < s.set.Floor {

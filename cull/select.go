@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster/ranking"
+	"github.com/jokster/jokster/store"
 )
 
 // This file is the one place that decides who is culled. The cull and the
@@ -70,7 +71,7 @@ func storeMissingScores(ctx context.Context, q querier) error {
 // makePlan counts the ready and eligible posts for cycle c and the quota.
 func (s *Service) makePlan(ctx context.Context, q querier, c Cycle) (plan, error) {
 	p := plan{Cycle: c, Cutoff: s.set.Cutoff(c)}
-	err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE created_at < $1) FROM posts WHERE status = 'ready'`,
+	err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE created_at < $1) FROM posts p WHERE `+store.Ready("p"),
 		p.Cutoff).Scan(&p.Ready, &p.Eligible)
 	p.Quota = s.set.Quota(p.Ready, p.Eligible)
 	return p, err
@@ -81,15 +82,22 @@ func (s *Service) makePlan(ctx context.Context, q querier, c Cycle) (plan, error
 // first — exactly the boards' order (score descending, newer first; see
 // ranking.BoardScore) read backwards. pos counts every ready post from the
 // bottom, so a post's rank on the board is ready − pos + 1. The scan walks
-// the board's index (posts_top_idx / posts_hot_idx) backwards and stops
-// after the rows asked for.
+// the board's index (posts_top_idx / posts_hot_idx, which carry created_at
+// and rank_version) backwards and stops after the rows asked for, reading
+// no posts rows. settled says that no run awaits settling (the cull makes
+// sure of it under its lock), so the victims of unsettled runs need not be
+// looked up post by post (store.CullPending): a probe per post scanned.
 // $1 the cutoff, $2 the number of ready posts, then LIMIT and OFFSET.
-func (s Settings) bottomSQL() string {
+func (s Settings) bottomSQL(settled bool) string {
 	col := s.column()
-	return fmt.Sprintf(`SELECT b.id, b.score, ($2::bigint - b.pos + 1)::int AS rank FROM (
-		SELECT id, created_at, %[1]s AS score, row_number() OVER (ORDER BY %[1]s, id) AS pos
-		FROM posts WHERE status = 'ready') b
-	WHERE b.created_at < $1 ORDER BY b.score, b.id`, col)
+	ready := store.Ready("p")
+	if settled {
+		ready = `p.status = 'ready'`
+	}
+	return fmt.Sprintf(`SELECT b.id, b.score, ($2::bigint - b.pos + 1)::int AS rank, b.rank_version FROM (
+		SELECT id, created_at, rank_version, %[1]s AS score, row_number() OVER (ORDER BY %[1]s, id) AS pos
+		FROM posts p WHERE %[2]s) b
+	WHERE b.created_at < $1 ORDER BY b.score, b.id`, col, ready)
 }
 
 // bottom returns limit eligible posts from offset (0-based, counted from
@@ -98,13 +106,14 @@ func (s *Service) bottom(ctx context.Context, q querier, p plan, offset, limit i
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, s.set.bottomSQL()+` LIMIT $3 OFFSET $4`, p.Cutoff, p.Ready, limit, offset)
+	rows, err := q.Query(ctx, s.set.bottomSQL(false)+` LIMIT $3 OFFSET $4`, p.Cutoff, p.Ready, limit, offset)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Victim, error) {
 		var v Victim
-		err := r.Scan(&v.PostID, &v.Score, &v.Rank)
+		var version int64
+		err := r.Scan(&v.PostID, &v.Score, &v.Rank, &version)
 		return v, err
 	})
 }

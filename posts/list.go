@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/store"
 )
 
 // ListQuery selects ready posts, newest first.
@@ -58,7 +59,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (jokster.Page[jokster.P
 		}
 	}
 	rows, err := s.db.Query(ctx, selectPost+`
-		WHERE p.status = 'ready' AND p.id < $2
+		WHERE `+store.Ready("p")+` AND p.id < $2
 		AND ($3 = '' OR EXISTS (SELECT 1 FROM post_tags t WHERE t.post_id = p.id AND t.tag = $3))
 		AND ($4 = '' OR lower(u.username) = lower($4))
 		ORDER BY p.id DESC LIMIT $5`, q.Viewer, before, q.Tag, q.Author, q.Limit+1)
@@ -72,7 +73,7 @@ func (s *Service) Feed(ctx context.Context, viewer int64, cursor string, limit i
 		return jokster.Page[jokster.Post]{}, err
 	}
 	rows, err := s.db.Query(ctx, selectPost+`
-		WHERE p.status = 'ready' AND p.id < $2
+		WHERE `+store.Ready("p")+` AND p.id < $2
 		AND p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)
 		ORDER BY p.id DESC LIMIT $3`, viewer, before, limit+1)
 	return page(rows, err, limit)
@@ -144,13 +145,13 @@ type AuthorStats struct {
 // StatsOf returns user's author statistics.
 func (s *Service) StatsOf(ctx context.Context, user int64) (AuthorStats, error) {
 	var st AuthorStats
-	err := s.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'ready'),
+	err := s.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE `+store.Ready("p")+`),
 		coalesce(sum(h1 + 2*h2 + 3*h3 + 4*h4 + 5*h5) FILTER (WHERE status IN ('ready', 'culled')), 0)::bigint
-		FROM posts WHERE author_id = $1`, user).Scan(&st.Posts, &st.Laughs)
+		FROM posts p WHERE author_id = $1`, user).Scan(&st.Posts, &st.Laughs)
 	if err != nil {
 		return st, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM posts WHERE author_id = $1 AND status = 'ready'
+	rows, err := s.db.Query(ctx, `SELECT id FROM posts p WHERE author_id = $1 AND `+store.Ready("p")+`
 		ORDER BY score_top DESC NULLS LAST, id DESC LIMIT 200`, user)
 	if err != nil {
 		return st, err

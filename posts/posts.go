@@ -283,9 +283,9 @@ func setTags(ctx context.Context, tx pgx.Tx, id int64, tags []string) error {
 }
 
 // selectPost reads posts as seen by viewer $1 (0: anonymous).
-const selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.photo, p.caption,
+var selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.photo, p.caption,
 	coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM post_tags t WHERE t.post_id = p.id), '{}'),
-	p.kind, p.status, p.failure, p.format, p.display, p.thumb, p.poster,
+	p.kind, ` + store.Status("p") + `, p.failure, p.format, p.display, p.thumb, p.poster,
 	coalesce(p.width, 0), coalesce(p.height, 0), coalesce(p.duration_ms, 0), coalesce(p.duplicate_of, 0),
 	p.comment_count, p.reaction_counts,
 	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
@@ -389,7 +389,7 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var author int64
 		var status, kind, current string
-		err := tx.QueryRow(ctx, `SELECT author_id, status, kind, caption FROM posts WHERE id = $1 FOR UPDATE`, id).Scan(&author, &status, &kind, &current)
+		err := tx.QueryRow(ctx, `SELECT p.author_id, `+store.Status("p")+`, p.kind, p.caption FROM posts p WHERE p.id = $1 FOR UPDATE OF p`, id).Scan(&author, &status, &kind, &current)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNoPost
 		} else if err != nil {
@@ -445,7 +445,7 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 func (s *Service) Delete(ctx context.Context, id, user int64) error {
 	var author int64
 	var status string
-	err := s.db.QueryRow(ctx, `SELECT author_id, status FROM posts WHERE id = $1`, id).Scan(&author, &status)
+	err := s.db.QueryRow(ctx, `SELECT p.author_id, `+store.Status("p")+` FROM posts p WHERE p.id = $1`, id).Scan(&author, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoPost
 	} else if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/store"
 )
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
@@ -35,7 +36,7 @@ var ReactionKinds = map[string]string{
 // a share lock would deadlock upgrading it.
 func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author int64, err error) {
 	var status string
-	err = tx.QueryRow(ctx, `SELECT author_id, status FROM posts WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&author, &status)
+	err = tx.QueryRow(ctx, `SELECT p.author_id, `+store.Status("p")+` FROM posts p WHERE p.id = $1 FOR NO KEY UPDATE OF p`, id).Scan(&author, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, errNoPost
 	} else if err != nil {
@@ -63,8 +64,9 @@ func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author
 // statement ends, too late for the statement to read its result, and
 // nothing else can change them in between.
 // $1 post, $2 commenter, $3 body, $4 notification kind.
-const addCommentSQL = `WITH b AS (SELECT max(until) AS until FROM bans WHERE user_id = $2 AND until > now()),
-	p AS (SELECT author_id, status, comment_count, comments_version FROM posts WHERE id = $1 FOR NO KEY UPDATE),
+var addCommentSQL = `WITH b AS (SELECT max(until) AS until FROM bans WHERE user_id = $2 AND until > now()),
+	p AS (SELECT pp.author_id, ` + store.Status("pp") + ` AS status, pp.comment_count, pp.comments_version
+		FROM posts pp WHERE pp.id = $1 FOR NO KEY UPDATE OF pp),
 	ok AS (SELECT p.author_id FROM p, b WHERE p.status = 'ready' AND b.until IS NULL),
 	c AS (INSERT INTO comments (post_id, author_id, body) SELECT $1, $2, $3 FROM ok RETURNING id, created_at),
 	n AS (INSERT INTO notifications (user_id, kind, actor_id, data)

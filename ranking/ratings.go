@@ -143,10 +143,10 @@ func (s *Service) submit(ctx context.Context, post, user int64, stars int) (Stat
 // meanwhile is then waited for and its status seen, where a plain read
 // would rate the post as it was and the rating's update of the row would
 // land on a culled post.
-const upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
-	SELECT $1, $2, $3 FROM posts WHERE id = $1 AND status = 'ready' AND author_id <> $2
+var upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
+	SELECT $1, $2, $3 FROM posts p WHERE p.id = $1 AND ` + store.Ready("p") + ` AND p.author_id <> $2
 	AND NOT EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
-	FOR NO KEY UPDATE OF posts
+	FOR NO KEY UPDATE OF p
 	ON CONFLICT (post_id, user_id) DO UPDATE SET stars = EXCLUDED.stars, updated_at = now()
 	WHERE ratings.stars <> EXCLUDED.stars
 	RETURNING post_id`
@@ -294,8 +294,8 @@ func (s *Service) why(ctx context.Context, r *rateReq) error {
 	var status string
 	var author int64
 	var banned bool
-	err := s.db.QueryRow(ctx, `SELECT status, author_id, EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
-		FROM posts WHERE id = $1`, r.post, r.user).Scan(&status, &author, &banned)
+	err := s.db.QueryRow(ctx, `SELECT `+store.Status("p")+`, p.author_id, EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
+		FROM posts p WHERE p.id = $1`, r.post, r.user).Scan(&status, &author, &banned)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return errNoPost

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/store"
 )
 
 // Entry is one place on a board: a post, or a user on the creators board.
@@ -104,20 +106,21 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 func boardSQL(name string) (string, []any, error) {
 	var sql string
 	var args []any
+	ready := store.Ready("p")
 	parts := strings.Split(name, ":")
 	switch {
 	case name == "hot":
-		sql = `SELECT id, score_hot FROM posts WHERE status = 'ready' AND score_hot IS NOT NULL ORDER BY score_hot DESC, id DESC`
+		sql = `SELECT id, score_hot FROM posts p WHERE ` + ready + ` AND score_hot IS NOT NULL ORDER BY score_hot DESC, id DESC`
 	case name == "new":
-		sql = `SELECT id, id::float8 AS score FROM posts WHERE status = 'ready' ORDER BY id DESC`
+		sql = `SELECT id, id::float8 AS score FROM posts p WHERE ` + ready + ` ORDER BY id DESC`
 	case name == "top:all":
-		sql = `SELECT id, score_top FROM posts WHERE status = 'ready' AND score_top IS NOT NULL ORDER BY score_top DESC, id DESC`
+		sql = `SELECT id, score_top FROM posts p WHERE ` + ready + ` AND score_top IS NOT NULL ORDER BY score_top DESC, id DESC`
 	case len(parts) == 3 && parts[0] == "top" && (parts[1] == "day" || parts[1] == "week"):
 		from, to, err := window(parts[1], parts[2])
 		if err != nil {
 			return "", nil, err
 		}
-		sql = `SELECT id, score_top FROM posts WHERE status = 'ready' AND score_top IS NOT NULL AND created_at >= $1 AND created_at < $2
+		sql = `SELECT id, score_top FROM posts p WHERE ` + ready + ` AND score_top IS NOT NULL AND created_at >= $1 AND created_at < $2
 			ORDER BY score_top DESC, id DESC`
 		args = append(args, from, to)
 	case len(parts) == 3 && parts[0] == "tag":
@@ -126,7 +129,7 @@ func boardSQL(name string) (string, []any, error) {
 			col = "score_hot"
 		}
 		sql = `SELECT p.id, p.` + col + ` FROM posts p JOIN post_tags t ON t.post_id = p.id
-			WHERE p.status = 'ready' AND p.` + col + ` IS NOT NULL AND t.tag = $1 ORDER BY p.` + col + ` DESC, p.id DESC`
+			WHERE ` + ready + ` AND p.` + col + ` IS NOT NULL AND t.tag = $1 ORDER BY p.` + col + ` DESC, p.id DESC`
 		args = append(args, parts[1])
 	case name == "creators":
 		sql = `SELECT * FROM (` + creatorsSQL + ` GROUP BY u.id) c WHERE c.laughs > 0 ORDER BY c.laughs DESC, c.id DESC`

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/store"
 )
 
 // Ready reports whether Redis holds complete boards (a rebuild finished
@@ -99,7 +101,7 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		if err := l.renew(ctx); err != nil {
 			return err
 		}
-		rows, err := s.db.Query(ctx, selectRow+`WHERE p.id > $1 AND p.status = 'ready' ORDER BY p.id LIMIT 1000`, after)
+		rows, err := s.db.Query(ctx, selectRow+`WHERE p.id > $1 AND `+store.Ready("p")+` ORDER BY p.id LIMIT 1000`, after)
 		if err != nil {
 			return err
 		}
@@ -124,7 +126,7 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	if err := l.renew(ctx); err != nil {
 		return err
 	}
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT author_id FROM posts WHERE status = 'culled'`)
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT author_id FROM posts p WHERE p.status = 'culled' OR (p.status = 'ready' AND `+store.CullPending("p")+`)`)
 	if err != nil {
 		return err
 	}

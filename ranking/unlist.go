@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/store"
 )
 
 // unlistScript takes many posts that are no longer ready off every board in
@@ -62,7 +64,7 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 	defer func() { s.announceUnlisted(ctx, left) }()
 	for start := 0; start < len(ids); start += unlistReadChunk {
 		part := ids[start:min(start+unlistReadChunk, len(ids))]
-		rows, err := s.db.Query(ctx, `SELECT id, author_id, status, rank_version FROM posts WHERE id = ANY($1)`, part)
+		rows, err := s.db.Query(ctx, `SELECT p.id, p.author_id, `+store.Status("p")+`, p.rank_version FROM posts p WHERE p.id = ANY($1)`, part)
 		if err != nil {
 			return moved, err
 		}

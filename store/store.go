@@ -167,13 +167,15 @@ func HoldMediaFile(ctx context.Context, tx pgx.Tx, root, path string) error {
 // CullFloorLock is the advisory lock key (a bigint key outside the int4
 // range, so no hashtext key such as LockMediaPath's can collide with it)
 // that keeps the cull's floor (CULL_FLOOR: never leave fewer ready posts
-// than that). A cull with a floor holds it exclusively
-// (pg_advisory_xact_lock) from before it counts the ready posts until it
-// commits; everything else that takes posts out of `ready` holds it shared
-// (HoldReadyPosts) until it commits, so none of them commits between the
-// cull's count and its commit: each waits for the cull, or the cull waits
-// for it and counts what it left. Removers never wait for each other, nor
-// for a cull without a floor (which does not take it).
+// than that) and its victims ready until it commits. A cull holds it
+// exclusively (pg_advisory_xact_lock) from before it counts the ready
+// posts until it commits (a second or so at 10^5 victims); everything else
+// that takes posts out of `ready` holds it shared (HoldReadyPosts) until
+// it commits, so none of them commits between the cull's count and its
+// commit: each waits for the cull, or the cull waits for it and counts
+// what it left. The cull does not lock its victims' rows (it only records
+// them: CullPending), so without this lock a post removed meanwhile would
+// be recorded as culled as well. Removers never wait for each other.
 //
 // Lock order: this lock comes before any lock on a row of posts, in the
 // cull and in every remover alike. A remover that locked a post row first
@@ -188,4 +190,30 @@ const CullFloorLock int64 = 0x6a6b3a666c6f6f72 // "jk:floor"
 func HoldReadyPosts(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, CullFloorLock)
 	return err
+}
+
+// CullPending is an SQL condition, true for a post (alias the posts row's
+// alias in the query) that a cull took in a run not yet settled: the cull's
+// transaction records its victims in cull_victims and leaves their rows
+// saying `ready` until the follow-up marks them (see migration
+// 00017_cull_settle), so such a post is culled whatever its row says.
+// Every query that asks whether a post is ready asks this too (Ready), and
+// every status shown comes from Status. It costs an index probe of
+// cull_victims_post_idx per post, which finds nothing for a post never
+// culled.
+func CullPending(alias string) string {
+	return `EXISTS (SELECT 1 FROM cull_victims cv JOIN cull_runs cr ON cr.id = cv.run_id
+		WHERE cv.post_id = ` + alias + `.id AND cr.settled_at IS NULL)`
+}
+
+// Ready is an SQL condition, true for a post (alias) that is ready: its row
+// says so and no unsettled cull took it.
+func Ready(alias string) string {
+	return alias + `.status = 'ready' AND NOT ` + CullPending(alias)
+}
+
+// Status is an SQL expression: the status of a post (alias) as everyone
+// sees it — `culled` for the victim of an unsettled run, else its row's.
+func Status(alias string) string {
+	return `(CASE WHEN ` + alias + `.status = 'ready' AND ` + CullPending(alias) + ` THEN 'culled' ELSE ` + alias + `.status END)`
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jokster/jokster/notifications"
 	"github.com/jokster/jokster/posts"
 	"github.com/jokster/jokster/ranking"
+	"github.com/jokster/jokster/store"
 	"github.com/jokster/jokster/worker"
 )
 
@@ -93,7 +94,7 @@ func (c *cullEnv) count(t *testing.T, sql string, args ...any) int {
 func (c *cullEnv) culledOnBoard(t *testing.T) int {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := c.pool.Query(ctx, `SELECT id FROM posts WHERE status = 'culled'`)
+	rows, err := c.pool.Query(ctx, `SELECT id FROM posts p WHERE `+store.Status("p")+` = 'culled'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestCull_ThreeSchedulersCullOnce(t *testing.T) {
 		total += victims
 	}
 	// Runs still in flight may add more; what is finished adds up.
-	if n := count(`SELECT count(*) FROM posts WHERE status = 'culled' AND culled_run_id IN (SELECT id FROM cull_runs WHERE finished_at IS NOT NULL)`); n != total {
+	if n := count(`SELECT count(*) FROM posts p JOIN cull_victims v ON v.post_id = p.id WHERE ` + store.Status("p") + ` = 'culled'`); n != total {
 		t.Fatalf("%d posts culled; the runs recorded %d", n, total)
 	}
 	if n := count(`SELECT count(*) FROM notifications n JOIN cull_runs r ON r.id = (n.data->>'run_id')::bigint
@@ -233,7 +234,7 @@ func TestCull_KilledBeforeFollowupIsCompleted(t *testing.T) {
 	if n := c.count(t, `SELECT count(*) FROM cull_runs`); n != 1 {
 		t.Fatalf("%d runs; the current cycle had run already", n)
 	}
-	if n := c.count(t, `SELECT count(*) FROM posts WHERE status = 'culled'`); n != 10 {
+	if n := c.count(t, `SELECT count(*) FROM posts p WHERE `+store.Status("p")+` = 'culled'`); n != 10 {
 		t.Fatalf("%d culled; want the same 10", n)
 	}
 	if n := c.count(t, `SELECT count(*) FROM notifications WHERE kind = 'culled'`); n != 10 {
@@ -252,7 +253,7 @@ func TestCull_KilledBeforeFollowupIsCompleted(t *testing.T) {
 	if n := c.count(t, `SELECT count(*) FROM notifications WHERE kind = 'culled'`); n != 10 {
 		t.Fatalf("%d culled notifications after a second follow-up", n)
 	}
-	if n := c.count(t, `SELECT count(*) FROM posts WHERE status = 'culled'`); n != 10 {
+	if n := c.count(t, `SELECT count(*) FROM posts p WHERE `+store.Status("p")+` = 'culled'`); n != 10 {
 		t.Fatalf("%d culled after a second follow-up", n)
 	}
 }

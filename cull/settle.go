@@ -1,0 +1,98 @@
+package cull
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// settleSQL settles part of run $1: its victims with a post id above $2, at
+// most $3 of them in id order, get the posts rows that say so — status
+// `culled`, the run and rank, and the rank version the cull recorded (or
+// one more than the row's, for a post a rating reached after the cull's
+// commit and before this). A row no longer `ready` (a post removed since)
+// is left alone, and so is a post already settled: settling again changes
+// nothing. The victims' media files, read here from the rows, are recorded
+// on their cull_victims rows for the media step, and so is a version that
+// moved. Returns the highest post id taken (NULL: nothing left), how many
+// rows it marked, and the posts whose version moved: the boards may hold
+// those at the version their rating left, which the board step (done
+// before settling, at the recorded versions) did not beat.
+const settleSQL = `WITH v AS (SELECT post_id, rank, rank_version FROM cull_victims
+		WHERE run_id = $1 AND post_id > $2 ORDER BY post_id LIMIT $3),
+	u AS (UPDATE posts p SET status = 'culled', culled_run_id = $1, culled_rank = v.rank, updated_at = now(),
+			rank_version = greatest(p.rank_version + 1, v.rank_version), rank_changed_at = now()
+		FROM v WHERE p.id = v.post_id AND p.status = 'ready'
+		RETURNING p.id, p.rank_version, v.rank_version AS recorded,
+			array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files),
+	f AS (UPDATE cull_victims c SET files = u.files, rank_version = u.rank_version FROM u
+		WHERE c.run_id = $1 AND c.post_id = u.id AND (u.files <> '{}' OR u.rank_version IS DISTINCT FROM u.recorded))
+	SELECT (SELECT max(post_id) FROM v), (SELECT count(*) FROM u),
+		coalesce((SELECT array_agg(id) FROM u WHERE rank_version IS DISTINCT FROM recorded), '{}')`
+
+// settleBatch is how many victims one settling transaction marks: each
+// holds the row locks of its posts (a rating of one waits) for about
+// 50 µs a post on the benchmark machine, so a batch holds them for a
+// tenth of a second or so.
+const settleBatch = 2000
+
+// settle marks run runID's victims culled in their posts rows, a batch per
+// transaction, and stamps the run settled; from then on the rows say what
+// cull_victims said since the cull (store.CullPending). It returns the
+// posts whose rank version moved after the cull (see settleSQL).
+func (s *Service) settle(ctx context.Context, runID int64) (moved []int64, err error) {
+	began := time.Now()
+	var after int64
+	marked := 0
+	for {
+		var last *int64
+		var n int
+		var ids []int64
+		if err := s.db.QueryRow(ctx, settleSQL, runID, after, settleBatch).Scan(&last, &n, &ids); err != nil {
+			return moved, fmt.Errorf("cull: settling run %d: %w", runID, err)
+		}
+		marked += n
+		moved = append(moved, ids...)
+		if last == nil {
+			break
+		}
+		after = *last
+	}
+	if _, err := s.db.Exec(ctx, `UPDATE cull_runs SET settled_at = coalesce(settled_at, clock_timestamp()) WHERE id = $1`, runID); err != nil {
+		return moved, err
+	}
+	slog.Info("cull: victims marked culled in their rows", "run", runID, "posts", marked, "took", time.Since(began).Round(time.Millisecond))
+	return moved, nil
+}
+
+// settleUnsettled settles, in the cull's transaction tx, every finished run
+// other than run that is not settled yet: normally none (each run's
+// follow-up settles it within seconds); a run whose follow-up is lagging
+// or lost is settled here in one go. The posts whose version moved are
+// left to the reconcile, which re-applies every post changed lately.
+func settleUnsettled(ctx context.Context, tx pgx.Tx, run int64) error {
+	rows, err := tx.Query(ctx, `SELECT id FROM cull_runs WHERE settled_at IS NULL AND id <> $1 ORDER BY id`, run)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		var last *int64
+		var n int
+		var moved []int64
+		if err := tx.QueryRow(ctx, settleSQL, id, int64(0), int64(1)<<62).Scan(&last, &n, &moved); err != nil {
+			return fmt.Errorf("cull: settling run %d: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cull_runs SET settled_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		slog.Info("cull: an earlier run was not settled yet; settled it first", "run", id, "posts", n)
+	}
+	return nil
+}
