@@ -76,6 +76,9 @@ type Config struct {
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
 	LogFormat         string        `env:"LOG_FORMAT" envDefault:"text" doc:"text or json"`
 
+	// Boards.
+	BoardCap int `env:"BOARD_CAP" envDefault:"10000" doc:"posts each post board (hot, top, tag) keeps in Redis, its top: deeper pages are read from PostgreSQL, and a post below it has no rank on that board (ranks); the creators board is kept whole"`
+
 	// The cull (see README, "The cull").
 	CullInterval time.Duration `env:"CULL_INTERVAL" envDefault:"1h" doc:"length of a cull cycle: the lowest-ranked posts are culled once per cycle, at its start (whole seconds, e.g. 30s for a demo; at 1s an occasional cycle is skipped, as a cycle is due within a second of its start and one that is over is not made up)"`
 	CullGrace    time.Duration `env:"CULL_GRACE" envDefault:"24h" doc:"posts younger than this at the start of a cycle are never culled"`
@@ -133,6 +136,9 @@ func (c Config) Validate() error {
 	}
 	if c.CullGrace < 0 || c.CullShare < 0 || c.CullShare > 1 || c.CullMax < 0 || c.CullFloor < 0 {
 		return fmt.Errorf("config: CULL_GRACE, CULL_MAX and CULL_FLOOR must not be negative, and CULL_SHARE lies in 0..1")
+	}
+	if c.BoardCap < 1 {
+		return fmt.Errorf("config: BOARD_CAP must be at least 1")
 	}
 	if c.CullBoard != "top" && c.CullBoard != "hot" {
 		return fmt.Errorf("config: CULL_BOARD must be top or hot")

@@ -51,6 +51,7 @@ func TestLoadRejectsWeakSettings(t *testing.T) {
 		"bad duration":     {"ACCESS_TOKEN_TTL", "soon"},
 		"zero TTL":         {"ACCESS_TOKEN_TTL", "0s"},
 		"tiny body limit":  {"JSON_BODY_LIMIT", "10"},
+		"zero board cap":   {"BOARD_CAP", "0"},
 		"SMTP without URL": {"SMTP_URL", "mailpit:1025"},
 		"SMTP scheme":      {"SMTP_URL", "http://mailpit:1025"},
 		"SMTP port":        {"SMTP_URL", "smtp://mailpit:port"},

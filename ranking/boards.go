@@ -2,6 +2,7 @@ package ranking
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,12 +13,32 @@ import (
 // here):
 //
 //	board:hot, board:top:all, board:top:day:2026-11-27, board:top:week:2026-W48,
-//	board:tag:<tag>:top, board:tag:<tag>:hot              sorted sets of post ids
-//	board:creators                                        sorted set of user ids
+//	board:tag:<tag>:top, board:tag:<tag>:hot              sorted sets of post ids,
+//	                                                      each the top of its board
+//	board:creators                                        sorted set of user ids (whole)
 //	rank:pv      hash post id → "<version> <board> <board> …": the version last
-//	             applied and the boards (names without "board:") the post is on
+//	             applied and the boards (names without "board:") the post is on,
+//	             whether or not it is in their sorted sets
+//	rank:floor   hash board name → a board score: the board's floor (below)
+//	rank:wfloor  hash board name → the floor new posts are let in above while
+//	             a refill runs (cap.go)
 //	rank:pv:gen  grows with every change applied (page caches key on it)
 //	rank:ready   present once a full rebuild finished; gone after a flush
+//
+// Post boards hold their top only: at most the cap (BOARD_CAP, 10,000 by
+// default; SetBoardCap) posts each. The cull takes the bottom of a board,
+// and a removal from a sorted set of a million members cost about 4 µs, so
+// taking 100,000 victims off whole boards held Redis for seconds; a
+// board's bottom is also most of its memory. So a board that outgrows the
+// cap drops its lowest posts and gets a floor, the highest score dropped.
+// A board without a floor is whole. The sorted set holds exactly (a) posts
+// that are on the board, with their current score, and (b) every post on
+// the board whose score is above its floor (scores are unique: BoardScore
+// folds the id in). So the entries above the floor are the top of the
+// board, ranks included, and Board and Ranks trust only those: a page that
+// reaches below the floor is read from PostgreSQL, which serves every board
+// in the same order, and a post below it has no rank there. Removals make a
+// board shrink below its cap; Run refills those (cap.go).
 //
 // A post's boards live in its version's hash value rather than in a set of
 // their own: one lookup reads both, and a set per post cost about 530 bytes
@@ -33,6 +54,9 @@ type keys struct{ p string }
 
 func (k keys) board(name string) string { return k.p + "board:" + name }
 func (k keys) versions() string         { return k.p + "rank:pv" }
+func (k keys) floor() string            { return k.p + "rank:floor" }
+func (k keys) wfloor() string           { return k.p + "rank:wfloor" }
+func (k keys) gen() string              { return k.p + "rank:pv:gen" }
 func (k keys) ready() string            { return k.p + "rank:ready" }
 func (k keys) lock() string             { return k.p + "rank:rebuilding" }
 
@@ -66,26 +90,45 @@ func place(p postRow) placement {
 }
 
 // syncScript moves one post to where it belongs, if the update is newer
-// than the last one applied.
-// KEYS[1] the version hash (see keys), KEYS[2..] the boards the post
-// belongs on now (none: it leaves every board).
-// ARGV[1] the post id, ARGV[2] its version, ARGV[3..] its score on each of
-// KEYS[2..]. Returns {0} if stale; else {2} if it put a post that was on no
-// board on some (the post is new to the boards: it joins the new board
-// too), {1} for any other change applied — followed by the names of the
-// boards the post left (live viewers of those are told too).
-var syncScript = redis.NewScript(luaParse + `
+// than the last one applied. On each board it is on now, the post is put
+// in the sorted set if the board has no floor or its score is above the
+// floor (the write floor while a refill runs, see cap.go), and taken out
+// otherwise; a board over the cap then drops its lowest posts (see trim).
+// KEYS[1] the version hash (see keys), KEYS[2] the floors, KEYS[3] the
+// write floors, KEYS[4..] the boards the post belongs on now (none: it
+// leaves every board).
+// ARGV[1] the post id, ARGV[2] its version, ARGV[3] the cap, ARGV[4..] its
+// score on each of KEYS[4..]. Returns {0} if stale; else {2} if it put a
+// post that was on no board on some (the post is new to the boards: it
+// joins the new board too), {1} for any other change applied — followed by
+// the names of the boards the post left (live viewers of those are told
+// too).
+var syncScript = redis.NewScript(luaParse + luaFloors + `
 local cur, was = parse(redis.call('HGET', KEYS[1], ARGV[1]))
 if cur >= tonumber(ARGV[2]) then return {0} end
 local base = boardBase(KEYS[1])
+local cap = tonumber(ARGV[3])
+local names, floors, wfloors = {}, {}, {}
+for i = 4, #KEYS do names[#names+1] = string.sub(KEYS[i], #base + 1) end
+if #names > 0 then
+  floors = redis.call('HMGET', KEYS[2], unpack(names))
+  wfloors = redis.call('HMGET', KEYS[3], unpack(names))
+end
 local now, val = {}, ARGV[2]
-for i = 2, #KEYS do
+for i = 4, #KEYS do
+  local j = i - 3
   now[KEYS[i]] = true
-  redis.call('ZADD', KEYS[i], ARGV[i+1], ARGV[1])
-  val = val .. ' ' .. string.sub(KEYS[i], #base + 1)
+  local f = wfloors[j] or floors[j]
+  if not f or tonumber(ARGV[i]) > num(f) then
+    redis.call('ZADD', KEYS[i], ARGV[i], ARGV[1])
+    trim(KEYS[i], names[j], cap, KEYS[2], KEYS[3], ` + strconv.Itoa(trimPerSync) + `)
+  else
+    redis.call('ZREM', KEYS[i], ARGV[1])
+  end
+  val = val .. ' ' .. names[j]
 end
 local out = {1}
-if #was == 0 and #KEYS > 1 then out[1] = 2 end
+if #was == 0 and #KEYS > 3 then out[1] = 2 end
 for _, b in ipairs(was) do
   if not now[base .. b] then
     redis.call('ZREM', base .. b, ARGV[1])
@@ -115,7 +158,8 @@ func scriptResult(cmd *redis.Cmd) (int, []string, error) {
 }
 
 // luaParse defines parse(value): a version hash value (or false, for none)
-// as its version and the list of board names after it; and
+// as its version and the list of board names after it (split with
+// string.find: string.gmatch cost about twice as much Redis time); and
 // boardBase(versions key): the prefix a board name takes to be its key.
 const luaParse = `
 local function boardBase(k)
@@ -124,18 +168,53 @@ end
 local function parse(v)
   local boards = {}
   if not v then return 0, boards end
-  local ver
-  for w in string.gmatch(v, '%S+') do
-    if ver then boards[#boards+1] = w else ver = tonumber(w) end
+  local a = string.find(v, ' ', 1, true)
+  local ver = tonumber(string.sub(v, 1, (a or 0) - 1))
+  while a do
+    local b = string.find(v, ' ', a + 1, true)
+    boards[#boards+1] = string.sub(v, a + 1, (b or 0) - 1)
+    a = b
   end
   return ver or 0, boards
 end
 `
 
-// syncArgs builds the script call for post p (ready or not).
-func (k keys) syncArgs(p postRow) ([]string, []any) {
-	ks := []string{k.versions()}
-	args := []any{p.id, p.version}
+// luaFloors defines, for the scripts that put posts on capped boards:
+// num(s), a floor or score as Redis stores it ("-inf" too) as a number;
+// has(list, x), whether list holds x; and trim(board key, board name, cap,
+// floors key, write floors key, most), which drops the lowest members of a
+// board over the cap (at most `most` at once) and raises the board's floor,
+// and its write floor if it has one, to the highest score dropped, so that
+// every post above the floor stays in; it returns whether it dropped any.
+// Floors are stored as Redis wrote the scores (17 significant digits), not
+// through Lua's number formatting, which keeps 14.
+const luaFloors = `
+local function num(s)
+  if s == '-inf' then return -math.huge end
+  return tonumber(s)
+end
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+local function trim(bk, name, cap, fk, wk, most)
+  local over = redis.call('ZCARD', bk) - cap
+  if over <= 0 then return false end
+  local popped = redis.call('ZPOPMIN', bk, math.min(over, most))
+  local hi = popped[#popped]
+  local f = redis.call('HGET', fk, name)
+  if not f or num(hi) > num(f) then redis.call('HSET', fk, name, hi) end
+  local w = redis.call('HGET', wk, name)
+  if w and num(hi) > num(w) then redis.call('HSET', wk, name, hi) end
+  return true
+end
+`
+
+// syncArgs builds the script call for post p (ready or not) on boards
+// capped at n posts.
+func (k keys) syncArgs(p postRow, n int64) ([]string, []any) {
+	ks := []string{k.versions(), k.floor(), k.wfloor()}
+	args := []any{p.id, p.version, n}
 	if p.status == "ready" {
 		pl := place(p)
 		for i, b := range pl.boards {

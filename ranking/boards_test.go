@@ -46,12 +46,22 @@ type fixture struct {
 // rdb nil means a Redis database of the test's own on the shared server.
 func newFixture(t *testing.T, rdb redis.UniversalClient, prefix string) *fixture {
 	t.Helper()
+	return newCappedFixture(t, rdb, prefix, 0)
+}
+
+// newCappedFixture is newFixture with post boards capped at k posts (0:
+// the default cap).
+func newCappedFixture(t *testing.T, rdb redis.UniversalClient, prefix string, k int) *fixture {
+	t.Helper()
 	db, _ := testkit.Pool(t)
 	if rdb == nil {
 		rdb, _, prefix = testkit.Redis(t)
 	}
 	f := &fixture{t: t, db: db, rdb: rdb, prefix: prefix, heard: &Memory{}}
 	f.s = New(db, rdb, prefix, f.heard)
+	if k > 0 {
+		f.s.SetBoardCap(k)
+	}
 	f.s.Start()
 	t.Cleanup(f.s.Stop)
 	return f
@@ -340,14 +350,11 @@ func clip(l []zEntry) string {
 	return s
 }
 
-// checkRedis asserts every board in Redis equals the truth.
+// checkRedis asserts every board in Redis equals the truth above its
+// floor (see capDiff).
 func (f *fixture) checkRedis(tr truth) {
 	f.t.Helper()
-	got, err := f.redisBoards()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if d := diffBoards(tr.inRedis(), got); d != "" {
+	if d := f.capDiff(tr); d != "" {
 		f.t.Fatalf("Redis boards differ from PostgreSQL:\n%s", d)
 	}
 }
@@ -546,7 +553,21 @@ func (f *fixture) world(nUsers, nPosts int) *world {
 // ---------------------------------------------------------------------------
 
 func TestConcurrentRatingsBoardsEqualPostgres(t *testing.T) {
-	f := newFixture(t, nil, "")
+	concurrentRatingsBoardsEqualPostgres(t, 0)
+}
+
+// The same with post boards capped at 5 posts (the world has 20): the
+// boards keep their tops, and reads and ranks below them come from
+// PostgreSQL.
+func TestConcurrentRatingsCappedBoardsEqualPostgres(t *testing.T) {
+	concurrentRatingsBoardsEqualPostgres(t, 5)
+}
+
+// concurrentRatingsBoardsEqualPostgres lets many users rate at once, with
+// post boards capped at k posts (0: the default), and compares every board
+// with the truth.
+func concurrentRatingsBoardsEqualPostgres(t *testing.T, k int) {
+	f := newCappedFixture(t, nil, "", k)
 	ctx := context.Background()
 	w := f.world(50, 20)
 	if err := f.s.Rebuild(ctx); err != nil {
@@ -573,6 +594,12 @@ func TestConcurrentRatingsBoardsEqualPostgres(t *testing.T) {
 	}
 	f.checkRedis(tr)
 	f.checkRead(tr, "Redis")
+	if k > 0 {
+		if floors, _ := f.floors(); len(floors) == 0 {
+			t.Fatal("no board was capped")
+		}
+		f.checkRanks(tr)
+	}
 
 	// Reads from PostgreSQL (what readers get while Redis rebuilds) order
 	// the same way.

@@ -34,7 +34,8 @@ var (
 		return time.Since(time.Unix(0, at)).Seconds()
 	})
 	boardReads = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "jokster_board_reads_fallback_total", Help: "Board reads served from PostgreSQL because Redis was not ready.",
+		Name: "jokster_board_reads_fallback_total",
+		Help: "Board reads served from PostgreSQL: source=postgres because Redis was not ready, source=below_cap for pages below the top BOARD_CAP posts Redis keeps of a board.",
 	}, []string{"source"})
 	rebuilds = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "jokster_board_rebuilds_total", Help: "Full rebuilds of the boards from PostgreSQL.",

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/jokster/jokster"
 	"github.com/jokster/jokster/notifications"
@@ -53,20 +54,42 @@ func (s *Service) NotifyRatings(ctx context.Context, notify *notifications.Servi
 }
 
 // BestRank returns the best (lowest) rank on the all-time top board among
-// the given posts, or 0 if none is ranked.
+// the given posts, or 0 if none is ranked (a post below the top Redis
+// keeps has no rank: see Ranks).
 func (s *Service) BestRank(ctx context.Context, posts []int64) int {
-	if len(posts) == 0 || !s.Ready(ctx) {
+	if len(posts) == 0 {
 		return 0
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]interface{ Result() (int64, error) }, len(posts))
+	board := s.k.board("top:all")
+	pipe := s.rdb.TxPipeline()
+	ready := pipe.Exists(ctx, s.k.ready())
+	ranks := make([]*redis.IntCmd, len(posts))
+	scores := make([]*redis.FloatCmd, len(posts))
 	for i, id := range posts {
-		cmds[i] = pipe.ZRevRank(ctx, s.k.board("top:all"), strconv.FormatInt(id, 10))
+		ranks[i] = pipe.ZRevRank(ctx, board, strconv.FormatInt(id, 10))
+		scores[i] = pipe.ZScore(ctx, board, strconv.FormatInt(id, 10))
 	}
+	floors := pipe.HMGet(ctx, s.k.floor(), "top:all")
 	_, _ = pipe.Exec(ctx)
+	if n, err := ready.Result(); err != nil || n != 1 {
+		return 0
+	}
+	floor, err := floorMap([]string{"top:all"}, floors)
+	if err != nil {
+		return 0
+	}
 	best := 0
-	for _, c := range cmds {
-		if r, err := c.Result(); err == nil && (best == 0 || int(r)+1 < best) {
+	for i, c := range ranks {
+		r, err := c.Result()
+		if err != nil {
+			continue
+		}
+		if f, capped := floor["top:all"]; capped {
+			if sc, err := scores[i].Result(); err != nil || sc <= f {
+				continue
+			}
+		}
+		if best == 0 || int(r)+1 < best {
 			best = int(r) + 1
 		}
 	}

@@ -2,6 +2,7 @@ package ranking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -24,20 +25,40 @@ type Entry struct {
 
 // Board returns limit entries of board name from offset (0-based), and
 // whether more follow. It reads Redis when the boards there are complete
-// and PostgreSQL otherwise (while a rebuild runs, or Redis is down).
+// and the page lies above the board's floor (see keys), and PostgreSQL
+// otherwise (a page below a board's top, while a rebuild runs, or while
+// Redis is down).
 func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
 	if fromPostgresOnly(name) {
 		return s.boardFromPostgres(ctx, name, offset, limit)
 	}
-	// One round trip: the readiness marker and the page together; the page
-	// counts only if the marker was there. MULTI makes them one instant, so
-	// a flush or a rebuild cannot fall between the check and the read.
+	// One round trip: the readiness marker, the page and the board's floor
+	// together; the page counts only if the marker was there. MULTI makes
+	// them one instant, so a flush, a rebuild or a trim cannot fall between
+	// the check and the read.
 	pipe := s.rdb.TxPipeline()
 	ready := pipe.Exists(ctx, s.k.ready())
 	page := pipe.ZRevRangeWithScores(ctx, s.k.board(name), int64(offset), int64(offset+limit))
+	floor := pipe.HGet(ctx, s.k.floor(), name)
 	_, _ = pipe.Exec(ctx)
 	if n, err := ready.Result(); err == nil && n == 1 {
 		zs, err := page.Result()
+		var f float64
+		capped := false
+		if err == nil {
+			if f, err = floor.Float64(); err == nil {
+				capped = true
+			} else if errors.Is(err, redis.Nil) {
+				err = nil
+			}
+		}
+		// Redis has the page if each of its entries is above the floor
+		// (the sorted set holds every post there is above it), and, if the
+		// page reaches the end of the sorted set, if the board is whole.
+		if err == nil && capped && (len(zs) <= limit || (limit > 0 && zs[limit-1].Score <= f)) {
+			boardReads.WithLabelValues("below_cap").Inc()
+			return s.boardFromPostgres(ctx, name, offset, limit)
+		}
 		if err == nil {
 			out := make([]Entry, 0, len(zs))
 			for i, z := range zs {
@@ -182,32 +203,80 @@ func window(kind, v string) (time.Time, time.Time, error) {
 
 // Ranks returns, for each post, its 1-based rank on the main boards it is
 // on: hot, top (all time), top of its day and of its week. Posts not ranked
-// (not ready, or Redis not ready) get no entry.
+// (not ready, or Redis not ready) get no entry, and a post gets none for a
+// board on which it is below the top Redis keeps (at or below the board's
+// floor: see keys).
 func (s *Service) Ranks(ctx context.Context, posts map[int64]time.Time) map[int64]map[string]int {
 	out := map[int64]map[string]int{}
-	if len(posts) == 0 || !s.Ready(ctx) {
+	if len(posts) == 0 {
 		return out
 	}
 	type q struct {
-		id   int64
-		name string
-		cmd  *redis.IntCmd
+		id          int64
+		name, board string
+		rank        *redis.IntCmd
+		score       *redis.FloatCmd
 	}
 	var qs []q
-	pipe := s.rdb.Pipeline()
+	var names []string
+	seen := map[string]bool{}
+	// One round trip, one instant (MULTI): readiness, the ranks and scores,
+	// and the floors of the boards involved.
+	pipe := s.rdb.TxPipeline()
+	ready := pipe.Exists(ctx, s.k.ready())
 	for id, created := range posts {
 		for name, board := range map[string]string{"hot": "hot", "top": "top:all", "top_day": "top:day:" + dayOf(created), "top_week": "top:week:" + weekOf(created)} {
-			qs = append(qs, q{id, name, pipe.ZRevRank(ctx, s.k.board(board), strconv.FormatInt(id, 10))})
+			member := strconv.FormatInt(id, 10)
+			qs = append(qs, q{id, name, board, pipe.ZRevRank(ctx, s.k.board(board), member), pipe.ZScore(ctx, s.k.board(board), member)})
+			if !seen[board] {
+				seen[board] = true
+				names = append(names, board)
+			}
 		}
 	}
+	floors := pipe.HMGet(ctx, s.k.floor(), names...)
 	_, _ = pipe.Exec(ctx)
+	if n, err := ready.Result(); err != nil || n != 1 {
+		return out
+	}
+	floorOf, err := floorMap(names, floors)
+	if err != nil {
+		return out
+	}
 	for _, x := range qs {
-		if r, err := x.cmd.Result(); err == nil {
-			if out[x.id] == nil {
-				out[x.id] = map[string]int{}
-			}
-			out[x.id][x.name] = int(r) + 1
+		r, err := x.rank.Result()
+		if err != nil {
+			continue
 		}
+		if f, capped := floorOf[x.board]; capped {
+			if sc, err := x.score.Result(); err != nil || sc <= f {
+				continue
+			}
+		}
+		if out[x.id] == nil {
+			out[x.id] = map[string]int{}
+		}
+		out[x.id][x.name] = int(r) + 1
 	}
 	return out
+}
+
+// floorMap reads the reply of HMGET of the floors of boards names: the
+// floor of each board that has one.
+func floorMap(names []string, cmd *redis.SliceCmd) (map[string]float64, error) {
+	vals, err := cmd.Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(vals))
+	for i, v := range vals {
+		if str, ok := v.(string); ok && i < len(names) {
+			f, err := strconv.ParseFloat(str, 64)
+			if err != nil {
+				return nil, err
+			}
+			out[names[i]] = f
+		}
+	}
+	return out, nil
 }

@@ -23,7 +23,8 @@ func (s *Service) Ready(ctx context.Context) bool {
 
 // Run keeps Redis in line with PostgreSQL until ctx ends: it rebuilds every
 // board when Redis is empty or was flushed, and every interval re-applies
-// the posts changed recently (whatever a failed update left behind).
+// the posts changed recently (whatever a failed update left behind) and
+// refills the capped boards that shrank (see cap.go).
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -50,6 +51,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 				if n > 0 {
 					slog.Debug("ranking: reconciled", "posts", n)
 				}
+			}
+			if err := s.maintainBoards(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("ranking: trimming or refilling capped boards failed; retrying", "err", err)
 			}
 		}
 		select {
@@ -85,7 +89,10 @@ func (s *Service) Reconcile(ctx context.Context, since time.Time) (int, error) {
 }
 
 // Rebuild fills every board from PostgreSQL. One node rebuilds at a time
-// (a Redis lock); the others keep reading from PostgreSQL meanwhile.
+// (a Redis lock); the others keep reading from PostgreSQL meanwhile. Posts
+// are applied one by one as a rating applies them, so each post board
+// keeps its top as it fills and ends with its floor (after a flush, which
+// took the floors with the boards, it starts from none).
 func (s *Service) Rebuild(ctx context.Context) error {
 	l, ok, err := s.lock(ctx, "rebuild")
 	if err != nil || !ok {
@@ -161,8 +168,9 @@ func (s *Service) Rebuild(ctx context.Context) error {
 // dropLegacy clears boards written in the format before rank:pv (bare
 // versions in rank:v, a set rank:m:<id> per post) so that they are rebuilt:
 // the new scripts cannot tell which boards those posts are on. It does what
-// a FLUSHALL would do to the ranking's keys, under the rebuild lock, and
-// deletes rank:v last, so a clearing that stops half-way is done again.
+// a FLUSHALL would do to the ranking's keys (the boards' floors go with the
+// version hash, after the boards), under the rebuild lock, and deletes
+// rank:v last, so a clearing that stops half-way is done again.
 // Meanwhile reads come from PostgreSQL, as after a flush.
 func (s *Service) dropLegacy(ctx context.Context) error {
 	legacy := s.k.p + "rank:v"
@@ -201,7 +209,7 @@ func (s *Service) dropLegacy(ctx context.Context) error {
 			}
 		}
 	}
-	return s.rdb.Unlink(ctx, s.k.versions(), s.k.versions()+":gen", legacy+":gen", legacy).Err()
+	return s.rdb.Unlink(ctx, s.k.versions(), s.k.gen(), s.k.floor(), s.k.wfloor(), legacy+":gen", legacy).Err()
 }
 
 // rebuildLock is one node's hold on the rebuild lock (keys.lock): its value

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,16 +54,30 @@ type Service struct {
 	// creatorsRead, if set (tests), runs between reading laughs and
 	// writing them to the board.
 	creatorsRead func()
+
+	// boardCap is how many posts each post board keeps in Redis (see
+	// SetBoardCap and cap.go); refillBatch how many posts one refill
+	// script call places; refillStep, if set (tests), runs at each step of
+	// a refill ("started" once the write floor is down, "batch" before each
+	// script call); trimmed is set once this process trimmed the boards
+	// that were over the cap when it started.
+	boardCap    atomic.Int64
+	refillBatch int
+	refillStep  func(board, step string)
+	trimmed     atomic.Bool
 }
 
 // New returns a Service; announce may be nil. Call Start to run its
-// rating writers and Run for reconcile and rebuild.
+// rating writers and Run for reconcile and rebuild. Its post boards keep
+// DefaultBoardCap posts each in Redis (SetBoardCap changes that).
 func New(db *pgxpool.Pool, rdb redis.UniversalClient, prefix string, announce Announcer) *Service {
 	if announce == nil {
 		announce = nopAnnouncer{}
 	}
-	return &Service{db: db, rdb: rdb, k: keys{p: prefix}, announce: announce, queue: make(chan *rateReq, 4096),
-		creatorsDue: map[int64]bool{}}
+	s := &Service{db: db, rdb: rdb, k: keys{p: prefix}, announce: announce, queue: make(chan *rateReq, 4096),
+		creatorsDue: map[int64]bool{}, refillBatch: refillPerCall}
+	s.boardCap.Store(DefaultBoardCap)
+	return s
 }
 
 // postRow is what ranking needs of a post.
@@ -215,7 +230,7 @@ func (s *Service) apply(ctx context.Context, rows []postRow, announce bool) erro
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(rows))
 	for i, r := range rows {
-		ks, args := s.k.syncArgs(r)
+		ks, args := s.k.syncArgs(r, s.cap())
 		cmds[i] = syncScript.Run(ctx, pipe, ks, args...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

@@ -3,6 +3,7 @@ package ranking
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -14,39 +15,67 @@ import (
 // one call: syncScript's "no boards" case, batched, with the same version
 // guard (a post is touched only if its version is newer than the one last
 // applied), and it moves the generation (page caches key on it) when it
-// changed anything.
+// changed anything. Most of the cull's victims are below every capped
+// board's floor, so their removals find no member: what remains is the
+// version hash's bookkeeping, which takes one HMGET and one HSET a call
+// (and one ZREM per board), about 15 % less Redis time than a call per
+// post did (measured on the unlist benchmark's boards, victims alternating
+// between the two scripts).
 // KEYS[1] the version hash; ARGV[2i-1] the i-th post's id, ARGV[2i] its
 // version. Returns {how many posts it applied (the others were stale), the
 // boards they left, each once}.
 var unlistScript = redis.NewScript(luaParse + `
-local out, seen = {0}, {}
+local out = {0}
 local base = boardBase(KEYS[1])
-for i = 1, #ARGV, 2 do
-  local id, v = ARGV[i], ARGV[i+1]
-  local cur, was = parse(redis.call('HGET', KEYS[1], id))
-  if cur < tonumber(v) then
-    for _, b in ipairs(was) do
-      redis.call('ZREM', base .. b, id)
-      if not seen[b] then seen[b] = true; out[#out+1] = b end
+local ids = {}
+for i = 1, #ARGV, 2 do ids[#ids+1] = ARGV[i] end
+local vals = redis.call('HMGET', KEYS[1], unpack(ids))
+local cur, set, rem = {}, {}, {}
+for j, id in ipairs(ids) do
+  local v = ARGV[2*j]
+  local c = cur[id]
+  if not c then
+    local ver, was = parse(vals[j])
+    c = {ver, was}
+  end
+  if c[1] < tonumber(v) then
+    for _, b in ipairs(c[2]) do
+      local l = rem[b]
+      if not l then l = {}; rem[b] = l; out[#out+1] = b end
+      l[#l+1] = id
     end
-    redis.call('HSET', KEYS[1], id, v)
+    c = {tonumber(v), {}}
+    set[#set+1] = id
+    set[#set+1] = v
     out[1] = out[1] + 1
   end
+  cur[id] = c
 end
-if out[1] > 0 then redis.call('INCR', KEYS[1] .. ':gen') end
+for i = 2, #out do redis.call('ZREM', base .. out[i], unpack(rem[out[i]])) end
+if #set > 0 then
+  redis.call('HSET', KEYS[1], unpack(set))
+  redis.call('INCR', KEYS[1] .. ':gen')
+end
 return out
 `)
 
 // unlistPerCall is how many posts one script call takes off the boards.
-// Each post is a hash read and write and a handful of O(log n) removals,
-// 10–25 µs of Redis time on boards of a million posts (measured,
-// docs/benchmarks.md), so a call holds Redis for 1–2.5 ms. Calls are sent
-// one at a time, not pipelined: Redis runs every command it reads from a
-// client in one go before it serves anyone else, and 16 pipelined calls of
-// 50 posts kept other clients waiting 14–21 ms (a PING from another client,
-// measured); one call per round trip costs no throughput at this size.
+// Each post is a hash read and write and a handful of removals: 10–25 µs
+// of Redis time on whole boards of a million posts (measured,
+// docs/benchmarks.md), 7–9 µs on boards capped at 10,000 (the unlist
+// benchmark), so a call holds Redis for 1–2.5 ms at most; 200 a call saved
+// no more than a few per cent. Calls are not pipelined on one connection:
+// Redis runs every command it reads from a client in one go before it
+// serves anyone else, and 16 pipelined calls of 50 posts kept other
+// clients waiting 14–21 ms (a PING from another client, measured).
+// Instead unlistLanes calls are in flight at once, each on its own
+// connection, each sent when the lane's last one answered: with one lane
+// Redis sat idle during every round trip and every reply's decoding (wall
+// time 20–30 % above Redis's own); with two, another client waits at most
+// for two calls, a few milliseconds.
 const (
 	unlistPerCall   = 100
+	unlistLanes     = 2
 	unlistReadChunk = 5000
 )
 
@@ -134,25 +163,44 @@ func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, err
 // script call of unlistPerCall posts at a time, and adds the boards they
 // left to left.
 func (s *Service) unlistAll(ctx context.Context, ids, versions []int64, left map[string]bool) (int, error) {
-	moved := 0
+	var (
+		mu    sync.Mutex
+		moved int
+		errs  []error
+		wg    sync.WaitGroup
+	)
 	keys := []string{s.k.versions()}
-	args := make([]any, 0, 2*unlistPerCall)
-	for start := 0; start < len(ids); start += unlistPerCall {
-		args = args[:0]
-		for i := start; i < min(start+unlistPerCall, len(ids)); i++ {
-			args = append(args, ids[i], versions[i])
-		}
-		// Run loads the script if Redis lost it (NOSCRIPT after a restart).
-		n, boards, err := scriptResult(unlistScript.Run(ctx, s.rdb, keys, args...))
-		if err != nil {
-			return moved, err
-		}
-		moved += n
-		for _, b := range boards {
-			left[b] = true
-		}
+	calls := (len(ids) + unlistPerCall - 1) / unlistPerCall
+	for lane := range min(unlistLanes, calls) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := make([]any, 0, 2*unlistPerCall)
+			for c := lane; c < calls; c += unlistLanes {
+				args = args[:0]
+				for i := c * unlistPerCall; i < min((c+1)*unlistPerCall, len(ids)); i++ {
+					args = append(args, ids[i], versions[i])
+				}
+				// Run loads the script if Redis lost it (NOSCRIPT after a restart).
+				n, boards, err := scriptResult(unlistScript.Run(ctx, s.rdb, keys, args...))
+				mu.Lock()
+				moved += n
+				for _, b := range boards {
+					left[b] = true
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				stop := len(errs) > 0
+				mu.Unlock()
+				if stop {
+					return
+				}
+			}
+		}()
 	}
-	return moved, nil
+	wg.Wait()
+	return moved, errors.Join(errs...)
 }
 
 // announceUnlisted tells the live boards that posts left them, and the new

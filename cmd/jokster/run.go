@@ -111,6 +111,7 @@ func connect(ctx context.Context, cfg config.Config, migrate bool) (*deps, error
 			MaxGIFFrames: cfg.GIFMaxFrames, MaxGIFPixels: cfg.GIFMaxPixels, MaxVideoSeconds: cfg.VideoMaxSeconds},
 	})
 	d.ranking = ranking.New(d.db, d.rdb, cfg.RedisPrefix, nil)
+	d.ranking.SetBoardCap(cfg.BoardCap)
 	d.posts.SetRanker(d.ranking)
 	// Every process publishes live events; API nodes also deliver them.
 	d.broker = realtime.NewRedisBroker(d.rdb, cfg.RedisPrefix)
