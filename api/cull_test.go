@@ -394,6 +394,17 @@ func TestCull_VictimsCulledBeforeTheirRowsAreMarked_409(t *testing.T) {
 	if _, err := e.db.Exec(ctx, `UPDATE posts SET created_at = now() - interval '48 hours' WHERE id = ANY($1::bigint[])`, old); err != nil {
 		t.Fatal(err)
 	}
+	// A post's stats_version orders its copies (browsers keep the newer):
+	// the copy that says culled must be newer than the one that said
+	// ready, before the rows are marked as after.
+	versionOf := func(id string) int64 {
+		var p struct {
+			Version int64 `json:"stats_version"`
+		}
+		e.client().get("/api/v1/posts/" + id).want(200).json(&p)
+		return p.Version
+	}
+	before := versionOf(old[0])
 	c, err := e.cull.NextCycle(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -403,6 +414,10 @@ func TestCull_VictimsCulledBeforeTheirRowsAreMarked_409(t *testing.T) {
 		t.Fatalf("Cull = %+v, %v, %v; want 2 victims", run, created, err)
 	}
 	victims, survivors := old[:2], old[2:] // the two worst rated
+	culledAt := versionOf(old[0])
+	if culledAt <= before {
+		t.Fatalf("stats_version %d once culled, %d before: the culled copy is not the newer", culledAt, before)
+	}
 	if n := e.count(`SELECT count(*) FROM posts WHERE id = ANY($1::bigint[]) AND status = 'ready'`, victims); n != 2 {
 		t.Fatalf("%d victims' rows still say ready; this test is about the time before they are marked", n)
 	}
@@ -471,4 +486,7 @@ func TestCull_VictimsCulledBeforeTheirRowsAreMarked_409(t *testing.T) {
 		t.Fatalf("%d victims' rows marked by the follow-up; want 2", n)
 	}
 	check("after the follow-up")
+	if v := versionOf(old[0]); v != culledAt {
+		t.Fatalf("stats_version %d once the row is marked, %d before: the same state must keep its version", v, culledAt)
+	}
 }

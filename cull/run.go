@@ -66,8 +66,8 @@ var ErrNoRun = jokster.Errorf(jokster.ENOTFOUND, "no such cull run")
 // 2–5 s; the statement now reads only the board's index and appends to
 // cull_victims (docs/benchmarks.md). Rows are inserted in id order, the
 // order of the primary key and of cull_victims_post_idx.
-func (s Settings) cullSQL() string {
-	return `WITH v AS MATERIALIZED (` + s.bottomSQL(true) + ` LIMIT $3)
+func (s Settings) cullSQL(pending bool) string {
+	return `WITH v AS MATERIALIZED (` + s.bottomSQL(pending) + ` LIMIT $3)
 	INSERT INTO cull_victims (run_id, post_id, rank, score, rank_version)
 		SELECT $4, id, rank, score, rank_version + 1 FROM v ORDER BY id`
 }
@@ -93,6 +93,15 @@ func (s *Service) Cull(ctx context.Context, c Cycle) (Run, bool, error) {
 	var err error
 	// A cull undone because posts left `ready` while it ran (errFloorMoved)
 	// is planned again at once, against the posts as they are now.
+	// A run the follow-up has not settled yet (it is under way, or its
+	// task was lost) is settled first, outside the cull's transaction and
+	// its lock, in the follow-up's batches: the cull then takes every ready
+	// row at its word (plan.Pending false) and its scan streams the board's
+	// index. Should one still be pending (a follow-up failing as it
+	// settles), the cull looks its victims up instead.
+	if err := s.settleUnsettled(ctx); err != nil {
+		return Run{}, false, fmt.Errorf("cull: cycle %d: %w", c.Number, err)
+	}
 	for attempt := 1; ; attempt++ {
 		created, skipped, err = s.cullOnce(ctx, c)
 		if !errors.Is(err, errFloorMoved) || attempt == 3 {
@@ -174,12 +183,6 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 			return err
 		}
 		created = true
-		// A run the follow-up has not settled yet (it is still under way,
-		// or its task was lost) is settled here first, so that cullSQL may
-		// take every ready row at its word (bottomSQL's settled).
-		if err := settleUnsettled(ctx, tx, runID); err != nil {
-			return err
-		}
 		if err := storeMissingScores(ctx, tx); err != nil {
 			return err
 		}
@@ -191,7 +194,7 @@ func (s *Service) cullOnce(ctx context.Context, c Cycle) (created, skipped bool,
 			s.beforeCull()
 		}
 		if p.Quota > 0 {
-			t, err := tx.Exec(ctx, s.set.cullSQL(), p.Cutoff, p.Ready, p.Quota, runID)
+			t, err := tx.Exec(ctx, s.set.cullSQL(p.Pending), p.Cutoff, p.Ready, p.Quota, runID)
 			if err != nil {
 				return err
 			}

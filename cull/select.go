@@ -21,6 +21,9 @@ type plan struct {
 	Ready    int // ready posts
 	Eligible int // ready posts created before the cutoff
 	Quota    int // victims
+	// Pending: a cull run awaits settling, so its victims' rows still say
+	// ready and every read must look them up (store.CullsUnsettled).
+	Pending bool
 }
 
 // Victim is one post the cull takes (or would take).
@@ -71,7 +74,11 @@ func storeMissingScores(ctx context.Context, q querier) error {
 // makePlan counts the ready and eligible posts for cycle c and the quota.
 func (s *Service) makePlan(ctx context.Context, q querier, c Cycle) (plan, error) {
 	p := plan{Cycle: c, Cutoff: s.set.Cutoff(c)}
-	err := q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE created_at < $1) FROM posts p WHERE `+store.Ready("p"),
+	var err error
+	if p.Pending, err = store.CullsUnsettled(ctx, q); err != nil {
+		return p, err
+	}
+	err = q.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE created_at < $1) FROM posts p WHERE `+store.ReadyWhen("p", p.Pending),
 		p.Cutoff).Scan(&p.Ready, &p.Eligible)
 	p.Quota = s.set.Quota(p.Ready, p.Eligible)
 	return p, err
@@ -84,16 +91,13 @@ func (s *Service) makePlan(ctx context.Context, q querier, c Cycle) (plan, error
 // bottom, so a post's rank on the board is ready − pos + 1. The scan walks
 // the board's index (posts_top_idx / posts_hot_idx, which carry created_at
 // and rank_version) backwards and stops after the rows asked for, reading
-// no posts rows. settled says that no run awaits settling (the cull makes
-// sure of it under its lock), so the victims of unsettled runs need not be
-// looked up post by post (store.CullPending): a probe per post scanned.
+// no posts rows. pending says that a run awaits settling, whose victims
+// must be looked up post by post (store.ReadyWhen); normally none does,
+// and then the scan streams the index in order.
 // $1 the cutoff, $2 the number of ready posts, then LIMIT and OFFSET.
-func (s Settings) bottomSQL(settled bool) string {
+func (s Settings) bottomSQL(pending bool) string {
 	col := s.column()
-	ready := store.Ready("p")
-	if settled {
-		ready = `p.status = 'ready'`
-	}
+	ready := store.ReadyWhen("p", pending)
 	return fmt.Sprintf(`SELECT b.id, b.score, ($2::bigint - b.pos + 1)::int AS rank, b.rank_version FROM (
 		SELECT id, created_at, rank_version, %[1]s AS score, row_number() OVER (ORDER BY %[1]s, id) AS pos
 		FROM posts p WHERE %[2]s) b
@@ -106,7 +110,7 @@ func (s *Service) bottom(ctx context.Context, q querier, p plan, offset, limit i
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, s.set.bottomSQL(false)+` LIMIT $3 OFFSET $4`, p.Cutoff, p.Ready, limit, offset)
+	rows, err := q.Query(ctx, s.set.bottomSQL(p.Pending)+` LIMIT $3 OFFSET $4`, p.Cutoff, p.Ready, limit, offset)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,9 @@ import (
 // is left alone, and so is a post already settled: settling again changes
 // nothing. The victims' media files, read here from the rows, are recorded
 // on their cull_victims rows for the media step, and so is a version that
-// moved. Returns the highest post id taken (NULL: nothing left), how many
+// moved (bounded to the batch's ids, so that the primary key serves it:
+// unbounded, the planner read every victim of the run for each batch).
+// Returns the highest post id taken (NULL: nothing left), how many
 // rows it marked, and the posts whose version moved: the boards may hold
 // those at the version their rating left, which the board step (done
 // before settling, at the recorded versions) did not beat.
@@ -29,7 +31,8 @@ const settleSQL = `WITH v AS (SELECT post_id, rank, rank_version FROM cull_victi
 		RETURNING p.id, p.rank_version, v.rank_version AS recorded,
 			array_remove(ARRAY[p.original, p.display, p.thumb, p.poster], '') AS files),
 	f AS (UPDATE cull_victims c SET files = u.files, rank_version = u.rank_version FROM u
-		WHERE c.run_id = $1 AND c.post_id = u.id AND (u.files <> '{}' OR u.rank_version IS DISTINCT FROM u.recorded))
+		WHERE c.run_id = $1 AND c.post_id = u.id AND c.post_id > $2 AND c.post_id <= (SELECT max(post_id) FROM v)
+			AND (u.files <> '{}' OR u.rank_version IS DISTINCT FROM u.recorded))
 	SELECT (SELECT max(post_id) FROM v), (SELECT count(*) FROM u),
 		coalesce((SELECT array_agg(id) FROM u WHERE rank_version IS DISTINCT FROM recorded), '{}')`
 
@@ -68,13 +71,12 @@ func (s *Service) settle(ctx context.Context, runID int64) (moved []int64, err e
 	return moved, nil
 }
 
-// settleUnsettled settles, in the cull's transaction tx, every finished run
-// other than run that is not settled yet: normally none (each run's
-// follow-up settles it within seconds); a run whose follow-up is lagging
-// or lost is settled here in one go. The posts whose version moved are
-// left to the reconcile, which re-applies every post changed lately.
-func settleUnsettled(ctx context.Context, tx pgx.Tx, run int64) error {
-	rows, err := tx.Query(ctx, `SELECT id FROM cull_runs WHERE settled_at IS NULL AND id <> $1 ORDER BY id`, run)
+// settleUnsettled settles every finished run not settled yet — normally
+// none (each run's follow-up settles it within seconds); a run whose
+// follow-up lags or was lost — the way the follow-up does, and takes the
+// posts whose version moved off the boards again.
+func (s *Service) settleUnsettled(ctx context.Context) error {
+	rows, err := s.db.Query(ctx, `SELECT id FROM cull_runs WHERE settled_at IS NULL AND finished_at IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return err
 	}
@@ -83,16 +85,16 @@ func settleUnsettled(ctx context.Context, tx pgx.Tx, run int64) error {
 		return err
 	}
 	for _, id := range ids {
-		var last *int64
-		var n int
-		var moved []int64
-		if err := tx.QueryRow(ctx, settleSQL, id, int64(0), int64(1)<<62).Scan(&last, &n, &moved); err != nil {
-			return fmt.Errorf("cull: settling run %d: %w", id, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE cull_runs SET settled_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+		slog.Info("cull: an earlier run is not settled yet; settling it first", "run", id)
+		moved, err := s.settle(ctx, id)
+		if err != nil {
 			return err
 		}
-		slog.Info("cull: an earlier run was not settled yet; settled it first", "run", id, "posts", n)
+		if len(moved) > 0 && s.d.Boards != nil {
+			if _, err := s.d.Boards.Unlist(ctx, moved); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -290,7 +290,7 @@ var selectPost = `SELECT p.id, p.author_id, u.username, pr.display_name, pr.phot
 	p.comment_count, p.reaction_counts,
 	coalesce((SELECT array_agg(r.kind ORDER BY r.kind) FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1), '{}'),
 	p.created_at, p.updated_at, p.removed_at, p.removal_reason,
-	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), p.rank_version, p.reactions_version, p.comments_version,
+	p.h1, p.h2, p.h3, p.h4, p.h5, coalesce(p.score_top, 0), coalesce(p.score_hot, 0), ` + store.Version("p") + `, p.reactions_version, p.comments_version,
 	coalesce((SELECT stars FROM ratings r WHERE r.post_id = p.id AND r.user_id = $1), 0)
 	FROM posts p JOIN users u ON u.id = p.author_id JOIN profiles pr ON pr.user_id = p.author_id `
 
@@ -387,6 +387,10 @@ func (s *Service) Update(ctx context.Context, id, user int64, in Update) (jokste
 		return jokster.Post{}, err
 	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// Not while a cull commits: see store.HoldReadyPosts.
+		if err := store.HoldReadyPosts(ctx, tx); err != nil {
+			return err
+		}
 		var author int64
 		var status, kind, current string
 		err := tx.QueryRow(ctx, `SELECT p.author_id, `+store.Status("p")+`, p.kind, p.caption FROM posts p WHERE p.id = $1 FOR UPDATE OF p`, id).Scan(&author, &status, &kind, &current)

@@ -29,12 +29,19 @@ var ReactionKinds = map[string]string{
 // exists, is visible and ready. It locks the post's row until tx ends, so
 // the status checked is the one tx commits against: a plain read sees the
 // post as it was when the statement began and lets a reaction through that
-// commits just after a cull or a moderator's removal (whose UPDATE holds
-// the row meanwhile). Locked, the read waits for that transaction and then
-// re-reads the row as it left it. FOR NO KEY UPDATE, not FOR SHARE: the
+// commits just after a moderator's removal (whose UPDATE holds the row
+// meanwhile). Locked, the read waits for that transaction and then
+// re-reads the row as it left it. A cull holds no row (it records its
+// victims elsewhere); its lock is taken first instead. FOR NO KEY UPDATE, not FOR SHARE: the
 // counting trigger then updates the row, and two transactions each holding
 // a share lock would deadlock upgrading it.
 func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author int64, err error) {
+	// The cull does not lock its victims' rows: its lock, shared, keeps a
+	// reaction from checking a post before a cull's commit and landing
+	// after it (see store.HoldReadyPosts).
+	if err := store.HoldReadyPosts(ctx, tx); err != nil {
+		return 0, err
+	}
 	var status string
 	err = tx.QueryRow(ctx, `SELECT p.author_id, `+store.Status("p")+` FROM posts p WHERE p.id = $1 FOR NO KEY UPDATE OF p`, id).Scan(&author, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -58,7 +65,8 @@ func (s *Service) interactable(ctx context.Context, tx pgx.Tx, id int64) (author
 // a refused comment still answers with why. p locks the post's row, for
 // the reason interactable does: the status checked must be the one the
 // comment commits against, not the one the statement's snapshot saw
-// before a cull or removal committed. The lock also lets the statement say
+// before a removal committed (a cull's commit is kept out by its lock,
+// taken before the statement: see AddComment). The lock also lets the statement say
 // what the comment leaves the post's comment count and comments version at
 // (p's plus one, for the live message): the counting trigger runs as the
 // statement ends, too late for the statement to read its result, and
@@ -99,8 +107,15 @@ func (s *Service) AddComment(ctx context.Context, postID, user int64, body strin
 		count            *int
 		version          *int64
 	)
-	err := s.db.QueryRow(ctx, addCommentSQL, postID, user, body, jokster.NotifyCommented).
-		Scan(&banned, &author, &status, &id, &created, &name, &disp, &phot, &noteID, &noteAt, &count, &version)
+	// A transaction, for the cull's lock (shared) before the statement:
+	// see interactable.
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := store.HoldReadyPosts(ctx, tx); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, addCommentSQL, postID, user, body, jokster.NotifyCommented).
+			Scan(&banned, &author, &status, &id, &created, &name, &disp, &phot, &noteID, &noteAt, &count, &version)
+	})
 	switch {
 	case err != nil:
 		return jokster.Comment{}, err

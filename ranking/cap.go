@@ -52,6 +52,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/jokster/jokster/store"
 )
 
 // DefaultBoardCap is how many posts each post board keeps in Redis unless
@@ -284,7 +286,11 @@ func (s *Service) boardsDue(ctx context.Context, k int64) ([]string, bool, error
 // refill brings board name back to its top k posts (see the steps above);
 // l is the rebuild lock, held.
 func (s *Service) refill(ctx context.Context, l *rebuildLock, name string, k int64) error {
-	sql, args, err := boardSQL(name)
+	pending, err := store.CullsUnsettled(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	sql, args, err := boardSQL(name, pending)
 	if err != nil || sql == "" || fromPostgresOnly(name) || name == "creators" {
 		return err
 	}

@@ -416,7 +416,7 @@ func TestBoardsFromPostgresUseTheirIndexes(t *testing.T) {
 		SELECT $1, 'joke', 'text', 'ready', now() - g * interval '1 minute', random(), random() FROM generate_series(1, 5000) g`, u[0])
 	f.exec(`ANALYZE posts`)
 	for _, board := range []string{"hot", "top:all"} {
-		sql, args, err := boardSQL(board)
+		sql, args, err := boardSQL(board, true)
 		if err != nil || sql == "" {
 			t.Fatalf("%s: %q %v", board, sql, err)
 		}

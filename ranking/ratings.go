@@ -139,10 +139,11 @@ func (s *Service) submit(ctx context.Context, post, user int64, stars int) (Stat
 
 // upsertSQL rates only a ready post that is not the rater's own; no row
 // back means one of those rules failed (or the rating is unchanged). It
-// locks the post's row as it checks it: a cull or a removal committing
-// meanwhile is then waited for and its status seen, where a plain read
-// would rate the post as it was and the rating's update of the row would
-// land on a culled post.
+// locks the post's row as it checks it: a removal committing meanwhile is
+// then waited for and its status seen, where a plain read would rate the
+// post as it was and the rating's update of the row would land on a
+// removed post. A cull holds no row (it records its victims elsewhere):
+// the batch takes the cull's lock first instead (write).
 var upsertSQL = `INSERT INTO ratings (post_id, user_id, stars)
 	SELECT $1, $2, $3 FROM posts p WHERE p.id = $1 AND ` + store.Ready("p") + ` AND p.author_id <> $2
 	AND NOT EXISTS (SELECT 1 FROM bans WHERE user_id = $2 AND until > now())
@@ -223,6 +224,12 @@ func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []boo
 	var rows []postRow
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		// First, the cull's lock, shared (store.HoldReadyPosts): the cull
+		// does not lock its victims' rows, so a rating that checked a post
+		// ready before a cull's commit could otherwise commit after it, on
+		// a culled post. With it the batch waits for a cull under way, and
+		// each statement after it reads what the cull committed.
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, store.CullFloorLock)
 		ids := map[int64]bool{}
 		for _, r := range batch {
 			ids[r.post] = true
@@ -234,6 +241,10 @@ func (s *Service) write(ctx context.Context, batch []*rateReq) ([]postRow, []boo
 		}
 		b.Queue(selectRow+`WHERE p.id = ANY($1) ORDER BY p.id`, keysOf(ids))
 		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
 		for i := range batch {
 			var id int64
 			err := br.QueryRow().Scan(&id)

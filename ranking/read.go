@@ -86,7 +86,11 @@ func (s *Service) Board(ctx context.Context, name string, offset, limit int) ([]
 // failed; the cull and the danger check store them) is left out until
 // they are.
 func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, limit int) ([]Entry, bool, error) {
-	sql, args, err := boardSQL(name)
+	pending, err := store.CullsUnsettled(ctx, s.db)
+	if err != nil {
+		return nil, false, err
+	}
+	sql, args, err := boardSQL(name, pending)
 	if err != nil || sql == "" {
 		return nil, false, err
 	}
@@ -124,10 +128,12 @@ func (s *Service) boardFromPostgres(ctx context.Context, name string, offset, li
 
 // boardSQL is the query of board name served from PostgreSQL, in the
 // board's order, before its LIMIT and OFFSET; "" for no such board.
-func boardSQL(name string) (string, []any, error) {
+// pending: a cull run awaits settling (store.CullsUnsettled), so the
+// query must look its victims up.
+func boardSQL(name string, pending bool) (string, []any, error) {
 	var sql string
 	var args []any
-	ready := store.Ready("p")
+	ready := store.ReadyWhen("p", pending)
 	parts := strings.Split(name, ":")
 	switch {
 	case name == "hot":

@@ -90,7 +90,7 @@ type postRow struct {
 	tags       []string
 }
 
-var selectRow = `SELECT p.id, p.author_id, ` + store.Status("p") + `, p.created_at, p.h1, p.h2, p.h3, p.h4, p.h5, p.rank_version,
+var selectRow = `SELECT p.id, p.author_id, ` + store.Status("p") + `, p.created_at, p.h1, p.h2, p.h3, p.h4, p.h5, ` + store.Version("p") + `,
 	coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM post_tags t WHERE t.post_id = p.id), '{}')
 	FROM posts p `
 

@@ -93,7 +93,7 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 	defer func() { s.announceUnlisted(ctx, left) }()
 	for start := 0; start < len(ids); start += unlistReadChunk {
 		part := ids[start:min(start+unlistReadChunk, len(ids))]
-		rows, err := s.db.Query(ctx, `SELECT p.id, p.author_id, `+store.Status("p")+`, p.rank_version FROM posts p WHERE p.id = ANY($1)`, part)
+		rows, err := s.db.Query(ctx, `SELECT p.id, p.author_id, `+store.Status("p")+`, `+store.Version("p")+` FROM posts p WHERE p.id = ANY($1)`, part)
 		if err != nil {
 			return moved, err
 		}
