@@ -84,17 +84,8 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		}
 	}
 	if steps.settled == nil {
-		moved, err := s.settle(ctx, runID)
-		if err != nil {
+		if err := s.settle(ctx, runID); err != nil {
 			return err
-		}
-		// Posts a rating reached between the cull and now may be back on
-		// the boards at the rating's version: off again, at the version
-		// settling gave them.
-		if len(moved) > 0 && s.d.Boards != nil {
-			if _, err := s.d.Boards.Unlist(ctx, moved); err != nil {
-				return fmt.Errorf("cull: run %d: board removal of %d posts rated meanwhile: %w", runID, len(moved), err)
-			}
 		}
 	}
 	if steps.notified == nil {

@@ -44,18 +44,21 @@ const settleBatch = 2000
 
 // settle marks run runID's victims culled in their posts rows, a batch per
 // transaction, and stamps the run settled; from then on the rows say what
-// cull_victims said since the cull (store.CullPending). It returns the
-// posts whose rank version moved after the cull (see settleSQL).
-func (s *Service) settle(ctx context.Context, runID int64) (moved []int64, err error) {
+// cull_victims said since the cull (store.CullPending). Posts whose rank
+// version moved after the cull (see settleSQL) may be back on the boards
+// at that version: they are taken off again, at the version settling gave
+// them.
+func (s *Service) settle(ctx context.Context, runID int64) error {
 	began := time.Now()
 	var after int64
+	var moved []int64
 	marked := 0
 	for {
 		var last *int64
 		var n int
 		var ids []int64
 		if err := s.db.QueryRow(ctx, settleSQL, runID, after, settleBatch).Scan(&last, &n, &ids); err != nil {
-			return moved, fmt.Errorf("cull: settling run %d: %w", runID, err)
+			return fmt.Errorf("cull: settling run %d: %w", runID, err)
 		}
 		marked += n
 		moved = append(moved, ids...)
@@ -64,11 +67,16 @@ func (s *Service) settle(ctx context.Context, runID int64) (moved []int64, err e
 		}
 		after = *last
 	}
+	if len(moved) > 0 && s.d.Boards != nil {
+		if _, err := s.d.Boards.Unlist(ctx, moved); err != nil {
+			return fmt.Errorf("cull: run %d: board removal of %d posts rated meanwhile: %w", runID, len(moved), err)
+		}
+	}
 	if _, err := s.db.Exec(ctx, `UPDATE cull_runs SET settled_at = coalesce(settled_at, clock_timestamp()) WHERE id = $1`, runID); err != nil {
-		return moved, err
+		return err
 	}
 	slog.Info("cull: victims marked culled in their rows", "run", runID, "posts", marked, "took", time.Since(began).Round(time.Millisecond))
-	return moved, nil
+	return nil
 }
 
 // settleUnsettled settles every finished run not settled yet — normally
@@ -86,14 +94,8 @@ func (s *Service) settleUnsettled(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		slog.Info("cull: an earlier run is not settled yet; settling it first", "run", id)
-		moved, err := s.settle(ctx, id)
-		if err != nil {
+		if err := s.settle(ctx, id); err != nil {
 			return err
-		}
-		if len(moved) > 0 && s.d.Boards != nil {
-			if _, err := s.d.Boards.Unlist(ctx, moved); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

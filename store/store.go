@@ -206,8 +206,14 @@ func HoldReadyPosts(ctx context.Context, tx pgx.Tx) error {
 // cull_victims_post_idx per post, which finds nothing for a post never
 // culled.
 func CullPending(alias string) string {
-	return `EXISTS (SELECT 1 FROM cull_victims cv JOIN cull_runs cr ON cr.id = cv.run_id
-		WHERE cv.post_id = ` + alias + `.id AND cr.settled_at IS NULL)`
+	return `EXISTS (SELECT 1 ` + pendingVictim(alias) + `)`
+}
+
+// pendingVictim is the FROM and WHERE of a query of the cull_victims row
+// (cv) that makes post alias a victim of an unsettled run.
+func pendingVictim(alias string) string {
+	return `FROM cull_victims cv JOIN cull_runs cr ON cr.id = cv.run_id
+		WHERE cv.post_id = ` + alias + `.id AND cr.settled_at IS NULL`
 }
 
 // Ready is an SQL condition, true for a post (alias) that is ready: its row
@@ -254,6 +260,5 @@ func ReadyWhen(alias string, pending bool) string {
 // the newer of two copies) and in Redis (whose syncs are version-guarded).
 func Version(alias string) string {
 	return `(CASE WHEN ` + alias + `.status = 'ready' THEN coalesce((SELECT greatest(` + alias + `.rank_version + 1, cv.rank_version)
-		FROM cull_victims cv JOIN cull_runs cr ON cr.id = cv.run_id WHERE cv.post_id = ` + alias + `.id AND cr.settled_at IS NULL
-		ORDER BY cv.run_id DESC LIMIT 1), ` + alias + `.rank_version) ELSE ` + alias + `.rank_version END)`
+		` + pendingVictim(alias) + ` ORDER BY cv.run_id DESC LIMIT 1), ` + alias + `.rank_version) ELSE ` + alias + `.rank_version END)`
 }
