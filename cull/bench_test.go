@@ -106,6 +106,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	s := New(db, set, Deps{Boards: rank, Files: files, Notify: notifications.New(db, nil)})
 	cycle := set.CycleAt(time.Now())
 
+	fileRuns := 0
 	var txT, boardT, redisT, perCall, settleT, notifyT, dangerT, releaseT, fileT, pingMax, cmdMax time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -147,12 +148,9 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		began = time.Now()
 		// As the follow-up does it: the victims with their versions as
 		// recorded, then off every board.
-		ids, versions, err := s.victims(ctx, run.ID)
-		if err != nil || versions == nil {
-			b.Fatalf("victims: %d ids, versions %v, %v", len(ids), versions != nil, err)
-		}
-		if n, err := rank.UnlistAt(ctx, ids, versions); err != nil || n != victims {
-			b.Fatalf("unlist: %d %v", n, err)
+		ids, versions, n, err := s.unlistVictims(ctx, run.ID)
+		if err != nil || n != victims || len(ids) != victims || versions == nil {
+			b.Fatalf("unlist: %d of %d ids, versions %v: %v", n, len(ids), versions != nil, err)
 		}
 		boardT += time.Since(began)
 
@@ -228,7 +226,10 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 		}
 		close(work)
 		cwg.Wait()
-		fileT += time.Since(began) / time.Duration(len(sample))
+		if len(sample) > 0 { // only the first run: putting victims back does not give them their files again
+			fileT += time.Since(began) / time.Duration(len(sample))
+			fileRuns++
+		}
 		for _, p := range sample {
 			if _, err := os.Stat(filepath.Join(media, p)); !os.IsNotExist(err) {
 				b.Fatalf("%s not collected", p)
@@ -250,7 +251,7 @@ func BenchmarkCull100kOf1M(b *testing.B) {
 	b.ReportMetric(ms(notifyT), "notify-ms")
 	b.ReportMetric(ms(dangerT), "danger-ms")
 	b.ReportMetric(ms(releaseT), "release-files-ms")
-	b.ReportMetric(ms(fileT), "ms/file")
+	b.ReportMetric(float64(fileT)/float64(time.Millisecond)/float64(max(fileRuns, 1)), "ms/file")
 	b.ReportMetric(0, "ns/op")
 }
 

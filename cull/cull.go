@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jokster/jokster/notifications"
+	"github.com/jokster/jokster/ranking"
 	"github.com/jokster/jokster/store"
 )
 
@@ -129,9 +130,10 @@ func (s Settings) Cutoff(c Cycle) time.Time { return c.Start.Add(-s.Grace) }
 
 // Boards takes culled posts off every board; ranking.Service implements it.
 type Boards interface {
-	// Unlist reads each post's version; UnlistAt is given them.
+	// Unlist reads each post's version; UnlistAtEach is given them, in
+	// parts as they are read.
 	Unlist(ctx context.Context, ids []int64) (int, error)
-	UnlistAt(ctx context.Context, ids, versions []int64) (int, error)
+	UnlistAtEach(ctx context.Context, parts <-chan ranking.PostVersions) (int, error)
 }
 
 // Files deletes a queued media file once nothing uses it; posts.Service

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jokster/jokster"
+	"github.com/jokster/jokster/ranking"
 )
 
 // filesAtOnce is how many media files the follow-up collects in parallel.
@@ -52,27 +53,21 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		return err
 	}
 	var ids, versions []int64
-	if steps.boards == nil || steps.announced == nil {
-		if ids, versions, err = s.victims(ctx, runID); err != nil {
-			return err
-		}
-	}
 	if steps.boards == nil {
 		if s.d.Boards == nil {
 			return fmt.Errorf("cull: follow-up of run %d needs the boards", runID)
 		}
 		began := time.Now()
 		var n int
-		if versions != nil {
-			n, err = s.d.Boards.UnlistAt(ctx, ids, versions)
-		} else {
-			n, err = s.d.Boards.Unlist(ctx, ids)
-		}
-		if err != nil {
+		if ids, versions, n, err = s.unlistVictims(ctx, runID); err != nil {
 			return fmt.Errorf("cull: run %d: board removal: %w", runID, err)
 		}
 		slog.Info("cull: victims taken off the boards", "run", runID, "victims", len(ids), "moved", n, "took", time.Since(began).Round(time.Millisecond))
 		if err := stamp("boards_done_at"); err != nil {
+			return err
+		}
+	} else if steps.announced == nil {
+		if ids, versions, err = s.victims(ctx, runID); err != nil {
 			return err
 		}
 	}
@@ -110,6 +105,83 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 		}
 	}
 	return stamp("followup_done_at")
+}
+
+// victimsPage is how many victims unlistVictims reads at once: a few
+// milliseconds of reading before Redis has work. A variable for tests.
+var victimsPage = 5000
+
+// unlistVictims takes run runID's victims off every board and returns them
+// by rank with the versions they were culled at (versions nil: see
+// victims). It reads them a page at a time while Redis takes the page
+// before off the boards: read whole first, 100,000 victims kept Redis
+// waiting about 90 ms.
+func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions []int64, moved int, err error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := make(chan ranking.PostVersions, 1)
+	var readErr error
+	legacy := false
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer close(parts)
+		after := 0
+		for {
+			rows, err := s.db.Query(rctx, `SELECT post_id, rank_version, rank FROM cull_victims WHERE run_id = $1 AND rank > $2
+				ORDER BY rank LIMIT $3`, runID, after, victimsPage)
+			if err != nil {
+				readErr = err
+				return
+			}
+			start := len(ids)
+			for rows.Next() {
+				var id int64
+				var v *int64
+				if err := rows.Scan(&id, &v, &after); err != nil {
+					rows.Close()
+					readErr = err
+					return
+				}
+				if v == nil {
+					legacy = true
+					rows.Close()
+					return
+				}
+				ids, versions = append(ids, id), append(versions, *v)
+			}
+			if readErr = rows.Err(); readErr != nil {
+				return
+			}
+			if len(ids) == start {
+				return
+			}
+			select {
+			case parts <- ranking.PostVersions{IDs: ids[start:], Versions: versions[start:]}:
+			case <-rctx.Done():
+				readErr = rctx.Err()
+				return
+			}
+		}
+	}()
+	moved, err = s.d.Boards.UnlistAtEach(rctx, parts)
+	cancel()
+	<-read
+	if err != nil {
+		return nil, nil, moved, err
+	}
+	if readErr != nil {
+		return nil, nil, moved, readErr
+	}
+	if legacy {
+		// A run recorded before versions were: its posts are read again.
+		if ids, versions, err = s.victims(ctx, runID); err != nil {
+			return nil, nil, moved, err
+		}
+		n, err := s.d.Boards.Unlist(ctx, ids)
+		return ids, versions, moved + n, err
+	}
+	return ids, versions, moved, nil
 }
 
 // victims returns run runID's victims by rank, with the rank version each

@@ -64,8 +64,9 @@ var ErrNoRun = jokster.Errorf(jokster.ENOTFOUND, "no such cull run")
 // follow-up settles the run (settleSQL) every read finds the victims
 // through store.CullPending. Rewriting 10^5 scattered posts rows here cost
 // 2–5 s; the statement now reads only the board's index and appends to
-// cull_victims (docs/benchmarks.md). Rows are inserted in id order, the
-// order of the primary key and of cull_victims_post_idx.
+// cull_victims (docs/benchmarks.md). Rows are inserted in post id order,
+// the order of cull_victims_post_idx: in rank order (the key's), 100,000
+// rows took 470 ms against 400 ms (migration 00018).
 func (s Settings) cullSQL(pending bool) string {
 	return `WITH v AS MATERIALIZED (` + s.bottomSQL(pending) + ` LIMIT $3)
 	INSERT INTO cull_victims (run_id, post_id, rank, score, rank_version)

@@ -523,6 +523,22 @@ func TestUnlistCappedMembersAndNonMembers(t *testing.T) {
 		t.Fatalf("UnlistAt of a post given twice: %d, %v; want 1", n, err)
 	}
 	w.checkAll(w.truth())
+	// Given twice at two versions, in either order, a post ends at the
+	// newer one (a later sync of the older is then stale).
+	for _, order := range [][2]int64{{1, 2}, {2, 1}} {
+		y := w.truth().boards["top:all"][0].ID
+		var base int64
+		if err := w.db.QueryRow(ctx, `UPDATE posts SET status = 'culled', rank_version = rank_version + 2 WHERE id = $1 RETURNING rank_version - 2`, y).Scan(&base); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.s.UnlistAt(ctx, []int64{y, y}, []int64{base + order[0], base + order[1]}); err != nil || n != 1 {
+			t.Fatalf("UnlistAt of a post given at two versions: %d, %v; want 1", n, err)
+		}
+		if got, _ := w.placed(y); got != strconv.FormatInt(base+2, 10) {
+			t.Fatalf("post %d given at versions %d then %d: rank:pv holds version %s; want %d", y, base+order[0], base+order[1], got, base+2)
+		}
+		w.checkAll(w.truth())
+	}
 	// Unlist (which reads the posts) of a member and a non-member.
 	top = w.truth().boards["top:all"]
 	a, b := top[0].ID, top[12].ID

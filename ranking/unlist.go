@@ -20,36 +20,50 @@ import (
 // version hash's bookkeeping, which takes one HMGET and one HSET a call
 // (and one ZREM per board), about 15 % less Redis time than a call per
 // post did (measured on the unlist benchmark's boards, victims alternating
-// between the two scripts).
-// KEYS[1] the version hash; ARGV[2i-1] the i-th post's id, ARGV[2i] its
-// version. Returns {how many posts it applied (the others were stale), the
-// boards they left, each once}.
+// between the two scripts). Posts are grouped by their list of boards,
+// which many share (the same day, week and tag), and each list is split
+// once: splitting every post's list was half of the script's own time, and
+// grouping took a third off the whole call (docs/benchmarks.md, ninth
+// round). Each post must be given once (newestOnce): its value is read
+// once a call.
 var unlistScript = redis.NewScript(luaParse + `
 local out = {0}
 local base = boardBase(KEYS[1])
 local ids = {}
 for i = 1, #ARGV, 2 do ids[#ids+1] = ARGV[i] end
 local vals = redis.call('HMGET', KEYS[1], unpack(ids))
-local cur, set, rem = {}, {}, {}
+local groups, lists, set = {}, {}, {}
 for j, id in ipairs(ids) do
-  local v = ARGV[2*j]
-  local c = cur[id]
-  if not c then
-    local ver, was = parse(vals[j])
-    c = {ver, was}
-  end
-  if c[1] < tonumber(v) then
-    for _, b in ipairs(c[2]) do
-      local l = rem[b]
-      if not l then l = {}; rem[b] = l; out[#out+1] = b end
-      l[#l+1] = id
+  local val, v = vals[j], ARGV[2*j]
+  local ver, list = 0, nil
+  if val then
+    local a = string.find(val, ' ', 1, true)
+    if a then
+      ver, list = tonumber(string.sub(val, 1, a - 1)), string.sub(val, a + 1)
+    else
+      ver = tonumber(val)
     end
-    c = {tonumber(v), {}}
+  end
+  if (ver or 0) < tonumber(v) then
+    if list then
+      local g = groups[list]
+      if not g then g = {}; groups[list] = g; lists[#lists+1] = list end
+      g[#g+1] = id
+    end
     set[#set+1] = id
     set[#set+1] = v
     out[1] = out[1] + 1
   end
-  cur[id] = c
+end
+local rem = {}
+for _, list in ipairs(lists) do
+  local _, boards = parse('0 ' .. list)
+  local g = groups[list]
+  for _, b in ipairs(boards) do
+    local l = rem[b]
+    if not l then l = {}; rem[b] = l; out[#out+1] = b end
+    for _, id in ipairs(g) do l[#l+1] = id end
+  end
 end
 for i = 2, #out do redis.call('ZREM', base .. out[i], unpack(rem[out[i]])) end
 if #set > 0 then
@@ -150,13 +164,36 @@ func (s *Service) Unlist(ctx context.Context, ids []int64) (int, error) {
 // reads cost more than a tenth of a second. The version guard still holds:
 // a post that changed since has a newer version, and this leaves it alone.
 func (s *Service) UnlistAt(ctx context.Context, ids, versions []int64) (int, error) {
-	if len(ids) != len(versions) {
-		return 0, errors.New("ranking: UnlistAt needs one version per post")
-	}
+	parts := make(chan PostVersions, 1)
+	parts <- PostVersions{IDs: ids, Versions: versions}
+	close(parts)
+	return s.UnlistAtEach(ctx, parts)
+}
+
+// PostVersions are posts with a rank version each.
+type PostVersions struct{ IDs, Versions []int64 }
+
+// UnlistAtEach is UnlistAt for posts that arrive in parts until parts is
+// closed: each part goes to Redis as it comes, so the sender reads the
+// next while Redis works (the cull reads its victims a page at a time:
+// 100,000 took about 90 ms to read before the first went). The boards left
+// are announced once, at the end. It stops at the first error; a sender
+// should then stop too (cancel the context it sends under).
+func (s *Service) UnlistAtEach(ctx context.Context, parts <-chan PostVersions) (int, error) {
 	left := map[string]bool{}
-	moved, err := s.unlistAll(ctx, ids, versions, left)
-	s.announceUnlisted(ctx, left)
-	return moved, err
+	defer s.announceUnlisted(ctx, left)
+	moved := 0
+	for p := range parts {
+		if len(p.IDs) != len(p.Versions) {
+			return moved, errors.New("ranking: UnlistAt needs one version per post")
+		}
+		n, err := s.unlistAll(ctx, p.IDs, p.Versions, left)
+		moved += n
+		if err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
 }
 
 // unlistAll takes the posts off the boards at the given versions, one
@@ -169,6 +206,7 @@ func (s *Service) unlistAll(ctx context.Context, ids, versions []int64, left map
 		errs  []error
 		wg    sync.WaitGroup
 	)
+	ids, versions = newestOnce(ids, versions)
 	keys := []string{s.k.versions()}
 	calls := (len(ids) + unlistPerCall - 1) / unlistPerCall
 	for lane := range min(unlistLanes, calls) {
@@ -201,6 +239,24 @@ func (s *Service) unlistAll(ctx context.Context, ids, versions []int64, left map
 	}
 	wg.Wait()
 	return moved, errors.Join(errs...)
+}
+
+// newestOnce returns the posts given, each once, at the newest version it
+// was given at. unlistScript reads each post's hash value once a call, so
+// a post given twice in a call would be applied twice, and its HSET could
+// end at the older version.
+func newestOnce(ids, versions []int64) ([]int64, []int64) {
+	at := make(map[int64]int, len(ids))
+	oi, ov := make([]int64, 0, len(ids)), make([]int64, 0, len(ids))
+	for i, id := range ids {
+		if j, ok := at[id]; ok {
+			ov[j] = max(ov[j], versions[i])
+			continue
+		}
+		at[id] = len(oi)
+		oi, ov = append(oi, id), append(ov, versions[i])
+	}
+	return oi, ov
 }
 
 // announceUnlisted tells the live boards that posts left them, and the new
