@@ -57,6 +57,16 @@ type server struct {
 	exports   exportSlots        // data exports streaming now
 }
 
+// responseBuffer is the size of each connection's response buffer: a
+// response that fits (a default page of posts does: 20 posts are 10–25 KB)
+// goes out in one write. With fasthttp's default of 4 KB a page went out
+// in several, and a node killed between two of them left nginx with half
+// a response it had begun to send and could not retry on another node
+// (the cluster test saw a truncated 200). Whole or nothing, nginx retries
+// the nothing. Each keep-alive connection holds its buffer (nginx keeps
+// 32 a worker), hijacked WebSockets do not.
+const responseBuffer = 64 << 10
+
 // New builds the Fiber application.
 func New(d Deps) *fiber.App {
 	cfg := d.Config
@@ -72,6 +82,7 @@ func New(d Deps) *fiber.App {
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 errorHandler,
 		DisableStartupMessage:        true,
+		WriteBufferSize:              responseBuffer,
 		ReadTimeout:                  60 * time.Second,
 		WriteTimeout:                 60 * time.Second,
 		IdleTimeout:                  120 * time.Second,
