@@ -59,12 +59,13 @@ type server struct {
 
 // responseBuffer is the size of each connection's response buffer: a
 // response that fits (a default page of posts does: 20 posts are 10–25 KB)
-// goes out in one write. With fasthttp's default of 4 KB a page went out
-// in several, and a node killed between two of them left nginx with half
-// a response it had begun to send and could not retry on another node
-// (the cluster test saw a truncated 200). Whole or nothing, nginx retries
-// the nothing. Each keep-alive connection holds its buffer (nginx keeps
-// 32 a worker), hijacked WebSockets do not.
+// is handed to the kernel in one write. With fasthttp's default of 4 KB a
+// page took several, and a node killed between two of them left nginx
+// half a response it had begun to send and could not retry on another
+// node (the cluster test saw a truncated 200). One write narrows that to
+// the rare write the kernel takes in parts (a full socket buffer) and to
+// pages over 64 KB (limit near 100). Each keep-alive connection holds its
+// buffer (nginx keeps 32 a worker); hijacked WebSockets do not.
 const responseBuffer = 64 << 10
 
 // New builds the Fiber application.

@@ -48,9 +48,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // A page of posts goes out in one write, so a node killed while it
-// answers leaves nginx either the whole response or nothing, and nothing
-// it retries on another node (with 4 KB buffers a page took several
-// writes, and a kill between two gave a client half a response).
+// answers leaves nginx the whole response or, nearly always, none of it,
+// which nginx retries on another node (with 4 KB buffers a page took
+// several writes, and a kill between two gave a client half a response).
 func TestAPageGoesOutInOneWrite(t *testing.T) {
 	e := newEnv(t)
 	e.signup("amy")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -126,7 +127,10 @@ func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions
 	go func() {
 		defer close(read)
 		defer close(parts)
-		after := 0
+		// A rank can be 0 or below: the cull counts the ready posts in a
+		// statement before the one that ranks its victims, and posts
+		// that became ready in between rank below the count.
+		after := math.MinInt32
 		for {
 			rows, err := s.db.Query(rctx, `SELECT post_id, rank_version, rank FROM cull_victims WHERE run_id = $1 AND rank > $2
 				ORDER BY rank LIMIT $3`, runID, after, victimsPage)

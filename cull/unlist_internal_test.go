@@ -104,6 +104,22 @@ func TestUnlistVictimsInPages(t *testing.T) {
 		}
 	})
 
+	// Posts that became ready between the cull's count and its choice
+	// rank below the count: a victim can rank 0 or below.
+	t.Run("ranks below one", func(t *testing.T) {
+		ctx, db, rdb, prefix, s, run, want, _ := unlistSetup(t)
+		if _, err := db.Exec(ctx, `UPDATE cull_victims SET rank = rank - 8 WHERE run_id = $1`, run.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids, _, moved, err := s.unlistVictims(ctx, run.ID)
+		if err != nil || moved != 5 || !slices.Equal(ids, want) {
+			t.Fatalf("unlistVictims with ranks below one: %v moved %d, %v; want %v, 5 moved", ids, moved, err, want)
+		}
+		if on := onBoards(ctx, t, rdb, prefix, ids); len(on) != 0 {
+			t.Fatalf("victims still on %v", on)
+		}
+	})
+
 	t.Run("without versions", func(t *testing.T) {
 		ctx, db, rdb, prefix, s, run, want, _ := unlistSetup(t)
 		if _, err := db.Exec(ctx, `UPDATE cull_victims SET rank_version = NULL WHERE run_id = $1`, run.ID); err != nil {

@@ -26,6 +26,9 @@ import (
 // grouping took a third off the whole call (docs/benchmarks.md, ninth
 // round). Each post must be given once (newestOnce): its value is read
 // once a call.
+// KEYS[1] the version hash; ARGV[2i-1] the i-th post's id, ARGV[2i] its
+// version. Returns {how many posts it applied (the others were stale), the
+// boards they left, each once}.
 var unlistScript = redis.NewScript(luaParse + `
 local out = {0}
 local base = boardBase(KEYS[1])
