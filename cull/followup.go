@@ -108,13 +108,51 @@ func (s *Service) Followup(ctx context.Context, runID int64) error {
 	return stamp("followup_done_at")
 }
 
-// victimsPage is how many victims unlistVictims reads at once: a few
+// victimsPerPage is how many victims readVictims reads at once: a few
 // milliseconds of reading before Redis has work. A variable for tests.
-var victimsPage = 5000
+var victimsPerPage = 5000
+
+// readVictims returns a page of run runID's victims ranked below rank
+// after, by rank, with the rank version each was culled at, and the last
+// rank read. versions is nil if any victim of the page has none (a run
+// recorded before versions were: its posts' versions are read again).
+func (s *Service) readVictims(ctx context.Context, runID int64, after int) (ids, versions []int64, last int, err error) {
+	rows, err := s.db.Query(ctx, `SELECT post_id, rank_version, rank FROM cull_victims WHERE run_id = $1 AND rank > $2
+		ORDER BY rank LIMIT $3`, runID, after, victimsPerPage)
+	if err != nil {
+		return nil, nil, after, err
+	}
+	known := true
+	last = after
+	for rows.Next() {
+		var id int64
+		var v *int64
+		if err := rows.Scan(&id, &v, &last); err != nil {
+			rows.Close()
+			return nil, nil, after, err
+		}
+		ids = append(ids, id)
+		if v == nil {
+			known = false
+		} else {
+			versions = append(versions, *v)
+		}
+	}
+	if !known {
+		versions = nil
+	}
+	return ids, versions, last, rows.Err()
+}
+
+// firstRank is below every victim's rank: a rank can be 0 or below, as
+// the cull counts the ready posts in a statement before the one that
+// ranks its victims, and posts that became ready in between rank below
+// the count.
+const firstRank = math.MinInt32
 
 // unlistVictims takes run runID's victims off every board and returns them
 // by rank with the versions they were culled at (versions nil: see
-// victims). It reads them a page at a time while Redis takes the page
+// readVictims). It reads them a page at a time while Redis takes the page
 // before off the boards: read whole first, 100,000 victims kept Redis
 // waiting about 90 ms.
 func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions []int64, moved int, err error) {
@@ -127,41 +165,19 @@ func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions
 	go func() {
 		defer close(read)
 		defer close(parts)
-		// A rank can be 0 or below: the cull counts the ready posts in a
-		// statement before the one that ranks its victims, and posts
-		// that became ready in between rank below the count.
-		after := math.MinInt32
-		for {
-			rows, err := s.db.Query(rctx, `SELECT post_id, rank_version, rank FROM cull_victims WHERE run_id = $1 AND rank > $2
-				ORDER BY rank LIMIT $3`, runID, after, victimsPage)
-			if err != nil {
-				readErr = err
+		for after := firstRank; ; {
+			var pids, pvs []int64
+			pids, pvs, after, readErr = s.readVictims(rctx, runID, after)
+			if readErr != nil || len(pids) == 0 {
 				return
 			}
-			start := len(ids)
-			for rows.Next() {
-				var id int64
-				var v *int64
-				if err := rows.Scan(&id, &v, &after); err != nil {
-					rows.Close()
-					readErr = err
-					return
-				}
-				if v == nil {
-					legacy = true
-					rows.Close()
-					return
-				}
-				ids, versions = append(ids, id), append(versions, *v)
-			}
-			if readErr = rows.Err(); readErr != nil {
+			if pvs == nil {
+				legacy = true
 				return
 			}
-			if len(ids) == start {
-				return
-			}
+			ids, versions = append(ids, pids...), append(versions, pvs...)
 			select {
-			case parts <- ranking.PostVersions{IDs: ids[start:], Versions: versions[start:]}:
+			case parts <- ranking.PostVersions{IDs: pids, Versions: pvs}:
 			case <-rctx.Done():
 				readErr = rctx.Err()
 				return
@@ -178,7 +194,6 @@ func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions
 		return nil, nil, moved, readErr
 	}
 	if legacy {
-		// A run recorded before versions were: its posts are read again.
 		if ids, versions, err = s.victims(ctx, runID); err != nil {
 			return nil, nil, moved, err
 		}
@@ -188,33 +203,25 @@ func (s *Service) unlistVictims(ctx context.Context, runID int64) (ids, versions
 	return ids, versions, moved, nil
 }
 
-// victims returns run runID's victims by rank, with the rank version each
-// was culled at; versions is nil for a run recorded before versions were
-// (its posts' versions are then read again).
+// victims returns all of run runID's victims by rank, with their versions
+// (nil: see readVictims).
 func (s *Service) victims(ctx context.Context, runID int64) (ids, versions []int64, err error) {
-	rows, err := s.db.Query(ctx, `SELECT post_id, rank_version FROM cull_victims WHERE run_id = $1 ORDER BY rank`, runID)
-	if err != nil {
-		return nil, nil, err
-	}
 	known := true
-	for rows.Next() {
-		var id int64
-		var v *int64
-		if err := rows.Scan(&id, &v); err != nil {
-			rows.Close()
+	for after := firstRank; ; {
+		pids, pvs, last, err := s.readVictims(ctx, runID, after)
+		if err != nil {
 			return nil, nil, err
 		}
-		ids = append(ids, id)
-		if v == nil {
-			known = false
-		} else {
-			versions = append(versions, *v)
+		if len(pids) == 0 {
+			break
 		}
+		known = known && pvs != nil
+		ids, versions, after = append(ids, pids...), append(versions, pvs...), last
 	}
 	if !known {
 		versions = nil
 	}
-	return ids, versions, rows.Err()
+	return ids, versions, nil
 }
 
 // notifyVictims writes one `culled` notification per victim whose post

@@ -15,7 +15,7 @@ import (
 )
 
 // unlistSetup culls half of floorSetup's ten posts, whose boards are in
-// Redis, and returns the service (its victims are read victimsPage at a
+// Redis, and returns the service (its victims are read victimsPerPage at a
 // time), the run and the victims by rank with their recorded versions.
 func unlistSetup(t *testing.T) (ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix string, s *Service, run Run, ids, versions []int64) {
 	t.Helper()
@@ -82,8 +82,8 @@ func onBoards(ctx context.Context, t *testing.T, rdb *redis.Client, prefix strin
 // versions recorded; a run recorded before versions were has its posts
 // read again; and an error from Redis ends it, with the reader stopped.
 func TestUnlistVictimsInPages(t *testing.T) {
-	defer func(n int) { victimsPage = n }(victimsPage)
-	victimsPage = 2 // five victims: pages of 2, 2 and 1
+	defer func(n int) { victimsPerPage = n }(victimsPerPage)
+	victimsPerPage = 2 // five victims: pages of 2, 2 and 1
 
 	t.Run("pages", func(t *testing.T) {
 		ctx, _, rdb, prefix, s, run, want, wantVersions := unlistSetup(t)
